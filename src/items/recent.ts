@@ -1,0 +1,69 @@
+/**
+ * Recent items, newest first, for `/latest`: the items themselves live once in the `items`
+ * namespace; a small index (key, topics, time) is kept in memory and persisted with coalesced
+ * writes, so a poll that takes in fifty items costs one index write, not fifty.
+ */
+import type Keyv from "keyv";
+import { ALL_TOPIC } from "../topics/topics.js";
+import { coalesce, type CoalescedWrite } from "../store/coalesce.js";
+import type { Item } from "./item.js";
+
+interface RecentEntry {
+  key: string;
+  topics: string[];
+  publishedAt: number;
+}
+
+const INDEX_KEY = "index";
+/** Enough for `/latest 20 TOPIC` on a quiet topic among busy ones. */
+const INDEX_SIZE = 2_000;
+/** An item outlives its place in the index only as long as someone may still ask for it. */
+const ITEM_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** The recent-items index over the store's `items` and `recent` namespaces. */
+export class RecentItems {
+  private readonly persistIndex: CoalescedWrite;
+
+  private constructor(
+    private readonly items: Keyv,
+    private readonly recent: Keyv,
+    private index: RecentEntry[],
+  ) {
+    this.persistIndex = coalesce(() => this.recent.set(INDEX_KEY, this.index).then(() => undefined));
+  }
+
+  /** Loads the index. */
+  static async open(items: Keyv, recent: Keyv): Promise<RecentItems> {
+    return new RecentItems(items, recent, (await recent.get<RecentEntry[]>(INDEX_KEY)) ?? []);
+  }
+
+  /** Stores items and puts them in the index by publication time. */
+  async add(items: readonly Item[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.items.setMany(items.map((item) => ({ key: item.key, value: item, ttl: ITEM_TTL_MS })));
+    const added = new Set(items.map((item) => item.key));
+    this.index = [
+      ...this.index.filter((entry) => !added.has(entry.key)),
+      ...items.map(({ key, topics, publishedAt }) => ({ key, topics, publishedAt })),
+    ]
+      .sort((a, b) => b.publishedAt - a.publishedAt)
+      .slice(0, INDEX_SIZE);
+    await this.persistIndex();
+  }
+
+  /** The `count` newest items, of one topic when given, newest first. */
+  async latest(count: number, topic = ALL_TOPIC): Promise<Item[]> {
+    const keys = this.index
+      .filter((entry) => topic === ALL_TOPIC || entry.topics.includes(topic))
+      .slice(0, count)
+      .map((entry) => entry.key);
+    if (keys.length === 0) return [];
+    const items = await this.items.getMany<Item>(keys);
+    return items.filter((item): item is Item => item !== undefined);
+  }
+
+  /** How many items the index holds. */
+  get size(): number {
+    return this.index.length;
+  }
+}
