@@ -1,0 +1,159 @@
+/**
+ * The outbox: the durable record of what must still be sent. An item accepted for delivery is
+ * written here as one job (the item and its recipients) before anything is sent, so a crash at any
+ * moment loses nothing. Recording a broadcast is one write however many recipients it has; per-
+ * recipient progress is a bitset per job, persisted with coalesced writes as sends complete, so after
+ * a restart delivery resumes exactly where it stopped (repeating at most the sends in flight).
+ */
+import type Keyv from "keyv";
+import type { Item } from "../items/item.js";
+import { coalesce, type CoalescedWrite } from "../store/coalesce.js";
+import type { Subscriber } from "./subscribers.js";
+
+/** Who a job sends to: what the sender needs to address, pace and word a message. */
+export type Target = Pick<Subscriber, "chatId" | "threadId" | "kind" | "language">;
+
+/** One item to deliver to its recipients. */
+export interface Job {
+  /** The item's key: one job per item, ever. */
+  id: string;
+  item: Item;
+  /** The item's identity keys, remembered as seen whenever the job is recovered. */
+  identityKeys: string[];
+  targets: Target[];
+  createdAt: number;
+}
+
+/** One job's message to one target: what the sender works through. */
+export interface Delivery {
+  job: Job;
+  /** The target's index in `job.targets`, its bit in the progress bitset. */
+  index: number;
+}
+
+const INDEX_KEY = "index";
+const jobKey = (id: string) => `job:${id}`;
+const progressKey = (id: string) => `progress:${id}`;
+
+/** A job's progress: which targets are done (sent, or given up on for good). */
+class Progress {
+  readonly bits: Uint8Array;
+  remaining: number;
+
+  constructor(size: number, encoded?: string) {
+    this.bits = new Uint8Array(Math.ceil(size / 8));
+    if (encoded) this.bits.set(Buffer.from(encoded, "base64").subarray(0, this.bits.length));
+    this.remaining = size;
+    for (let index = 0; index < size; index++) if (this.has(index)) this.remaining--;
+  }
+
+  has(index: number): boolean {
+    return (this.bits[index >> 3]! & (1 << (index & 7))) !== 0;
+  }
+
+  /** Sets the bit; false when it was already set. */
+  set(index: number): boolean {
+    if (this.has(index)) return false;
+    this.bits[index >> 3]! |= 1 << (index & 7);
+    this.remaining--;
+    return true;
+  }
+
+  encode(): string {
+    return Buffer.from(this.bits).toString("base64");
+  }
+}
+
+interface OpenJob {
+  job: Job;
+  progress: Progress;
+  persist: CoalescedWrite;
+}
+
+/** The outbox over the store's `outbox` namespace. */
+export class Outbox {
+  private readonly jobs = new Map<string, OpenJob>();
+  private readonly persistIndex: CoalescedWrite;
+
+  private constructor(private readonly keyv: Keyv) {
+    this.persistIndex = coalesce(async () => {
+      await this.keyv.set(INDEX_KEY, [...this.jobs.keys()]);
+    });
+  }
+
+  /** Loads every unfinished job and its progress. */
+  static async open(keyv: Keyv): Promise<Outbox> {
+    const outbox = new Outbox(keyv);
+    const ids = (await keyv.get<string[]>(INDEX_KEY)) ?? [];
+    if (ids.length === 0) return outbox;
+    const jobs = await keyv.getMany<Job>(ids.map(jobKey));
+    const progress = await keyv.getMany<string>(ids.map(progressKey));
+    jobs.forEach((job, position) => {
+      if (job) outbox.track(job, progress[position]);
+    });
+    return outbox;
+  }
+
+  /**
+   * Records jobs durably before anything is sent. Idempotent: a job already in the outbox is left
+   * as it is (with its progress), so re-accepting an item after a crash sends nothing twice.
+   * @returns the jobs that were new.
+   */
+  async enqueue(jobs: readonly Job[]): Promise<Job[]> {
+    const fresh = jobs.filter((job) => !this.jobs.has(job.id) && job.targets.length > 0);
+    if (fresh.length === 0) return [];
+    // A job record without an index entry is invisible after a restart, so records go first.
+    await this.keyv.setMany(fresh.map((job) => ({ key: jobKey(job.id), value: job })));
+    await this.keyv.deleteMany(fresh.map((job) => progressKey(job.id)));
+    for (const job of fresh) this.track(job);
+    await this.persistIndex();
+    return fresh;
+  }
+
+  /** Every delivery not yet done, job by job in the order they were accepted. */
+  pending(): Delivery[] {
+    const deliveries: Delivery[] = [];
+    for (const { job, progress } of this.jobs.values()) {
+      job.targets.forEach((_, index) => {
+        if (!progress.has(index)) deliveries.push({ job, index });
+      });
+    }
+    return deliveries;
+  }
+
+  /** Every unfinished job. */
+  openJobs(): Job[] {
+    return [...this.jobs.values()].map(({ job }) => job);
+  }
+
+  /**
+   * Marks a delivery done (sent, or given up on for good) and resolves once that is durable.
+   * A job whose deliveries are all done leaves the outbox.
+   */
+  async complete(delivery: Delivery): Promise<void> {
+    const open = this.jobs.get(delivery.job.id);
+    if (!open || !open.progress.set(delivery.index)) return;
+    if (open.progress.remaining > 0) {
+      await open.persist();
+      return;
+    }
+    this.jobs.delete(delivery.job.id);
+    await this.persistIndex();
+    await this.keyv.deleteMany([jobKey(delivery.job.id), progressKey(delivery.job.id)]);
+  }
+
+  /** Unfinished jobs and deliveries. */
+  get size(): { jobs: number; deliveries: number } {
+    let deliveries = 0;
+    for (const { progress } of this.jobs.values()) deliveries += progress.remaining;
+    return { jobs: this.jobs.size, deliveries };
+  }
+
+  private track(job: Job, encodedProgress?: string): void {
+    const progress = new Progress(job.targets.length, encodedProgress);
+    const persist = coalesce(async () => {
+      await this.keyv.set(progressKey(job.id), progress.encode());
+    });
+    this.jobs.set(job.id, { job, progress, persist });
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Pacing for Telegram's flood limits: a token bucket for the bot's overall rate and a minimum
+ * interval per chat (about one message a second to a private chat, 20 a minute to a group or
+ * channel). Pure time arithmetic, no timers: the sender asks when it may send next.
+ */
+import type { ChatKind } from "./subscribers.js";
+
+/** Telegram's documented limits, which the sender stays under. */
+export interface PacingLimits {
+  /** Messages per second overall (30 in Telegram's FAQ; paid broadcasts allow up to 1,000). */
+  perSecond: number;
+  /** Minimum milliseconds between two messages to one private chat. */
+  privateIntervalMs: number;
+  /** Minimum milliseconds between two messages to one group or channel (20 a minute). */
+  groupIntervalMs: number;
+}
+
+/** Default limits: a little under Telegram's 30/s, leaving room for replies to commands. */
+export const TELEGRAM_LIMITS: PacingLimits = { perSecond: 28, privateIntervalMs: 1_000, groupIntervalMs: 3_000 };
+/** With `allow_paid_broadcast`: Telegram allows up to 1,000 messages a second. */
+export const PAID_BROADCAST_LIMITS: PacingLimits = { ...TELEGRAM_LIMITS, perSecond: 900 };
+
+/** The minimum interval between two messages to a chat of this kind. */
+export function chatInterval(limits: PacingLimits, kind: ChatKind): number {
+  return kind === "private" ? limits.privateIntervalMs : limits.groupIntervalMs;
+}
+
+/**
+ * A token bucket with a small burst: Telegram counts messages in any one-second window, and
+ * burst + rate must stay under its limit there, so sends are spread evenly through the second.
+ */
+export class TokenBucket {
+  private tokens: number;
+  private updatedAt: number;
+  private readonly burst: number;
+
+  constructor(
+    private readonly perSecond: number,
+    now: number,
+  ) {
+    this.burst = Math.max(1, Math.floor(perSecond / 14));
+    this.tokens = this.burst;
+    this.updatedAt = now;
+  }
+
+  /** Takes a token if one is there; otherwise returns the ms until one will be. */
+  take(now: number): number {
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.perSecond);
+    this.updatedAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 0;
+    }
+    return Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * An item as a Telegram message: bold title, summary, source and link, topic hashtags, in HTML
+ * parse mode. Everything that came from a feed is escaped, so the message is valid whatever the
+ * feed contained; lengths are bounded so it is never over Telegram's limits.
+ */
+import type { LinkPreviewOptions } from "grammy/types";
+import type { Item } from "../items/item.js";
+import { messages, type Locale } from "../i18n/i18n.js";
+import { ALL_TOPIC } from "../topics/topics.js";
+
+/** Telegram's limit for a message's text, counted after entity parsing. */
+export const MESSAGE_LIMIT = 4096;
+const TITLE_LIMIT = 300;
+const SUMMARY_LIMIT = 1_000;
+
+/** A message ready for `sendMessage`. */
+export interface RenderedMessage {
+  text: string;
+  parseMode?: "HTML";
+  linkPreview: LinkPreviewOptions;
+}
+
+/** Escapes text for Telegram HTML (also inside attribute values). */
+export function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/** The link when it is a well-formed http(s) URL — `javascript:` and friends never become links. */
+export function safeUrl(link: string | undefined): string | undefined {
+  if (!link) return undefined;
+  try {
+    const url = new URL(link);
+    return url.protocol === "http:" || url.protocol === "https:" ? url.href : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Cuts at a word boundary and marks the cut; text within the limit is returned as it is. */
+export function clip(text: string, limit: number): string {
+  if (text.length <= limit) return text;
+  const cut = text.slice(0, limit - 1);
+  const boundary = cut.search(/\s\S*$/);
+  return `${(boundary > limit / 2 ? cut.slice(0, boundary) : cut).trimEnd()}…`;
+}
+
+/** `#topic` for each topic but `all`; Telegram hashtags take letters, digits and `_` only. */
+export function hashtags(topics: readonly string[]): string {
+  return topics
+    .filter((topic) => topic !== ALL_TOPIC)
+    .map((topic) => `#${topic.replace(/[^\p{L}\p{N}_]/gu, "_")}`)
+    .join(" ");
+}
+
+function linkPreviewFor(item: Item, link: string | undefined): LinkPreviewOptions {
+  // An item with an image shows it as a large preview above the text; otherwise no preview, as
+  // the summary already says what the page would.
+  const image = safeUrl(item.image);
+  if (!image || !link) return { is_disabled: true };
+  return { url: link, prefer_large_media: true, show_above_text: true };
+}
+
+/** The HTML message for an item, in a chat's language. */
+export function renderItem(item: Item, locale: Locale): RenderedMessage {
+  const link = safeUrl(item.link);
+  const title = escapeHtml(clip(item.title.trim() || item.source, TITLE_LIMIT));
+  const summary = escapeHtml(clip(item.summary.trim(), SUMMARY_LIMIT));
+  const source = escapeHtml(clip(item.source, 100));
+  const sourceLine = link
+    ? `${source} · <a href="${escapeHtml(link)}">${escapeHtml(messages(locale).readMore)}</a>`
+    : source;
+  const tags = hashtags(item.topics);
+  const text = [`<b>${title}</b>`, summary, [sourceLine, tags].filter(Boolean).join("\n")]
+    .filter((part) => part.length > 0)
+    .join("\n\n");
+  return { text, parseMode: "HTML", linkPreview: linkPreviewFor(item, link) };
+}
+
+/**
+ * The same message as plain text: what is sent when Telegram rejects the HTML one, so a
+ * rendering bug costs formatting, never the message.
+ */
+export function renderPlain(item: Item): RenderedMessage {
+  const link = safeUrl(item.link);
+  const text = [clip(item.title.trim() || item.source, TITLE_LIMIT), clip(item.summary.trim(), SUMMARY_LIMIT), [item.source, link].filter(Boolean).join(" · "), hashtags(item.topics)]
+    .filter((part) => part.length > 0)
+    .join("\n\n");
+  return { text: clip(text, MESSAGE_LIMIT), linkPreview: { is_disabled: true } };
+}

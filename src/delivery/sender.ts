@@ -1,0 +1,303 @@
+/**
+ * The sender: works through the outbox's deliveries at Telegram's ceiling. Each chat has a FIFO of
+ * deliveries (so its items arrive in order); chats wait in a heap by the time they may next be sent
+ * to; a token bucket keeps the overall rate; a few sends run at once. A delivery leaves the outbox
+ * only when it was sent or can never be (the chat is gone, the message is refused as text too).
+ */
+import { GrammyError, HttpError, type Api } from "grammy";
+import type { Logger } from "pino";
+import { localeOf } from "../i18n/i18n.js";
+import { MinHeap } from "./heap.js";
+import type { Delivery, Outbox } from "./outbox.js";
+import { chatInterval, TokenBucket, type PacingLimits } from "./pacing.js";
+import { renderItem, renderPlain, type RenderedMessage } from "./render.js";
+import type { ChatKind, Subscribers } from "./subscribers.js";
+
+/** What became of one attempt to send a delivery. */
+export type SendOutcome =
+  | { kind: "sent" }
+  /** Telegram will never take this message (logged); the delivery is done. */
+  | { kind: "refused"; reason: string }
+  /** Try again later (429, 5xx, network). */
+  | { kind: "retry"; afterMs: number; reason: string }
+  /** The chat blocked the bot, left, or no longer exists. */
+  | { kind: "gone"; reason: string }
+  /** The group became a supergroup with this id. */
+  | { kind: "migrated"; toChatId: number };
+
+/** Counters for `/status`. */
+export interface SenderStats {
+  sent: number;
+  tooManyRequests: number;
+  failures: Record<string, number>;
+  /** Epoch ms of recent sends, for the per-minute rate. */
+  recent: number[];
+}
+
+interface ChatQueue {
+  chatId: number;
+  kind: ChatKind;
+  deliveries: Delivery[];
+  readyAt: number;
+  /** Tie-break so chats ready at the same moment take turns. */
+  turn: number;
+  failures: number;
+  inHeap: boolean;
+  busy: boolean;
+}
+
+/** What the sender needs. */
+export interface SenderDeps {
+  api: Api;
+  outbox: Outbox;
+  subscribers: Subscribers;
+  logger: Logger;
+  limits: PacingLimits;
+  /** Sends at once: enough to cover Telegram's latency at the target rate, few enough to be gentle. */
+  concurrency?: number;
+  paidBroadcast?: boolean;
+  now?: () => number;
+}
+
+const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** Classifies a failed send by Telegram's answer. */
+export function classifyError(error: unknown, failures: number): SendOutcome {
+  const backoff = Math.min(MAX_BACKOFF_MS, 1000 * 2 ** Math.min(failures, 16));
+  if (error instanceof GrammyError) {
+    const description = error.description;
+    const retryAfter = error.parameters.retry_after;
+    if (error.error_code === 429) {
+      return { kind: "retry", afterMs: (retryAfter ?? 1) * 1000, reason: "429" };
+    }
+    if (error.parameters.migrate_to_chat_id !== undefined) {
+      return { kind: "migrated", toChatId: error.parameters.migrate_to_chat_id };
+    }
+    if (error.error_code === 403 || /chat not found|PEER_ID_INVALID|chat was deactivated|CHANNEL_PRIVATE|need administrator rights|not enough rights to send/i.test(description)) {
+      return { kind: "gone", reason: description };
+    }
+    if (error.error_code >= 500) return { kind: "retry", afterMs: backoff, reason: `http ${error.error_code}` };
+    return { kind: "refused", reason: description };
+  }
+  if (error instanceof HttpError) return { kind: "retry", afterMs: backoff, reason: "network" };
+  return { kind: "retry", afterMs: backoff, reason: (error as Error)?.message ?? String(error) };
+}
+
+/** Whether Telegram refused the message for its text (so the plain-text rendering may pass). */
+function refusedForText(reason: string): boolean {
+  return /message is too long|can't parse entities|unsupported start tag|entity|text must be non-empty/i.test(reason);
+}
+
+/** Sends the outbox's deliveries; see the module comment. */
+export class Sender {
+  readonly stats: SenderStats = { sent: 0, tooManyRequests: 0, failures: {}, recent: [] };
+  private readonly chats = new Map<number, ChatQueue>();
+  private readonly migrated = new Map<number, number>();
+  private readonly heap = new MinHeap<ChatQueue>((a, b) => a.readyAt < b.readyAt || (a.readyAt === b.readyAt && a.turn < b.turn));
+  private readonly bucket: TokenBucket;
+  private readonly concurrency: number;
+  private readonly now: () => number;
+  private readonly abort = new AbortController();
+  private inFlight = new Set<Promise<void>>();
+  private turn = 0;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private wakeUp: (() => void) | undefined;
+
+  constructor(private readonly deps: SenderDeps) {
+    this.now = deps.now ?? Date.now;
+    this.bucket = new TokenBucket(deps.limits.perSecond, this.now());
+    this.concurrency = deps.concurrency ?? (deps.paidBroadcast ? 32 : 4);
+  }
+
+  /** Queues deliveries (from newly accepted jobs, or the outbox at start). */
+  add(deliveries: readonly Delivery[]): void {
+    for (const delivery of deliveries) {
+      const target = delivery.job.targets[delivery.index]!;
+      const chatId = this.currentChatId(target.chatId);
+      let queue = this.chats.get(chatId);
+      if (!queue) {
+        queue = { chatId, kind: target.kind, deliveries: [], readyAt: 0, turn: 0, failures: 0, inHeap: false, busy: false };
+        this.chats.set(chatId, queue);
+      }
+      queue.deliveries.push(delivery);
+      this.schedule(queue);
+    }
+    this.wake();
+  }
+
+  /** Deliveries waiting in memory (not yet sent). */
+  get queued(): number {
+    let count = 0;
+    for (const queue of this.chats.values()) count += queue.deliveries.length;
+    return count;
+  }
+
+  /** Starts sending. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loopDone = this.loop();
+  }
+
+  /**
+   * Stops taking new deliveries and waits for the sends in flight; after `graceMs` they are
+   * aborted (they stay in the outbox and are sent after the next start).
+   */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loopDone;
+    const timer = setTimeout(() => this.abort.abort(), graceMs);
+    await Promise.allSettled([...this.inFlight]);
+    clearTimeout(timer);
+  }
+
+  /** Resolves when nothing is queued or in flight (for tests and benchmarks). */
+  async idle(): Promise<void> {
+    while (this.queued > 0 || this.inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+
+  private currentChatId(chatId: number): number {
+    let current = chatId;
+    for (let next = this.migrated.get(current); next !== undefined; next = this.migrated.get(current)) current = next;
+    return current;
+  }
+
+  private schedule(queue: ChatQueue): void {
+    if (queue.inHeap || queue.busy || queue.deliveries.length === 0) return;
+    queue.turn = this.turn++;
+    queue.inHeap = true;
+    this.heap.push(queue);
+  }
+
+  private wake(): void {
+    this.wakeUp?.();
+  }
+
+  private async pause(ms: number | undefined): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = ms === undefined ? undefined : setTimeout(resolve, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+    this.wakeUp = undefined;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const head = this.heap.peek();
+      if (this.inFlight.size >= this.concurrency || !head) {
+        await this.pause(undefined);
+        continue;
+      }
+      const now = this.now();
+      if (head.readyAt > now) {
+        await this.pause(head.readyAt - now);
+        continue;
+      }
+      const wait = this.bucket.take(now);
+      if (wait > 0) {
+        await this.pause(wait);
+        continue;
+      }
+      this.heap.pop();
+      head.inHeap = false;
+      head.busy = true;
+      const send = this.sendHead(head).finally(() => {
+        this.inFlight.delete(send);
+        head.busy = false;
+        this.schedule(head);
+        this.wake();
+      });
+      this.inFlight.add(send);
+    }
+  }
+
+  private async sendHead(queue: ChatQueue): Promise<void> {
+    const delivery = queue.deliveries[0]!;
+    const outcome = await this.attempt(queue.chatId, delivery);
+    const now = this.now();
+    switch (outcome.kind) {
+      case "sent":
+      case "refused":
+        queue.failures = 0;
+        queue.readyAt = now + chatInterval(this.deps.limits, queue.kind);
+        queue.deliveries.shift();
+        await this.deps.outbox.complete(delivery);
+        return;
+      case "retry":
+        queue.failures++;
+        queue.readyAt = now + outcome.afterMs;
+        return;
+      case "gone":
+        await this.dropChat(queue, outcome.reason);
+        return;
+      case "migrated":
+        await this.migrateChat(queue, outcome.toChatId);
+        return;
+    }
+  }
+
+  /** One send of a delivery, falling back to plain text when Telegram refuses the HTML. */
+  private async attempt(chatId: number, delivery: Delivery): Promise<SendOutcome> {
+    const target = delivery.job.targets[delivery.index]!;
+    const html = renderItem(delivery.job.item, localeOf(target.language));
+    let outcome = await this.send(chatId, target.threadId, html, 0);
+    if (outcome.kind === "refused" && refusedForText(outcome.reason)) {
+      this.deps.logger.warn({ chatId, item: delivery.job.id, reason: outcome.reason }, "HTML message refused; sending as plain text");
+      outcome = await this.send(chatId, target.threadId, renderPlain(delivery.job.item), 0);
+    }
+    if (outcome.kind === "refused") {
+      this.deps.logger.error({ chatId, item: delivery.job.id, reason: outcome.reason }, "message refused by Telegram; giving up on it");
+    }
+    return outcome;
+  }
+
+  private async send(chatId: number, threadId: number | undefined, message: RenderedMessage, failures: number): Promise<SendOutcome> {
+    try {
+      await this.deps.api.sendMessage(
+        chatId,
+        message.text,
+        {
+          parse_mode: message.parseMode,
+          link_preview_options: message.linkPreview,
+          message_thread_id: threadId,
+          allow_paid_broadcast: this.deps.paidBroadcast || undefined,
+        },
+        // grammY types the signal with its own shim; Node's AbortSignal is what it uses at run time.
+        this.abort.signal as Parameters<Api["sendMessage"]>[3],
+      );
+      this.stats.sent++;
+      this.stats.recent.push(this.now());
+      if (this.stats.recent.length > 5_000) this.stats.recent.splice(0, this.stats.recent.length - 5_000);
+      return { kind: "sent" };
+    } catch (error) {
+      const outcome = classifyError(error, failures);
+      if (outcome.kind === "retry" && outcome.reason === "429") this.stats.tooManyRequests++;
+      const kind = outcome.kind === "retry" ? outcome.reason : outcome.kind;
+      this.stats.failures[kind] = (this.stats.failures[kind] ?? 0) + 1;
+      if (outcome.kind === "retry") this.deps.logger.warn({ chatId, reason: outcome.reason, retryInMs: outcome.afterMs }, "send failed; will retry");
+      return outcome;
+    }
+  }
+
+  private async dropChat(queue: ChatQueue, reason: string): Promise<void> {
+    this.deps.logger.info({ chatId: queue.chatId, reason }, "chat is gone; ending its subscriptions");
+    this.chats.delete(queue.chatId);
+    const deliveries = queue.deliveries.splice(0);
+    await this.deps.subscribers.removeChat(queue.chatId);
+    for (const delivery of deliveries) await this.deps.outbox.complete(delivery);
+  }
+
+  private async migrateChat(queue: ChatQueue, toChatId: number): Promise<void> {
+    this.deps.logger.info({ chatId: queue.chatId, toChatId }, "group became a supergroup; moving its subscriptions");
+    await this.deps.subscribers.migrateChat(queue.chatId, toChatId);
+    this.migrated.set(queue.chatId, toChatId);
+    this.chats.delete(queue.chatId);
+    const deliveries = queue.deliveries.splice(0);
+    this.add(deliveries);
+  }
+}

@@ -1,0 +1,151 @@
+/**
+ * Subscribers: the chats (and forum threads) that receive items, with their topics. One store
+ * record per subscriber, so every change is one atomic write; all of them are held in memory,
+ * so a broadcast's fan-out costs no store reads.
+ */
+import type Keyv from "keyv";
+import { ALL_TOPIC } from "../topics/topics.js";
+
+/** The kinds of Telegram chat a subscriber can be. */
+export type ChatKind = "private" | "group" | "supergroup" | "channel";
+
+/** Where a message goes: a chat, and in a forum supergroup the thread it was subscribed from. */
+export interface Recipient {
+  chatId: number;
+  threadId?: number;
+}
+
+/** A chat or thread that receives the items of its topics. */
+export interface Subscriber extends Recipient {
+  kind: ChatKind;
+  topics: string[];
+  /** Language of the bot's own words for this chat (`en`, `ru`). */
+  language?: string;
+  /** Channel or group title, for lists. */
+  title?: string;
+  /** The user who linked a channel, told when the link ends. */
+  linkedBy?: number;
+  /** Epoch ms of the first subscription. */
+  since: number;
+}
+
+/** The store key of a recipient: `chatId`, or `chatId:threadId` inside a forum thread. */
+export function recipientKey(recipient: Recipient): string {
+  return recipient.threadId === undefined ? String(recipient.chatId) : `${recipient.chatId}:${recipient.threadId}`;
+}
+
+/** What a subscription change did. */
+export interface TopicChange {
+  changed: string[];
+  unchanged: string[];
+}
+
+/** All subscribers, in memory and in the store's `subscribers` namespace. */
+export class Subscribers {
+  private constructor(
+    private readonly keyv: Keyv,
+    private readonly byKey: Map<string, Subscriber>,
+  ) {}
+
+  /** Loads every subscriber from the store. */
+  static async open(keyv: Keyv): Promise<Subscribers> {
+    const byKey = new Map<string, Subscriber>();
+    if (!keyv.iterator) throw new Error("the store cannot list its keys (its adapter has no iterator)");
+    for await (const [key, value] of keyv.iterator(undefined)) {
+      if (value && typeof value === "object") byKey.set(String(key), value as Subscriber);
+    }
+    return new Subscribers(keyv, byKey);
+  }
+
+  /** The subscriber at this recipient, if it has one. */
+  get(recipient: Recipient): Subscriber | undefined {
+    return this.byKey.get(recipientKey(recipient));
+  }
+
+  /** Every subscriber. */
+  all(): Subscriber[] {
+    return [...this.byKey.values()];
+  }
+
+  /** Every subscriber of a chat (the chat itself and its forum threads). */
+  ofChat(chatId: number): Subscriber[] {
+    return this.all().filter((subscriber) => subscriber.chatId === chatId);
+  }
+
+  /** Subscribers that follow any of `topics` (or `all`), each once. */
+  following(topics: readonly string[]): Subscriber[] {
+    const wanted = new Set(topics);
+    return this.all().filter((subscriber) =>
+      subscriber.topics.some((topic) => topic === ALL_TOPIC || wanted.has(topic)),
+    );
+  }
+
+  /** Adds topics to a recipient's subscription, creating it when new. */
+  async subscribe(
+    target: Omit<Subscriber, "topics" | "since">,
+    topics: readonly string[],
+    now = Date.now(),
+  ): Promise<TopicChange> {
+    const current = this.get(target);
+    const have = new Set(current?.topics ?? []);
+    const changed = [...new Set(topics)].filter((topic) => !have.has(topic));
+    const next: Subscriber = {
+      ...current,
+      ...target,
+      topics: [...have, ...changed],
+      since: current?.since ?? now,
+    };
+    await this.put(next);
+    return { changed, unchanged: topics.filter((topic) => have.has(topic)) };
+  }
+
+  /** Removes topics (or, with `all`, every topic) from a recipient's subscription. */
+  async unsubscribe(recipient: Recipient, topics: readonly string[]): Promise<TopicChange> {
+    const current = this.get(recipient);
+    if (!current) return { changed: [], unchanged: [...topics] };
+    const removeAll = topics.includes(ALL_TOPIC);
+    const changed = removeAll ? [...current.topics] : current.topics.filter((topic) => topics.includes(topic));
+    const unchanged = removeAll ? [] : topics.filter((topic) => !current.topics.includes(topic));
+    const remaining = current.topics.filter((topic) => !changed.includes(topic));
+    if (remaining.length === 0) await this.delete(current);
+    else await this.put({ ...current, topics: remaining });
+    return { changed, unchanged };
+  }
+
+  /** Ends every subscription of a chat (it blocked the bot, left or was deleted). */
+  async removeChat(chatId: number): Promise<Subscriber[]> {
+    const removed = this.ofChat(chatId);
+    for (const subscriber of removed) await this.delete(subscriber);
+    return removed;
+  }
+
+  /** Moves a group's subscriptions to the supergroup it became. */
+  async migrateChat(fromChatId: number, toChatId: number): Promise<void> {
+    for (const subscriber of this.ofChat(fromChatId)) {
+      await this.put({ ...subscriber, chatId: toChatId, kind: "supergroup" });
+      await this.delete(subscriber);
+    }
+  }
+
+  /** Replaces a subscriber's settings (e.g. its language). */
+  async update(subscriber: Subscriber): Promise<void> {
+    await this.put(subscriber);
+  }
+
+  /** How many subscribers there are. */
+  get size(): number {
+    return this.byKey.size;
+  }
+
+  private async put(subscriber: Subscriber): Promise<void> {
+    const key = recipientKey(subscriber);
+    await this.keyv.set(key, subscriber);
+    this.byKey.set(key, subscriber);
+  }
+
+  private async delete(recipient: Recipient): Promise<void> {
+    const key = recipientKey(recipient);
+    await this.keyv.delete(key);
+    this.byKey.delete(key);
+  }
+}

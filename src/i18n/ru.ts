@@ -1,0 +1,50 @@
+import type { Messages } from "./i18n.js";
+
+/** Russian. */
+export const ru: Messages = {
+  readMore: "Читать",
+  start: (name: string) =>
+    `Привет, ${name}! Я <b>newswire</b>: присылаю краткое изложение каждой новой статьи по темам, на которые вы подписаны.\n\n` +
+    "Выберите темы ниже или командой /subscribe, свежие статьи — /latest, все команды — /help.",
+  help: [
+    "/start: что умеет бот и меню тем",
+    "/help: этот список",
+    "/topics: темы с кнопками подписки",
+    "/subscribe ТЕМА…: подписать этот чат (all — всё подряд)",
+    "/unsubscribe ТЕМА…: отписаться; /unsubscribe all — от всего",
+    "/subscriptions: темы и настройки этого чата",
+    "/latest [N] [ТЕМА]: N свежих статей (по умолчанию 5, не больше 20)",
+    "/status: ленты, ошибки и очереди (для админов бота)",
+  ],
+  commands: {
+    start: "Что умеет бот",
+    help: "Все команды",
+    topics: "Темы с кнопками",
+    subscribe: "Подписаться на темы",
+    unsubscribe: "Отписаться от тем",
+    subscriptions: "Подписки этого чата",
+    latest: "Свежие статьи",
+    status: "Ленты и очереди (админы)",
+  },
+  topicsHeader: "Темы (нажмите, чтобы подписаться или отписаться):",
+  topicsNone: "Темы пока не настроены; /subscribe all — все статьи.",
+  subscribeUsage: (topics: string) => `Укажите одну или несколько тем: /subscribe ТЕМА…\nТемы: ${topics}`,
+  unsubscribeUsage: "Укажите темы или all: /unsubscribe ТЕМА…",
+  unknownTopics: (unknown: string, valid: string) => `Неизвестная тема: ${unknown}.\nДоступные темы: ${valid}`,
+  subscribed: (topics: string) => `Подписка оформлена: ${topics}.`,
+  alreadySubscribed: (topics: string) => `Вы уже подписаны: ${topics}.`,
+  unsubscribed: (topics: string) => `Подписка отменена: ${topics}.`,
+  notSubscribed: (topics: string) => `Подписки не было: ${topics}.`,
+  noSubscriptions: "Этот чат ни на что не подписан. /topics или /subscribe ТЕМА, чтобы начать.",
+  subscriptions: (topics: string, language: string) => `Этот чат подписан на: ${topics}\nЯзык: ${language}`,
+  groupAdminsOnly: "Менять подписки группы могут только её администраторы.",
+  latestUsage: (topics: string) => `Использование: /latest [N] [ТЕМА], N от 1 до 20.\nТемы: ${topics}`,
+  latestNone: "Здесь пока ничего не опубликовано. Попробуйте после следующего опроса лент.",
+  internalError: "У меня что-то сломалось; ошибка записана в журнал. Попробуйте ещё раз.",
+  adminOnly: "Эта команда — для администраторов бота (ADMIN_IDS).",
+  unknownCommand: "Такой команды я не знаю. Список — /help.",
+  staleButton: "Кнопка устарела: такой темы больше нет. Отправьте /topics за свежим меню.",
+  allTopics: "Всё подряд",
+  latestHeader: (count: number) => `Свежие (${count}):`,
+  statusHeader: "Состояние newswire",
+};
