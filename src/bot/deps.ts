@@ -1,0 +1,27 @@
+/**
+ * Everything the bot's features use, passed in once by `createBot`. Features read state through
+ * these objects and never open stores or read settings themselves.
+ */
+import type { Logger } from "pino";
+import type { FeedDefinition } from "../config/catalog.js";
+import type { Outbox } from "../delivery/outbox.js";
+import type { Sender } from "../delivery/sender.js";
+import type { Subscribers } from "../delivery/subscribers.js";
+import type { FeedStates } from "../feeds/feed-state.js";
+import type { RecentItems } from "../items/recent.js";
+import type { TopicDefinition } from "../topics/topics.js";
+
+/** The bot's dependencies. */
+export interface BotDeps {
+  logger: Logger;
+  /** Topics users can pick (without `all`, which always exists). */
+  topics: readonly TopicDefinition[];
+  feeds: readonly FeedDefinition[];
+  subscribers: Subscribers;
+  recent: RecentItems;
+  feedStates: FeedStates;
+  outbox: Outbox;
+  sender: Sender;
+  /** Telegram user ids allowed to run admin commands. */
+  adminIds: readonly number[];
+}

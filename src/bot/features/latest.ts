@@ -1,0 +1,79 @@
+/**
+ * `/latest [N] [TOPIC]`: the newest items, of one topic if asked, newest first, as a list of
+ * linked titles (split over several messages if it would pass Telegram's length limit).
+ */
+import { Composer } from "grammy";
+import type { BotContext } from "../context.js";
+import type { BotDeps } from "../deps.js";
+import { commandArgs } from "../chat.js";
+import { topicIds } from "./subscriptions.js";
+import { clip, escapeHtml, MESSAGE_LIMIT, safeUrl } from "../../delivery/render.js";
+import type { Item } from "../../items/item.js";
+import { ALL_TOPIC } from "../../topics/topics.js";
+
+const DEFAULT_COUNT = 5;
+const MAX_COUNT = 20;
+
+/** What `/latest`'s words ask for, or undefined when they don't parse. */
+export function parseLatestArgs(args: readonly string[], known: readonly string[]): { count: number; topic: string } | undefined {
+  let count: number | undefined;
+  let topic: string | undefined;
+  for (const arg of args) {
+    if (/^\d+$/.test(arg) && count === undefined) {
+      count = Number(arg);
+      if (count < 1 || count > MAX_COUNT) return undefined;
+    } else if (known.includes(arg) && topic === undefined) {
+      topic = arg;
+    } else {
+      return undefined;
+    }
+  }
+  return { count: count ?? DEFAULT_COUNT, topic: topic ?? ALL_TOPIC };
+}
+
+/** One list entry: linked title, source and date. */
+function entry(item: Item, position: number): string {
+  const title = escapeHtml(clip(item.title || item.source, 200));
+  const link = safeUrl(item.link);
+  const headline = link ? `<a href="${escapeHtml(link)}">${title}</a>` : title;
+  const date = new Date(item.publishedAt).toISOString().slice(0, 16).replace("T", " ");
+  return `${position}. <b>${headline}</b>\n<i>${escapeHtml(clip(item.source, 80))}</i> · ${date} UTC`;
+}
+
+/** Joins entries into as few messages as fit Telegram's limit (counted generously as raw HTML). */
+export function packMessages(header: string, entries: readonly string[], limit = MESSAGE_LIMIT): string[] {
+  const messages: string[] = [];
+  let current = header;
+  for (const text of entries) {
+    if (current.length + text.length + 2 > limit) {
+      messages.push(current);
+      current = text;
+    } else {
+      current = current ? `${current}\n\n${text}` : text;
+    }
+  }
+  if (current) messages.push(current);
+  return messages;
+}
+
+/** The `/latest` command. */
+export function latestFeature(deps: BotDeps): Composer<BotContext> {
+  const feature = new Composer<BotContext>();
+  feature.command("latest", async (ctx) => {
+    const request = parseLatestArgs(commandArgs(ctx), topicIds(deps));
+    if (!request) {
+      await ctx.reply(ctx.t.latestUsage(topicIds(deps).join(", ")));
+      return;
+    }
+    const items = await deps.recent.latest(request.count, request.topic);
+    if (items.length === 0) {
+      await ctx.reply(ctx.t.latestNone);
+      return;
+    }
+    const messages = packMessages(escapeHtml(ctx.t.latestHeader(items.length)), items.map((item, index) => entry(item, index + 1)));
+    for (const text of messages) {
+      await ctx.reply(text, { parse_mode: "HTML", link_preview_options: { is_disabled: true } });
+    }
+  });
+  return feature;
+}

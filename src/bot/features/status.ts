@@ -1,0 +1,51 @@
+/**
+ * `/status` for the bot's admins: each feed's last poll, last error and items seen; subscriber,
+ * queue and send counts.
+ */
+import { Composer } from "grammy";
+import type { BotContext } from "../context.js";
+import type { BotDeps } from "../deps.js";
+import { packMessages } from "./latest.js";
+import { escapeHtml } from "../../delivery/render.js";
+
+const ago = (at: number | undefined, now: number): string => {
+  if (at === undefined) return "never";
+  const seconds = Math.round((now - at) / 1000);
+  if (seconds < 120) return `${seconds}s ago`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m ago`;
+  return `${Math.round(seconds / 3600)}h ago`;
+};
+
+/** The status report as HTML messages. */
+export function statusReport(deps: BotDeps, now = Date.now()): string[] {
+  const { jobs, deliveries } = deps.outbox.size;
+  const stats = deps.sender.stats;
+  const lastMinute = stats.recent.filter((at) => at > now - 60_000).length;
+  const failures = Object.entries(stats.failures).map(([kind, count]) => `${kind} ${count}`).join(", ") || "none";
+  const summary = [
+    `<b>Subscribers</b>: ${deps.subscribers.size}`,
+    `<b>Queue</b>: ${deliveries} messages in ${jobs} items`,
+    `<b>Sent</b>: ${stats.sent} (${lastMinute} in the last minute), 429s: ${stats.tooManyRequests}`,
+    `<b>Failures</b>: ${escapeHtml(failures)}`,
+    `<b>Feeds</b>: ${deps.feeds.length}`,
+  ].join("\n");
+  const feeds = deps.feeds.map((feed) => {
+    const state = deps.feedStates.get(feed.id);
+    const health = state.failures > 0 ? `❌ ${state.failures} failures: ${escapeHtml(state.lastError ?? "")}` : "✅";
+    return `<b>${escapeHtml(feed.id)}</b> ${health}\npolled ${ago(state.lastPollAt, now)}, ${state.itemsSeen} items seen`;
+  });
+  return packMessages(summary, feeds);
+}
+
+/** The admin-only `/status` command. */
+export function statusFeature(deps: BotDeps): Composer<BotContext> {
+  const feature = new Composer<BotContext>();
+  feature.command("status", async (ctx) => {
+    if (!ctx.from || !deps.adminIds.includes(ctx.from.id)) {
+      await ctx.reply(ctx.t.adminOnly);
+      return;
+    }
+    for (const text of statusReport(deps)) await ctx.reply(text, { parse_mode: "HTML" });
+  });
+  return feature;
+}

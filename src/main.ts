@@ -1,0 +1,168 @@
+/**
+ * newswire's entry point: validate settings and the catalog, open the store, recover the outbox,
+ * start sending, polling and answering, and stop cleanly on SIGTERM/SIGINT.
+ */
+import { run, type RunnerHandle } from "@grammyjs/runner";
+import { Api, GrammyError } from "grammy";
+import { pino, type Logger } from "pino";
+import { createBot, commandMenu, installTransport } from "./bot/create-bot.js";
+import { loadCatalog, type Catalog } from "./config/catalog.js";
+import { ConfigError } from "./config/errors.js";
+import { loadSettings, type Settings } from "./config/settings.js";
+import { Dispatcher } from "./delivery/dispatch.js";
+import { Outbox } from "./delivery/outbox.js";
+import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS } from "./delivery/pacing.js";
+import { Sender } from "./delivery/sender.js";
+import { Subscribers } from "./delivery/subscribers.js";
+import { FeedStates } from "./feeds/feed-state.js";
+import { RecentItems } from "./items/recent.js";
+import { SeenItems } from "./items/seen.js";
+import { Poller } from "./poller/poller.js";
+import { openNamespaces } from "./store/keyv.js";
+import { compileTopics } from "./topics/topics.js";
+
+/** Grace for the whole stop; the spec allows 10 s. */
+const STOP_DEADLINE_MS = 9_000;
+
+/** Links the config file's channels (resolving `@username` to an id); failures are logged, not fatal. */
+async function linkConfiguredChannels(catalog: Catalog, api: Api, subscribers: Subscribers, logger: Logger): Promise<void> {
+  for (const channel of catalog.channels) {
+    try {
+      const chat = await api.getChat(channel.chat);
+      await subscribers.subscribe(
+        { chatId: chat.id, kind: "channel", ...("title" in chat && chat.title ? { title: chat.title } : {}) },
+        channel.topics,
+      );
+    } catch (error) {
+      logger.warn({ channel: channel.chat, err: (error as Error).message }, "configured channel cannot be linked");
+    }
+  }
+}
+
+async function start(settings: Settings, logger: Logger): Promise<() => Promise<void>> {
+  const catalog = loadCatalog(settings);
+  const topics = compileTopics(catalog.topics);
+  const store = await openNamespaces(settings.storeUrl);
+
+  const api = new Api(settings.botToken, { apiRoot: settings.apiRoot });
+  installTransport(api);
+  const [seen, recent, feedStates, subscribers, outbox] = await Promise.all([
+    new SeenItems(store.seen),
+    RecentItems.open(store.items, store.recent),
+    FeedStates.open(store.feeds, catalog.feeds.map((feed) => feed.id)),
+    Subscribers.open(store.subscribers),
+    Outbox.open(store.outbox),
+  ]);
+  const sender = new Sender({
+    api,
+    outbox,
+    subscribers,
+    logger: logger.child({ part: "sender" }),
+    limits: settings.paidBroadcast ? PAID_BROADCAST_LIMITS : TELEGRAM_LIMITS,
+    paidBroadcast: settings.paidBroadcast,
+  });
+  const dispatcher = new Dispatcher(subscribers, outbox, sender);
+  const bot = createBot(
+    { token: settings.botToken, apiRoot: settings.apiRoot },
+    { logger: logger.child({ part: "bot" }), topics: catalog.topics, feeds: catalog.feeds, subscribers, recent, feedStates, outbox, sender, adminIds: settings.adminIds },
+  );
+
+  try {
+    await bot.init();
+  } catch (error) {
+    if (error instanceof GrammyError && (error.error_code === 401 || error.error_code === 404)) {
+      throw new ConfigError("BOT_TOKEN was rejected by Telegram (401 Unauthorized): check the token from @BotFather");
+    }
+    throw error;
+  }
+
+  // Jobs accepted before a crash: their items count as seen even if the crash came before that
+  // was recorded, and their unsent deliveries go out first.
+  await seen.remember(outbox.openJobs().flatMap((job) => job.identityKeys));
+  sender.add(outbox.pending());
+  sender.start();
+
+  await linkConfiguredChannels(catalog, api, subscribers, logger);
+  await commandMenu()
+    .setCommands(bot)
+    .catch((error: Error) => logger.warn({ err: error.message }, "command menu not registered"));
+
+  const poller = new Poller(
+    catalog.feeds,
+    {
+      feedStates,
+      seen,
+      recent,
+      dispatcher,
+      topics,
+      logger: logger.child({ part: "poller" }),
+      fetch: { timeoutMs: settings.fetchTimeoutMs, maxBytes: settings.maxFeedBytes },
+    },
+    settings.feedConcurrency,
+  );
+  const runner: RunnerHandle = run(bot, { runner: { silent: true } });
+  poller.start(settings.pollCron);
+  logger.info(
+    { bot: bot.botInfo.username, feeds: catalog.feeds.length, topics: catalog.topics.length, subscribers: subscribers.size, queued: outbox.size.deliveries },
+    "newswire started",
+  );
+
+  return async () => {
+    await Promise.allSettled([poller.stop(), runner.isRunning() ? runner.stop() : undefined]);
+    await sender.stop(5_000);
+    await Promise.allSettled(Object.values(store).map((keyv) => keyv.disconnect()));
+  };
+}
+
+async function main(): Promise<void> {
+  let settings: Settings;
+  try {
+    settings = loadSettings();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`newswire: ${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const logger = pino({ level: settings.logLevel, base: { app: "newswire" } });
+
+  let stop: () => Promise<void>;
+  try {
+    stop = await start(settings, logger);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      logger.fatal(error.message);
+      process.stderr.write(`newswire: ${error.message}\n`);
+      process.exit(1);
+    }
+    logger.fatal({ err: error }, "newswire could not start");
+    process.exit(1);
+  }
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, "stopping");
+    const deadline = setTimeout(() => {
+      logger.warn("stop took too long; exiting");
+      process.exit(0);
+    }, STOP_DEADLINE_MS);
+    deadline.unref();
+    stop().then(
+      () => {
+        logger.info("stopped");
+        process.exit(0);
+      },
+      (error: unknown) => {
+        logger.error({ err: error }, "error while stopping");
+        process.exit(0);
+      },
+    );
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+}
+
+await main();
