@@ -1,5 +1,5 @@
 /**
- * Words of a text, the way topics and summaries compare them: Unicode word segmentation,
+ * Words of a text, the way topics and summaries compare them: runs of letters and digits,
  * lower case, and a Snowball stem chosen by the word's script, so "Китаю" and "Китаем",
  * "sanction" and "sanctions" meet on one form.
  */
@@ -10,18 +10,16 @@ export type Language = "ru" | "en";
 
 const russian = snowball.newStemmer("russian");
 const english = snowball.newStemmer("english");
-const wordSegmenter = new Intl.Segmenter("und", { granularity: "word" });
+// Letters and digits, with inner apostrophes ("Beijing's"); hyphens split, as in Unicode word
+// segmentation. A regular expression rather than Intl.Segmenter, which is ~50× slower here.
+const WORD = /[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*/gu;
 const CYRILLIC = /\p{Script=Cyrillic}/u;
 const CYRILLIC_G = /\p{Script=Cyrillic}/gu;
 const LATIN_G = /\p{Script=Latin}/gu;
 
 /** The word-like segments of `text`, lower-cased, in order ("ё" folded to "е"). */
 export function words(text: string): string[] {
-  const out: string[] = [];
-  for (const segment of wordSegmenter.segment(text)) {
-    if (segment.isWordLike) out.push(segment.segment.toLowerCase().replaceAll("ё", "е"));
-  }
-  return out;
+  return (text.match(WORD) ?? []).map((word) => word.toLowerCase().replaceAll("ё", "е"));
 }
 
 /** The Snowball stem of one lower-case word; the stemmer follows the word's own script. */

@@ -1,0 +1,350 @@
+/**
+ * Topic matching: which topics an item belongs to, from its feed, its `<category>` values and the
+ * words of its title and text (SPEC "Config file").
+ *
+ * Everything that depends only on the configuration is computed once by `compileTopics`. Matching
+ * an item tokenises its title and text once (not once per topic) and costs a handful of Map
+ * lookups per word, whatever the number of topics. No regular expression is ever built from
+ * configuration (ReDoS): keywords are matched as sequences of word tokens.
+ *
+ * Word forms. A configured word matches a text word when the text word is the word itself, or is
+ * the word's *key* followed by an ending from a closed list of endings that the word allows:
+ * - key: the Snowball stem (src/text/words.ts), widened back when Snowball removed more than an
+ *   inflection (безопасность → безопасн is widened to безопасност + ь; election → elect to election).
+ *   Text words are never stemmed, because Snowball stems forms of one word inconsistently
+ *   (китай → кита but китая → кит, the stem of кит "whale"); cutting a text word into key + ending
+ *   is what makes Китай, Китая, Китаю, Китаем, Китае meet.
+ * - endings: Russian case endings of nouns and adjectives, and the suffixes of adjectives and
+ *   people formed from a name (китайский, российские, украинцы, кремлёвский); English -s, -ed, -ing
+ *   (-e, -y and -es spelling variants) and nationality suffixes formed from a name (Chinese, Russian,
+ *   Ukrainian, Israeli).
+ * - the bare key counts as a form only when the word's own ending allows it: Пекин, страна → стран,
+ *   sanctions → sanction, but not Китай → кита (the whale's genitive) nor технологии → технолог.
+ * - a key of 2 or 3 letters takes only endings that begin like the word's own (Сирия → Сирии,
+ *   сирийский; Азия → Азии; Мали → малийский but never малый).
+ * - exact only: words of at most 3 letters (ЕС, UN, AI: "ai" never matches "said", "Rus" never
+ *   "Russia") and words the configuration writes in capitals (NATO, НАТО, COVID-19).
+ * An English possessive 's is ignored on both sides (Beijing's, Xi's).
+ * Known misses: stem changes (Египет → Египта, Москва → московский), irregular nationality words
+ * (Britain → British), and homographs no word list can tell apart (Газа/газа "gas", Куба/куба "cube").
+ */
+import { detectLanguage, stem, words } from "../text/words.js";
+
+/** A topic as the configuration defines it (validated and normalised by the config loader). */
+export interface TopicDefinition {
+  /** What users type: `[a-z0-9_-]+`, unique, never `all`. */
+  id: string;
+  /** What users see. */
+  title: string;
+  /** Words or phrases matched in an item's title and text, in any word form, case-insensitively. */
+  keywords: string[];
+  /** Feed `<category>` values that put an item in this topic (whole value, any word form). */
+  categories: string[];
+  /** Words or phrases that keep an item out of this topic even when one of its keywords matched. */
+  exclude: string[];
+}
+
+/** The topic that always exists and matches every item. */
+export const ALL_TOPIC = "all";
+
+/** What `TopicMatcher.match` looks at in an item. */
+export interface TopicMatchInput {
+  /** The `topics` of the item's feed; ids that are not configured topics are ignored. */
+  feedTopics: readonly string[];
+  /** The item's `<category>` values. */
+  categories: readonly string[];
+  title: string;
+  /** The item's plain text. */
+  text: string;
+}
+
+/** A compiled topic configuration. */
+export interface TopicMatcher {
+  /** The configured topics in configuration order; `all` is implicit and not among them. */
+  readonly topics: readonly TopicDefinition[];
+  /**
+   * The ids of the topics `input` belongs to: `all` first, then configured topics in configuration
+   * order, each once. An item belongs to a topic when its feed lists the topic, when one of its
+   * categories is one of the topic's categories, or when a keyword of the topic occurs in its title
+   * or text and no `exclude` phrase of the topic does. `exclude` vetoes keyword matches only: feed
+   * topics and categories are explicit assignments by the operator and the publisher.
+   */
+  match(input: TopicMatchInput): string[];
+}
+
+/**
+ * Compiles topic definitions into a matcher. Throws on an id that is malformed, duplicated or
+ * `all` (the config loader reports these to the operator first). A keyword, category or exclude
+ * entry with no word in it (punctuation only) matches nothing.
+ */
+export function compileTopics(definitions: readonly TopicDefinition[]): TopicMatcher {
+  checkIds(definitions);
+  const vocabulary = new Vocabulary();
+  const keywords = new PhraseIndex();
+  const excludes = new PhraseIndex();
+  const categories = new PhraseIndex();
+  definitions.forEach((topic, index) => {
+    for (const phrase of topic.keywords) keywords.add(vocabulary.phrase(phrase), index);
+    for (const phrase of topic.exclude) excludes.add(vocabulary.phrase(phrase), index);
+    for (const phrase of topic.categories) categories.add(vocabulary.phrase(phrase), index);
+  });
+  const indexById = new Map(definitions.map((topic, index) => [topic.id, index]));
+
+  return {
+    topics: definitions,
+    match(input) {
+      const assigned = new Uint8Array(definitions.length);
+      const keywordHit = new Uint8Array(definitions.length);
+      const excluded = new Uint8Array(definitions.length);
+      for (const id of input.feedTopics) {
+        const index = indexById.get(id);
+        if (index !== undefined) assigned[index] = 1;
+      }
+      for (const category of input.categories) {
+        const ids = vocabulary.tokenIds(category);
+        // A category matches only as a whole: "Asia" is not "Asia Pacific".
+        categories.visit(ids, 0, ids.length, (topic) => (assigned[topic] = 1));
+      }
+      for (const part of [input.title, input.text]) {
+        const ids = vocabulary.tokenIds(part);
+        for (let at = 0; at < ids.length; at++) {
+          keywords.visit(ids, at, undefined, (topic) => (keywordHit[topic] = 1));
+          excludes.visit(ids, at, undefined, (topic) => (excluded[topic] = 1));
+        }
+      }
+      const out = [ALL_TOPIC];
+      definitions.forEach((topic, index) => {
+        if (assigned[index] || (keywordHit[index] && !excluded[index])) out.push(topic.id);
+      });
+      return out;
+    },
+  };
+}
+
+const TOPIC_ID = /^[a-z0-9_-]+$/;
+
+function checkIds(definitions: readonly TopicDefinition[]): void {
+  const seen = new Set<string>();
+  for (const { id } of definitions) {
+    if (!TOPIC_ID.test(id)) throw new Error(`topic id "${id}" must match [a-z0-9_-]+`);
+    if (id === ALL_TOPIC) throw new Error(`topic id "${ALL_TOPIC}" is reserved: it always exists`);
+    if (seen.has(id)) throw new Error(`topic id "${id}" is defined twice`);
+    seen.add(id);
+  }
+}
+
+// ---- Endings ---------------------------------------------------------------------------------
+
+function cross(heads: readonly string[], tails: readonly string[]): string[] {
+  return heads.flatMap((head) => tails.map((tail) => head + tail));
+}
+
+const RU_NOUN = [
+  "а", "я", "о", "е", "у", "ю", "ы", "и", "ь", "й", "ом", "ем", "ой", "ей", "ам", "ям", "ах", "ях",
+  "ов", "ев", "ами", "ями", "ия", "ие", "ии", "ию", "ий", "ием", "ией", "иям", "иями", "иях",
+  "ье", "ья", "ьи", "ью", "ьев", "ьей", "ьем", "ьям", "ьями", "ьях",
+];
+const RU_ADJECTIVE = [
+  "ый", "ий", "ой", "ая", "яя", "ое", "ее", "ые", "ие", "ого", "его", "ому", "ему", "ым", "им",
+  "ом", "ем", "ую", "юю", "ых", "их", "ыми", "ими", "ей",
+];
+/** Case endings of Russian nouns and adjectives (ё is folded to е by `words`). */
+const RU_INFLECTION = new Set(["", ...RU_NOUN, ...RU_ADJECTIVE]);
+/** Adjectives and people formed from a name: китайский, европейские, израильский; китаец, украинцы, россияне. */
+const RU_DERIVED = [
+  ...cross(["ск", "йск", "ийск", "ейск", "анск", "овск", "евск", "ьск"], RU_ADJECTIVE),
+  "ец", "анец",
+  ...cross(["ц", "йц", "ийц", "ейц", "анц"], ["а", "у", "ом", "е", "ы", "ев", "ам", "ами", "ах"]),
+  ...cross(["иян"], ["ин", "ина", "ину", "ином", "ине", "е", "", "ам", "ами", "ах"]),
+];
+/** Own endings after which the bare key is itself a form (страна → стран, выборы → выбор). */
+const RU_BARE_OWN = new Set(["", "а", "о", "ы"]);
+
+/** The forms of a word in -y: economy, economies; studied. */
+const EN_Y = ["y", "ies", "ied"];
+const EN_INFLECTION = new Set(["", "s", "es", "ed", "ing", "e", ...EN_Y]);
+/** Nationality and adjective suffixes: Russian, Ukrainian, European, Chinese, Israeli, economic. */
+const EN_DERIVED = ["n", "ns", "an", "ans", "ian", "ians", "ean", "eans", "ese", "i", "is", "ic", "ics"];
+const EN_DERIVED_SET: ReadonlySet<string> = new Set(EN_DERIVED);
+const EN_VOWELS = new Set(["a", "e", "i", "o", "u"]);
+const EN_SIBILANT = ["s", "x", "z", "ch", "sh"];
+
+const ALL_ENDINGS = new Set([...RU_INFLECTION, ...RU_DERIVED, ...EN_INFLECTION, ...EN_DERIVED]);
+const LONGEST_ENDING = Math.max(...[...ALL_ENDINGS].map((ending) => ending.length));
+/** Keys shorter than this give no forms. */
+const MIN_KEY = 2;
+/** Keys this short or shorter take only endings that begin like the configured word's own. */
+const SHORT_KEY = 3;
+/** Configured words this short match only themselves. */
+const EXACT_MAX_LENGTH = 3;
+
+/** One way a configured word may be written: `key` followed by one of `endings`. */
+interface Form {
+  key: string;
+  endings: ReadonlySet<string>;
+}
+
+/** The key + endings forms of one lower-case configured word that is not exact-only. */
+function formsOf(word: string): Form[] {
+  const russian = detectLanguage(word) === "ru";
+  const inflection = russian ? RU_INFLECTION : EN_INFLECTION;
+  let key = commonPrefix(stem(word), word);
+  // Porter2 spells a final y as i and keeps that i from -ies (economies → economi): key off the
+  // i, so that economy and economies share the key econom.
+  if (!russian && key.endsWith("i") && EN_Y.some((ending) => word.endsWith(ending))) key = key.slice(0, -1);
+  const own = longestSuffixIn(word.slice(key.length), inflection);
+  key = word.slice(0, word.length - own.length);
+  if (key.length < MIN_KEY) return [];
+
+  const forms: Form[] = [{ key, endings: endingsAfter(russian, key, own) }];
+  // China → Chinese, Canada → Canadian: nationality suffixes also replace a final vowel.
+  const vowelless = key.slice(0, -1);
+  if (!russian && EN_VOWELS.has(key.at(-1)!) && vowelless.length > SHORT_KEY) {
+    forms.push({ key: vowelless, endings: EN_DERIVED_SET });
+  }
+  return forms;
+}
+
+/** Ending sets by the few things they depend on, shared by every word that has them. */
+const endingSets = new Map<string, ReadonlySet<string>>();
+
+/** The endings `key` takes in a word whose own ending (after `key`) is `own`. */
+function endingsAfter(russian: boolean, key: string, own: string): ReadonlySet<string> {
+  const sibilant = !russian && EN_SIBILANT.some((tail) => key.endsWith(tail));
+  const short = key.length <= SHORT_KEY;
+  const memo = `${russian}|${own}|${sibilant}|${short}`;
+  let endings = endingSets.get(memo);
+  if (!endings) {
+    const all = russian ? russianEndings(own) : englishEndings(own, sibilant);
+    // A short key is too short to trust with any ending: keep those that begin like the word's own.
+    endings = new Set(short ? all.filter((ending) => own !== "" && ending.startsWith(own[0]!)) : all);
+    endingSets.set(memo, endings);
+  }
+  return endings;
+}
+
+function russianEndings(own: string): string[] {
+  const inflections = [...RU_INFLECTION].filter((ending) => ending !== "" || RU_BARE_OWN.has(own));
+  return [...inflections, ...RU_DERIVED];
+}
+
+function englishEndings(own: string, sibilant: boolean): string[] {
+  if (EN_Y.includes(own)) return [...EN_Y, ...EN_DERIVED];
+  // -es is a plural of its own only after a sibilant (matches); elsewhere it is -e + -s (vaccines).
+  if (own === "e" || (own === "es" && !sibilant)) return ["e", "es", "ed", "ing", ...EN_DERIVED];
+  return ["", "s", "ed", "ing", ...(sibilant ? ["es"] : []), ...EN_DERIVED];
+}
+
+function commonPrefix(a: string, b: string): string {
+  let length = 0;
+  while (length < a.length && a[length] === b[length]) length++;
+  return a.slice(0, length);
+}
+
+/** The longest suffix of `tail` that is in `endings` ("" is always there). */
+function longestSuffixIn(tail: string, endings: ReadonlySet<string>): string {
+  for (let start = 0; start < tail.length; start++) {
+    if (endings.has(tail.slice(start))) return tail.slice(start);
+  }
+  return "";
+}
+
+/** Drops an English possessive, so "Beijing's" is the word "beijing". */
+function withoutPossessive(token: string): string {
+  return token.endsWith("'s") || token.endsWith("’s") ? token.slice(0, -2) : token;
+}
+
+const LETTER = /\p{L}/u;
+
+/** A whitespace-separated part of a configured phrase written in capitals: an acronym, matched exactly. */
+function isCapitals(part: string): boolean {
+  return LETTER.test(part) && part === part.toUpperCase() && part !== part.toLowerCase();
+}
+
+// ---- Vocabulary: configured words and the text words that match them --------------------------
+
+const NO_IDS: readonly number[] = [];
+
+/** The configured words, each with a number, and the lookup from a text word to the numbers it matches. */
+class Vocabulary {
+  private readonly ids = new Map<string, number>();
+  private readonly exact = new Map<string, number[]>();
+  private readonly keyed = new Map<string, { id: number; endings: ReadonlySet<string> }[]>();
+
+  /** The word numbers of a configured phrase, registering its words on first sight. */
+  phrase(phrase: string): number[] {
+    return phrase.split(/\s+/).flatMap((part) => {
+      const exactOnly = isCapitals(part);
+      return words(part).map((word) => this.word(withoutPossessive(word), exactOnly || word.length <= EXACT_MAX_LENGTH));
+    });
+  }
+
+  /** For each word of `text`, the numbers of the configured words it matches. */
+  tokenIds(text: string): (readonly number[])[] {
+    return words(text).map((token) => this.idsOf(withoutPossessive(token)));
+  }
+
+  private word(word: string, exactOnly: boolean): number {
+    const name = `${exactOnly ? "=" : "~"}${word}`;
+    const known = this.ids.get(name);
+    if (known !== undefined) return known;
+    const id = this.ids.size;
+    this.ids.set(name, id);
+    push(this.exact, word, id);
+    if (!exactOnly) for (const { key, endings } of formsOf(word)) push(this.keyed, key, { id, endings });
+    return id;
+  }
+
+  /** Every way to cut `token` into a known key and an ending that key allows: at most LONGEST_ENDING + 1 lookups. */
+  private idsOf(token: string): readonly number[] {
+    let found: number[] | undefined = this.exact.get(token)?.slice();
+    for (let cut = Math.max(MIN_KEY, token.length - LONGEST_ENDING); cut <= token.length; cut++) {
+      const ending = token.slice(cut);
+      if (!ALL_ENDINGS.has(ending)) continue;
+      for (const { id, endings } of this.keyed.get(token.slice(0, cut)) ?? []) {
+        if (!endings.has(ending)) continue;
+        found ??= [];
+        if (!found.includes(id)) found.push(id);
+      }
+    }
+    return found ?? NO_IDS;
+  }
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
+}
+
+// ---- Phrases ---------------------------------------------------------------------------------
+
+/** Phrases (sequences of word numbers) indexed by their first word, each with the topics it serves. */
+class PhraseIndex {
+  private readonly byFirst = new Map<number, { words: number[]; topics: number[] }[]>();
+
+  add(words: number[], topic: number): void {
+    const first = words[0];
+    if (first === undefined) return;
+    const phrases = this.byFirst.get(first) ?? [];
+    const same = phrases.find((phrase) => phrase.words.join() === words.join());
+    if (same) same.topics.push(topic);
+    else {
+      phrases.push({ words, topics: [topic] });
+      this.byFirst.set(first, phrases);
+    }
+  }
+
+  /**
+   * Calls `hit` with the topics of every phrase that occurs in `tokens` starting at `at`
+   * (and, when `length` is given, is exactly that many words long).
+   */
+  visit(tokens: readonly (readonly number[])[], at: number, length: number | undefined, hit: (topic: number) => void): void {
+    for (const first of tokens[at] ?? NO_IDS) {
+      for (const phrase of this.byFirst.get(first) ?? []) {
+        if (length !== undefined && phrase.words.length !== length) continue;
+        if (phrase.words.every((word, offset) => tokens[at + offset]?.includes(word))) phrase.topics.forEach(hit);
+      }
+    }
+  }
+}
