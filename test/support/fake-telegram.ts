@@ -1,0 +1,1105 @@
+/**
+ * A strict in-process double of the Telegram Bot API for end-to-end tests.
+ *
+ * The bot under test talks HTTP to it exactly as to api.telegram.org (`TELEGRAM_API_ROOT`), and the
+ * double answers as Telegram does, errors included: HTML that Telegram would refuse, texts over the
+ * limits, flood limits with `retry_after`, blocked and migrated chats, missing admin rights.
+ * Tests drive users with `sendText` / `pressButton` and observe the bot through `sent` and `waitFor`.
+ */
+import { createServer } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type {
+  BotCommand,
+  Chat,
+  ChatFullInfo,
+  ChatMember,
+  ChatMemberAdministrator,
+  ForceReply,
+  InlineKeyboardMarkup,
+  Message,
+  MessageEntity,
+  MessageOrigin,
+  ReplyKeyboardMarkup,
+  ReplyKeyboardRemove,
+  Update,
+  User,
+  UserFromGetMe,
+} from "grammy/types";
+import { MESSAGE_LIMIT, checkTextLength, parseTelegramHtml } from "./telegram-html.js";
+
+/** Telegram's caption limit, in UTF-16 units after entity parsing. */
+export const CAPTION_LIMIT = 1024;
+
+/** Telegram's flood limits; a send beyond any of them is answered 429 with `retry_after`. */
+export interface FloodLimits {
+  /** Sends to all chats together per second. */
+  globalPerSecond: number;
+  /** Sends to one chat per second. */
+  perChatPerSecond: number;
+  /** Sends to one group, supergroup or channel per minute. */
+  groupPerMinute: number;
+}
+
+/** Telegram's documented limits (about 30/s overall, 1/s per chat, 20/min per group or channel). */
+export const TELEGRAM_LIMITS: Readonly<FloodLimits> = { globalPerSecond: 30, perChatPerSecond: 1, groupPerMinute: 20 };
+
+/**
+ * Flood limits to enforce: absent fields take Telegram's value, `Infinity` switches one limit off,
+ * `false` switches them all off.
+ */
+export type FloodLimitOptions = Partial<FloodLimits> | false;
+
+/** Options of {@link startFakeTelegram}. */
+export interface FakeTelegramOptions {
+  /** The only token the double accepts; default "123456:TEST-TOKEN". */
+  token?: string;
+  /** The bot's username; default "newswire_test_bot". */
+  botUsername?: string;
+  /** The bot's user id; default 999. */
+  botId?: number;
+  /** Flood limits; default Telegram's ({@link TELEGRAM_LIMITS}). */
+  limits?: FloodLimitOptions;
+  /** Milliseconds since the epoch; drives flood limits, `at` and message dates. Default Date.now. */
+  clock?: () => number;
+}
+
+/** An error answer, exactly as Telegram puts it in the JSON body. */
+export interface TelegramError {
+  error_code: number;
+  description: string;
+  parameters?: { retry_after?: number; migrate_to_chat_id?: number };
+}
+
+/** One request the bot made, successful or not. */
+export interface ApiCall {
+  method: string;
+  params: Params;
+  /** Clock time of the request, ms. */
+  at: number;
+  /** Set when the double answered with an error. */
+  error?: TelegramError;
+}
+
+/** The methods that put a message into a chat (and count against flood limits). */
+export type SendMethod = "sendMessage" | "forwardMessage" | "copyMessage" | "sendPhoto";
+
+/** Any reply markup the Bot API accepts. */
+export type ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply;
+
+/** A message the bot successfully put into a chat. */
+export interface SentMessage {
+  method: SendMethod;
+  chat_id: number;
+  message_id: number;
+  /** The text as the bot sent it (the caption for sendPhoto; the source text for forwards and copies). */
+  text: string;
+  parse_mode?: string;
+  message_thread_id?: number;
+  reply_markup?: ReplyMarkup;
+  /** sendPhoto: the URL, file_id or `attach://…` reference. */
+  photo?: string;
+  /** forwardMessage / copyMessage: the source message. */
+  from_chat_id?: number;
+  source_message_id?: number;
+  /** Clock time, ms. */
+  at: number;
+  /** The message as Telegram returned it (parsed text, entities). */
+  message: Message;
+}
+
+/** What a test may set up about a chat. */
+export interface ChatSpec {
+  id: number;
+  /** Default: "private" for positive ids, "supergroup" otherwise. */
+  type?: Chat["type"];
+  title?: string;
+  /** With or without the leading "@"; lets the bot address the chat as "@username". */
+  username?: string;
+  first_name?: string;
+}
+
+/** A member's status, as getChatMember reports it. */
+export type MemberStatus = "creator" | "administrator" | "member" | "left" | "kicked";
+
+/** Administrator rights (can_post_messages, can_delete_messages, …); unset ones are false. */
+export type AdminRights = Partial<Omit<ChatMemberAdministrator, "status" | "user">>;
+
+/** Parameters of a request after decoding (JSON body, form fields or query string). */
+export type Params = Record<string, unknown>;
+
+/** An error the double answers with. */
+class ApiError extends Error implements TelegramError {
+  constructor(
+    readonly error_code: number,
+    readonly description: string,
+    readonly parameters?: TelegramError["parameters"],
+  ) {
+    super(description);
+  }
+
+  toJSON(): TelegramError {
+    const { error_code, description, parameters } = this;
+    return parameters ? { error_code, description, parameters } : { error_code, description };
+  }
+}
+
+function badRequest(text: string): ApiError {
+  return new ApiError(400, `Bad Request: ${text}`);
+}
+
+type Handler = (params: Params, signal: AbortSignal) => unknown;
+
+interface Membership {
+  status: MemberStatus;
+  rights: AdminRights;
+}
+
+interface StoredMessage {
+  message: Message;
+  byBot: boolean;
+}
+
+/** Everything a test can change; `reset()` starts a fresh one. */
+class World {
+  readonly calls: ApiCall[] = [];
+  readonly sent: SentMessage[] = [];
+  readonly updates: Update[] = [];
+  nextUpdateId = 1;
+  nextQueryId = 1;
+  floodRejections = 0;
+  readonly chats = new Map<number, Chat>();
+  readonly users = new Map<number, User>();
+  readonly members = new Map<number, Map<number, Membership>>();
+  readonly blocked = new Set<number>();
+  readonly deleted = new Set<number>();
+  readonly migrated = new Map<number, number>();
+  readonly messages = new Map<number, Map<number, StoredMessage>>();
+  readonly openQueries = new Set<string>();
+  readonly commands = new Map<string, BotCommand[]>();
+  readonly failures = new Map<string, { error: TelegramError; remaining: number }[]>();
+  /** Accepted send times, ms: all chats, and per chat. */
+  readonly sendTimes: number[] = [];
+  readonly chatSendTimes = new Map<number, number[]>();
+}
+
+/** The user who writes in groups when a test does not say who. */
+const GROUP_USER_ID = 100;
+
+const NO_ADMIN_RIGHTS: Omit<ChatMemberAdministrator, "status" | "user"> = {
+  can_be_edited: false,
+  is_anonymous: false,
+  can_manage_chat: true,
+  can_delete_messages: false,
+  can_manage_video_chats: false,
+  can_restrict_members: false,
+  can_promote_members: false,
+  can_change_info: false,
+  can_invite_users: false,
+  can_post_stories: false,
+  can_edit_stories: false,
+  can_delete_stories: false,
+  can_send_welcome_messages: false,
+};
+
+const CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
+
+/** The double. Create it with {@link startFakeTelegram}. */
+export class FakeTelegram {
+  /** What the bot gets as TELEGRAM_API_ROOT, e.g. "http://127.0.0.1:40123". */
+  readonly apiRoot: string;
+  readonly token: string;
+  /** The bot's own user, as getMe returns it. */
+  readonly bot: UserFromGetMe;
+  private world = new World();
+  private limits: FloodLimits;
+  private readonly clock: () => number;
+  /** The long poll being held, if any: Telegram serves one getUpdates at a time. */
+  private poller: { wake(): void; conflict(): void } | undefined;
+  private readonly sentListeners = new Set<() => void>();
+  private readonly closeListeners = new Set<() => void>();
+  private readonly inFlight = new Set<ServerResponse>();
+  private readonly handlers: Readonly<Record<string, Handler>>;
+  private readonly methodNames: ReadonlyMap<string, string>;
+
+  /** @internal use {@link startFakeTelegram} */
+  constructor(
+    private readonly server: Server,
+    options: FakeTelegramOptions,
+  ) {
+    const { port } = server.address() as AddressInfo;
+    this.apiRoot = `http://127.0.0.1:${port}`;
+    this.token = options.token ?? "123456:TEST-TOKEN";
+    this.clock = options.clock ?? Date.now;
+    this.limits = floodLimits(options.limits);
+    this.bot = {
+      id: options.botId ?? 999,
+      is_bot: true,
+      first_name: "Newswire Test",
+      username: options.botUsername ?? "newswire_test_bot",
+      can_join_groups: true,
+      can_read_all_group_messages: false,
+      supports_inline_queries: false,
+      can_connect_to_business: false,
+      has_main_web_app: false,
+      has_topics_enabled: false,
+      allows_users_to_create_topics: false,
+      can_manage_bots: false,
+      supports_join_request_queries: false,
+    };
+    this.handlers = {
+      getMe: () => this.bot,
+      getUpdates: (p, signal) => this.getUpdates(p, signal),
+      deleteWebhook: (p) => this.deleteWebhook(p),
+      setMyCommands: (p) => this.setMyCommands(p),
+      getMyCommands: (p) => this.commands(optionalObject(p, "scope"), optionalString(p, "language_code")),
+      deleteMyCommands: (p) => this.deleteMyCommands(p),
+      sendMessage: (p) => this.sendMessage(p),
+      sendPhoto: (p) => this.sendPhoto(p),
+      forwardMessage: (p) => this.forwardOrCopy("forwardMessage", p),
+      copyMessage: (p) => this.forwardOrCopy("copyMessage", p),
+      editMessageText: (p) => this.editMessage(p, "text"),
+      editMessageReplyMarkup: (p) => this.editMessage(p, "markup"),
+      answerCallbackQuery: (p) => this.answerCallbackQuery(p),
+      getChat: (p) => this.getChat(p),
+      getChatMember: (p) => this.chatMember(this.resolveChat(p).id, requiredInt(p, "user_id")),
+      getChatAdministrators: (p) => this.getChatAdministrators(p),
+    };
+    // Telegram's method names are case-insensitive.
+    this.methodNames = new Map(Object.keys(this.handlers).map((name) => [name.toLowerCase(), name]));
+    server.on("request", (req: IncomingMessage, res: ServerResponse) => void this.serve(req, res));
+  }
+
+  /** Every request so far, oldest first. */
+  get calls(): readonly ApiCall[] {
+    return this.world.calls;
+  }
+
+  /** Every message the bot put into a chat, oldest first. */
+  get sent(): readonly SentMessage[] {
+    return this.world.sent;
+  }
+
+  /** How many sends were refused with 429 for exceeding a flood limit (not counting injected errors). */
+  get floodRejections(): number {
+    return this.world.floodRejections;
+  }
+
+  /** Changes the flood limits from now on (see {@link FloodLimitOptions}). */
+  setLimits(limits: FloodLimitOptions): void {
+    this.limits = floodLimits(limits);
+  }
+
+  /** Makes the next `times` calls of `method` fail with `error`, before any other check. */
+  failNext(method: string, error: TelegramError, times = 1): void {
+    const name = this.methodNames.get(method.toLowerCase()) ?? method;
+    const queue = this.world.failures.get(name) ?? [];
+    queue.push({ error, remaining: times });
+    this.world.failures.set(name, queue);
+  }
+
+  /** Registers (or redefines) a chat: its type, title and @username. */
+  addChat(spec: ChatSpec): Chat {
+    const chat = makeChat(spec);
+    this.world.chats.set(chat.id, chat);
+    return chat;
+  }
+
+  /** Sets a user's (or the bot's, with `fake.bot.id`) status in a chat. */
+  setMember(chatId: number, userId: number, status: MemberStatus, rights: AdminRights = {}): void {
+    const chat = this.world.members.get(chatId) ?? new Map<number, Membership>();
+    chat.set(userId, { status, rights });
+    this.world.members.set(chatId, chat);
+  }
+
+  /**
+   * The chat stops accepting the bot: a user blocked it (403 "bot was blocked by the user"),
+   * or the bot was removed from a group or channel (403 "bot was kicked from the … chat").
+   */
+  blockChat(chatId: number): void {
+    if (this.chat(chatId).type === "private") this.world.blocked.add(chatId);
+    else this.setMember(chatId, this.bot.id, "kicked");
+  }
+
+  /** The group became supergroup `newId`: the old id answers 400 with `migrate_to_chat_id`. */
+  migrateChat(oldId: number, newId: number): void {
+    const old = this.chat(oldId);
+    this.world.migrated.set(oldId, newId);
+    this.addChat({ id: newId, type: "supergroup", title: old.title ?? `Chat ${newId}` });
+    const members = this.world.members.get(oldId);
+    if (members) this.world.members.set(newId, new Map(members));
+  }
+
+  /** The chat no longer exists: 400 "chat not found". */
+  deleteChat(chatId: number): void {
+    this.world.deleted.add(chatId);
+  }
+
+  /** Queues an update for getUpdates, assigning its `update_id`. */
+  pushUpdate(update: Omit<Update, "update_id">): Update {
+    const full: Update = { ...update, update_id: this.world.nextUpdateId++ };
+    this.world.updates.push(full);
+    this.poller?.wake();
+    return full;
+  }
+
+  /**
+   * A user writes `text` in a chat (a channel post when the chat is a channel).
+   *
+   * @param from the author; default: the private chat's user, or a fixed group member
+   * @param chatType registers the chat with this type (default: private for positive ids, else supergroup)
+   */
+  sendText(chatId: number, text: string, from?: Partial<User>, chatType?: Chat["type"]): Update {
+    const chat = chatType
+      ? this.addChat({ ...this.world.chats.get(chatId), id: chatId, type: chatType })
+      : this.chat(chatId);
+    const entities = commandEntity(text);
+    const content: Partial<Message> = { text, ...(entities.length > 0 && { entities }) };
+    if (chat.type === "channel") {
+      const post = this.storeMessage(chat, { ...content, sender_chat: chat }, false);
+      return this.pushUpdate({ channel_post: { ...post, chat } });
+    }
+    const author = this.author(chat, from);
+    const message = this.storeMessage(chat, { ...content, from: author }, false);
+    return this.pushUpdate({ message: { ...message, chat, from: author } });
+  }
+
+  /**
+   * A user presses the inline button with callback data `data` under a message of the bot.
+   *
+   * @throws Error when the message has no such button (a real user could not press it).
+   */
+  pressButton(chatId: number, messageId: number, data: string, from?: Partial<User>): Update {
+    const stored = this.world.messages.get(chatId)?.get(messageId);
+    if (!stored) throw new Error(`pressButton: no message ${messageId} in chat ${chatId}`);
+    const markup = stored.message.reply_markup;
+    const buttons = markup?.inline_keyboard.flat().flatMap((b) => ("callback_data" in b ? [b.callback_data] : [])) ?? [];
+    if (!buttons.includes(data)) {
+      const has = JSON.stringify(buttons);
+      throw new Error(`pressButton: message ${messageId} in chat ${chatId} has no button "${data}"; it has ${has}`);
+    }
+    const id = String(this.world.nextQueryId++);
+    this.world.openQueries.add(id);
+    const chat = stored.message.chat;
+    const user = this.author(chat, from);
+    return this.pushUpdate({
+      callback_query: { id, from: user, message: stored.message, chat_instance: `instance${chatId}`, data },
+    });
+  }
+
+  /**
+   * Resolves once `count` sent messages match `predicate` (with all matches), or rejects after
+   * `timeoutMs` listing what was sent and which calls failed.
+   */
+  waitFor(
+    predicate: (message: SentMessage) => boolean = () => true,
+    { count = 1, timeoutMs = 5000 }: { count?: number; timeoutMs?: number } = {},
+  ): Promise<SentMessage[]> {
+    return new Promise((resolve, reject) => {
+      const matches = (): SentMessage[] => this.world.sent.filter(predicate);
+      const finish = (error?: Error): void => {
+        clearTimeout(timer);
+        this.sentListeners.delete(check);
+        this.closeListeners.delete(onClose);
+        if (error) reject(error);
+        else resolve(matches());
+      };
+      const check = (): void => {
+        if (matches().length >= count) finish();
+      };
+      const fail = (why: string): void => {
+        const got = matches().length;
+        finish(new Error(`waitFor: expected ${count} matching message(s) ${why}, got ${got}.\n${this.describe()}`));
+      };
+      const onClose = (): void => fail("but the fake Telegram was closed");
+      const timer = setTimeout(() => fail(`within ${timeoutMs} ms`), timeoutMs);
+      this.sentListeners.add(check);
+      this.closeListeners.add(onClose);
+      check();
+    });
+  }
+
+  /** The current state of a message (edits applied), or undefined. */
+  message(chatId: number, messageId: number): Message | undefined {
+    return this.world.messages.get(chatId)?.get(messageId)?.message;
+  }
+
+  /** The bot's commands for a scope and language, as getMyCommands answers. */
+  commands(scope?: Params, languageCode?: string): BotCommand[] {
+    return this.world.commands.get(commandsKey(scope, languageCode)) ?? [];
+  }
+
+  /** Forgets everything (calls, sends, updates, chats, members, injected errors); keeps token and limits. */
+  reset(): void {
+    this.world = new World();
+  }
+
+  /** Answers a held long poll with no updates, fails pending waitFor calls, and stops the server. */
+  async close(): Promise<void> {
+    this.poller?.wake();
+    for (const listener of [...this.closeListeners]) listener();
+    await Promise.all([...this.inFlight].map((res) => new Promise((done) => res.once("close", done))));
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+  }
+
+  // ---- HTTP ----
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.inFlight.add(res);
+    const aborted = new AbortController();
+    res.on("close", () => {
+      this.inFlight.delete(res);
+      if (!res.writableFinished) aborted.abort();
+    });
+    try {
+      const result = await this.route(req, aborted.signal);
+      reply(res, 200, { ok: true, result });
+    } catch (error) {
+      const answer = error instanceof ApiError ? error : new ApiError(500, `Internal Server Error: ${String(error)}`);
+      reply(res, answer.error_code, { ok: false, ...answer.toJSON() });
+    }
+  }
+
+  private async route(req: IncomingMessage, signal: AbortSignal): Promise<unknown> {
+    const url = new URL(req.url ?? "/", this.apiRoot);
+    const match = /^\/bot([^/]+)\/([^/]+)$/.exec(url.pathname);
+    if (!match) throw new ApiError(404, "Not Found");
+    if (decodeURIComponent(match[1] ?? "") !== this.token) throw new ApiError(401, "Unauthorized");
+    const params = { ...Object.fromEntries(url.searchParams), ...(await readBody(req)) };
+    const name = match[2] ?? "";
+    const method = this.methodNames.get(name.toLowerCase());
+    const call: ApiCall = { method: method ?? name, params: normaliseParams(params), at: this.clock() };
+    this.world.calls.push(call);
+    try {
+      const failure = this.takeFailure(call.method);
+      if (failure) throw new ApiError(failure.error_code, failure.description, failure.parameters);
+      const handler = method === undefined ? undefined : this.handlers[method];
+      if (!handler) throw new ApiError(404, "Not Found: method not found");
+      return await handler(call.params, signal);
+    } catch (error) {
+      if (error instanceof ApiError) call.error = error.toJSON();
+      throw error;
+    }
+  }
+
+  private takeFailure(method: string): TelegramError | undefined {
+    const queue = this.world.failures.get(method);
+    const next = queue?.[0];
+    if (!queue || !next) return undefined;
+    if (--next.remaining <= 0) queue.shift();
+    return next.error;
+  }
+
+  // ---- updates ----
+
+  private async getUpdates(p: Params, signal: AbortSignal): Promise<Update[]> {
+    const offset = optionalInt(p, "offset");
+    if (offset !== undefined) this.confirmUpdates(offset);
+    const limit = Math.min(Math.max(optionalInt(p, "limit") ?? 100, 1), 100);
+    const timeout = Math.max(optionalInt(p, "timeout") ?? 0, 0);
+    this.poller?.conflict();
+    if (this.world.updates.length === 0 && timeout > 0) await this.holdPoll(timeout * 1000, signal);
+    return this.world.updates.slice(0, limit);
+  }
+
+  /** Telegram forgets updates below `offset`; a negative offset keeps only the last -offset ones. */
+  private confirmUpdates(offset: number): void {
+    const updates = this.world.updates;
+    const keep = offset < 0 ? updates.slice(offset) : updates.filter((u) => u.update_id >= offset);
+    updates.splice(0, updates.length, ...keep);
+  }
+
+  /** Holds a long poll until an update arrives, the timeout passes, the client leaves or another poll comes. */
+  private holdPoll(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const done = (error?: ApiError): void => {
+        clearTimeout(timer);
+        signal.removeEventListener("abort", onAbort);
+        if (this.poller === poller) this.poller = undefined;
+        if (error) reject(error);
+        else resolve();
+      };
+      const onAbort = (): void => done();
+      const poller = { wake: () => done(), conflict: () => done(new ApiError(409, CONFLICT)) };
+      const timer = setTimeout(onAbort, ms);
+      signal.addEventListener("abort", onAbort);
+      this.poller = poller;
+    });
+  }
+
+  private deleteWebhook(p: Params): true {
+    if (optionalBool(p, "drop_pending_updates")) this.world.updates.length = 0;
+    return true;
+  }
+
+  private setMyCommands(p: Params): true {
+    const commands = p["commands"];
+    if (!Array.isArray(commands) || commands.length > 100) {
+      throw badRequest("commands must be an array of at most 100 BotCommand");
+    }
+    const checked = commands.map((c: unknown): BotCommand => {
+      const command = isRecord(c) ? c["command"] : undefined;
+      const description = isRecord(c) ? c["description"] : undefined;
+      if (typeof command !== "string" || !/^[a-z0-9_]{1,32}$/.test(command)) throw badRequest("BOT_COMMAND_INVALID");
+      if (typeof description !== "string" || description.length < 1 || description.length > 256) {
+        throw badRequest("BOT_COMMAND_DESCRIPTION_INVALID");
+      }
+      return { command, description };
+    });
+    this.world.commands.set(commandsKey(optionalObject(p, "scope"), optionalString(p, "language_code")), checked);
+    return true;
+  }
+
+  private deleteMyCommands(p: Params): true {
+    this.world.commands.delete(commandsKey(optionalObject(p, "scope"), optionalString(p, "language_code")));
+    return true;
+  }
+
+  // ---- sending ----
+
+  private sendMessage(p: Params): Message {
+    const chat = this.sendableChat(p);
+    const content = formatted(optionalString(p, "text"), optionalString(p, "parse_mode"), "text");
+    const reply_markup = checkReplyMarkup(p["reply_markup"]);
+    const placement = this.placement(chat, p);
+    this.takeSendSlot(chat);
+    const message = this.storeMessage(chat, {
+      text: content.text,
+      ...(content.entities.length > 0 && { entities: content.entities }),
+      ...withMarkup(reply_markup),
+      ...placement,
+    });
+    return this.recordSent("sendMessage", p, message, { text: optionalString(p, "text") ?? "", reply_markup });
+  }
+
+  private sendPhoto(p: Params): Message {
+    const chat = this.sendableChat(p);
+    const photo = optionalString(p, "photo");
+    const attached = photo?.startsWith("attach://") ? p[photo.slice("attach://".length)] !== undefined : true;
+    if (!photo || !attached) throw badRequest("there is no photo in the request");
+    const caption = optionalString(p, "caption");
+    const content = formatted(caption, optionalString(p, "parse_mode"), "caption");
+    const reply_markup = checkReplyMarkup(p["reply_markup"]);
+    const placement = this.placement(chat, p);
+    this.takeSendSlot(chat);
+    const fileId = `photo${this.world.sent.length + 1}`;
+    const message = this.storeMessage(chat, {
+      photo: [{ file_id: fileId, file_unique_id: fileId, width: 800, height: 600 }],
+      ...(content.text !== "" && { caption: content.text }),
+      ...(content.entities.length > 0 && { caption_entities: content.entities }),
+      ...withMarkup(reply_markup),
+      ...placement,
+    });
+    return this.recordSent("sendPhoto", p, message, { text: caption ?? "", photo, reply_markup });
+  }
+
+  private forwardOrCopy(method: "forwardMessage" | "copyMessage", p: Params): Message | { message_id: number } {
+    const chat = this.sendableChat(p);
+    const from = this.resolveChat(p, "from_chat_id");
+    const sourceId = requiredInt(p, "message_id");
+    const source = this.world.messages.get(from.id)?.get(sourceId)?.message;
+    if (!source) throw badRequest(`message to ${method === "forwardMessage" ? "forward" : "copy"} not found`);
+    const reply_markup = method === "copyMessage" ? checkReplyMarkup(p["reply_markup"]) : undefined;
+    this.takeSendSlot(chat);
+    const { text, entities, caption, caption_entities, photo } = source;
+    const message = this.storeMessage(chat, {
+      ...(text !== undefined && { text }),
+      ...(entities && { entities }),
+      ...(caption !== undefined && { caption }),
+      ...(caption_entities && { caption_entities }),
+      ...(photo && { photo }),
+      ...withMarkup(reply_markup),
+      ...(method === "forwardMessage" && { forward_origin: originOf(source) }),
+    });
+    const details = { text: text ?? caption ?? "", from_chat_id: from.id, source_message_id: sourceId, reply_markup };
+    this.recordSent(method, p, message, details);
+    return method === "copyMessage" ? { message_id: message.message_id } : message;
+  }
+
+  private editMessage(p: Params, part: "text" | "markup"): Message {
+    if (p["inline_message_id"] !== undefined) throw badRequest("inline messages are not supported by the fake Telegram");
+    const chat = this.resolveChat(p);
+    this.assertCanSend(chat);
+    const stored = this.world.messages.get(chat.id)?.get(requiredInt(p, "message_id"));
+    if (!stored) throw badRequest("message to edit not found");
+    if (!stored.byBot) throw badRequest("message can't be edited");
+    const old = stored.message;
+    // Like Telegram, an edit without reply_markup removes the inline keyboard.
+    const reply_markup = checkReplyMarkup(p["reply_markup"]);
+    let edited: Message = { ...old, reply_markup: undefined, ...withMarkup(reply_markup) };
+    if (part === "text") {
+      if (old.text === undefined) throw badRequest("there is no text in the message to edit");
+      const content = formatted(optionalString(p, "text"), optionalString(p, "parse_mode"), "text");
+      edited = { ...edited, text: content.text, entities: content.entities.length > 0 ? content.entities : undefined };
+    }
+    if (sameContent(old, edited)) {
+      throw badRequest(
+        "message is not modified: specified new message content and reply markup are exactly the same " +
+          "as a current content and reply markup of the message",
+      );
+    }
+    stored.message = stripUndefined({ ...edited, edit_date: unixTime(this.clock()) });
+    return stored.message;
+  }
+
+  private answerCallbackQuery(p: Params): true {
+    const id = optionalString(p, "callback_query_id") ?? "";
+    if (!this.world.openQueries.delete(id)) {
+      throw badRequest("query is too old and response timeout expired or query ID is invalid");
+    }
+    if ((optionalString(p, "text") ?? "").length > 200) throw badRequest("MESSAGE_TOO_LONG");
+    return true;
+  }
+
+  /** The destination of a send: it exists, has not moved, and accepts the bot. */
+  private sendableChat(p: Params): Chat {
+    const chat = this.resolveChat(p);
+    this.assertCanSend(chat);
+    return chat;
+  }
+
+  private assertCanSend(chat: Chat): void {
+    if (chat.type === "private") {
+      if (this.world.blocked.has(chat.id)) throw new ApiError(403, "Forbidden: bot was blocked by the user");
+      return;
+    }
+    const { status, rights } = this.membership(chat, this.bot.id);
+    if (status === "kicked") throw new ApiError(403, `Forbidden: bot was kicked from the ${chat.type} chat`);
+    if (status === "left") throw new ApiError(403, `Forbidden: bot is not a member of the ${chat.type} chat`);
+    if (chat.type === "channel" && status !== "creator" && !(status === "administrator" && rights.can_post_messages)) {
+      throw badRequest("need administrator rights in the channel chat");
+    }
+  }
+
+  /**
+   * Where a new message goes: its forum topic, and the message it replies to, which must exist
+   * unless the bot allowed sending without it.
+   */
+  private placement(chat: Chat, p: Params): Pick<Message, "message_thread_id" | "reply_to_message"> {
+    const message_thread_id = optionalInt(p, "message_thread_id");
+    const thread = message_thread_id === undefined ? {} : { message_thread_id };
+    const parameters = optionalObject(p, "reply_parameters");
+    const id = parameters ? requiredInt(parameters, "message_id") : optionalInt(p, "reply_to_message_id");
+    if (id === undefined) return thread;
+    const target = this.world.messages.get(chat.id)?.get(id)?.message;
+    const allowMissing = optionalBool(parameters ?? p, "allow_sending_without_reply");
+    if (!target && !allowMissing) throw badRequest("message to be replied not found");
+    return target ? { ...thread, reply_to_message: { ...target, reply_to_message: undefined } } : thread;
+  }
+
+  /** Counts a send against the flood limits, or refuses it with 429 and the seconds until a slot frees. */
+  private takeSendSlot(chat: Chat): void {
+    const now = this.clock();
+    const chatTimes = this.world.chatSendTimes.get(chat.id) ?? [];
+    const waits = [
+      waitMs(this.world.sendTimes, now, 1000, this.limits.globalPerSecond),
+      waitMs(chatTimes, now, 1000, this.limits.perChatPerSecond),
+      chat.type === "private" ? 0 : waitMs(chatTimes, now, 60_000, this.limits.groupPerMinute),
+    ];
+    const wait = Math.max(...waits);
+    if (wait > 0) {
+      this.world.floodRejections++;
+      const retry_after = Math.ceil(wait / 1000);
+      throw new ApiError(429, `Too Many Requests: retry after ${retry_after}`, { retry_after });
+    }
+    this.world.sendTimes.push(now);
+    chatTimes.push(now);
+    this.world.chatSendTimes.set(chat.id, chatTimes);
+    // Only the last minute matters to any limit.
+    for (const times of [this.world.sendTimes, chatTimes]) {
+      while ((times[0] ?? now) <= now - 60_000) times.shift();
+    }
+  }
+
+  private recordSent(
+    method: SendMethod,
+    p: Params,
+    message: Message,
+    details: Pick<SentMessage, "text" | "reply_markup" | "photo" | "from_chat_id" | "source_message_id">,
+  ): Message {
+    const parse_mode = optionalString(p, "parse_mode");
+    const message_thread_id = optionalInt(p, "message_thread_id");
+    this.world.sent.push(
+      stripUndefined({
+        method,
+        chat_id: message.chat.id,
+        message_id: message.message_id,
+        parse_mode,
+        message_thread_id,
+        ...details,
+        at: this.clock(),
+        message,
+      }),
+    );
+    for (const listener of [...this.sentListeners]) listener();
+    return message;
+  }
+
+  // ---- chats, users, messages ----
+
+  /** The chat a parameter names, after Telegram's checks for deleted and migrated chats. */
+  private resolveChat(p: Params, name = "chat_id"): Chat {
+    const value = p[name];
+    if (value === undefined || value === "") throw badRequest(`${name} is empty`);
+    let id: number | undefined;
+    if (typeof value === "number" && Number.isSafeInteger(value)) id = value;
+    else if (typeof value === "string" && /^-?\d+$/.test(value)) id = Number(value);
+    else if (typeof value === "string" && value.startsWith("@")) {
+      const username = value.slice(1).toLowerCase();
+      id = [...this.world.chats.values()].find((c) => c.username?.toLowerCase() === username)?.id;
+    }
+    if (id === undefined || this.world.deleted.has(id)) throw badRequest("chat not found");
+    const migrate_to_chat_id = this.world.migrated.get(id);
+    if (migrate_to_chat_id !== undefined) {
+      throw new ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat", { migrate_to_chat_id });
+    }
+    return this.chat(id);
+  }
+
+  /** A chat by id, created with default type and title the first time it is mentioned. */
+  private chat(id: number): Chat {
+    return this.world.chats.get(id) ?? this.addChat({ id });
+  }
+
+  private getChat(p: Params): ChatFullInfo {
+    const chat = this.resolveChat(p);
+    const common = {
+      accent_color_id: 0,
+      max_reaction_count: 11,
+      accepted_gift_types: {
+        unlimited_gifts: false,
+        limited_gifts: false,
+        unique_gifts: false,
+        premium_subscription: false,
+        gifts_from_channels: false,
+      },
+    };
+    // The union of chat kinds does not narrow through the spread; the fields are right for every kind.
+    return { ...chat, ...common } as ChatFullInfo;
+  }
+
+  private getChatAdministrators(p: Params): ChatMember[] {
+    const chat = this.resolveChat(p);
+    if (chat.type === "private") throw badRequest("there are no administrators in the private chat");
+    const ids = [...(this.world.members.get(chat.id)?.keys() ?? [])];
+    // Like Telegram, bots are not listed.
+    return ids
+      .map((id) => this.chatMember(chat.id, id))
+      .filter((m) => (m.status === "creator" || m.status === "administrator") && !m.user.is_bot);
+  }
+
+  private membership(chat: Chat, userId: number): Membership {
+    const set = this.world.members.get(chat.id)?.get(userId);
+    if (set) return set;
+    // A bot cannot be a plain member of a channel: until a test makes it an admin, it is not in it.
+    const status = chat.type === "channel" && userId === this.bot.id ? "left" : "member";
+    return { status, rights: {} };
+  }
+
+  private chatMember(chatId: number, userId: number): ChatMember {
+    const { status, rights } = this.membership(this.chat(chatId), userId);
+    const user = this.user(userId);
+    switch (status) {
+      case "creator":
+        return { status, user, is_anonymous: false };
+      case "administrator":
+        return { ...NO_ADMIN_RIGHTS, ...rights, status, user };
+      case "kicked":
+        return { status, user, until_date: 0 };
+      default:
+        return { status, user };
+    }
+  }
+
+  private user(id: number): User {
+    if (id === this.bot.id) return this.bot;
+    return this.world.users.get(id) ?? { id, is_bot: false, first_name: `User ${id}`, language_code: "en" };
+  }
+
+  /** The author of a user action: `from` over the known user, else the private chat's user or a group member. */
+  private author(chat: Chat, from: Partial<User> = {}): User {
+    const id = from.id ?? (chat.type === "private" ? chat.id : GROUP_USER_ID);
+    const user: User = { ...this.user(id), ...from };
+    this.world.users.set(user.id, user);
+    return user;
+  }
+
+  /** Stores a new message in a chat; message ids count up per chat, shared by users and the bot. */
+  private storeMessage(chat: Chat, content: Partial<Message>, byBot = true): Message {
+    const chatMessages = this.world.messages.get(chat.id) ?? new Map<number, StoredMessage>();
+    this.world.messages.set(chat.id, chatMessages);
+    const author = chat.type === "channel" ? { sender_chat: chat } : { from: this.bot };
+    const message: Message = {
+      message_id: chatMessages.size + 1,
+      date: unixTime(this.clock()),
+      chat,
+      ...(byBot && author),
+      ...content,
+    };
+    chatMessages.set(message.message_id, { message, byBot });
+    return message;
+  }
+
+  private describe(): string {
+    const sent = this.world.sent.map(
+      (m, i) => `  ${i + 1}. ${m.method} → ${m.chat_id} #${m.message_id}: ${JSON.stringify(m.text.slice(0, 200))}`,
+    );
+    const failed = this.world.calls
+      .filter((c) => c.error)
+      .map((c) => `  ${c.method} ${JSON.stringify(c.params["chat_id"] ?? "")}: ${c.error?.description}`);
+    return [`Sent (${sent.length}):`, ...sent, `Failed calls (${failed.length}):`, ...failed].join("\n");
+  }
+}
+
+/** Starts the double on 127.0.0.1 at a free port. */
+export async function startFakeTelegram(options: FakeTelegramOptions = {}): Promise<FakeTelegram> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => resolve());
+  });
+  return new FakeTelegram(server, options);
+}
+
+// ---- pure helpers ----
+
+function floodLimits(options: FloodLimitOptions | undefined): FloodLimits {
+  if (options === false) return { globalPerSecond: Infinity, perChatPerSecond: Infinity, groupPerMinute: Infinity };
+  return { ...TELEGRAM_LIMITS, ...options };
+}
+
+/** Milliseconds until fewer than `limit` of `times` fall in the window ending now (0: a slot is free). */
+function waitMs(times: readonly number[], now: number, windowMs: number, limit: number): number {
+  const inWindow = times.filter((t) => t > now - windowMs);
+  if (inWindow.length < limit) return 0;
+  const oldestBlocking = inWindow[inWindow.length - limit] ?? now;
+  return oldestBlocking + windowMs - now;
+}
+
+function makeChat(spec: ChatSpec): Chat {
+  const { id } = spec;
+  const type = spec.type ?? (id > 0 ? "private" : "supergroup");
+  if ((type === "private") !== id > 0) throw new Error(`addChat: a ${type} chat cannot have id ${id}`);
+  const username = spec.username?.replace(/^@/, "");
+  const named = username ? { username } : {};
+  switch (type) {
+    case "private":
+      return { id, type, first_name: spec.first_name ?? `User ${id}`, ...named };
+    case "group":
+      return { id, type, title: spec.title ?? `Group ${id}` };
+    case "supergroup":
+    case "channel":
+      return { id, type, title: spec.title ?? `Chat ${id}`, ...named };
+  }
+}
+
+/** The bot_command entity Telegram marks on a message that starts with a command. */
+function commandEntity(text: string): MessageEntity[] {
+  const command = /^\/[A-Za-z0-9_]{1,32}(?:@[A-Za-z0-9_]{3,32})?/.exec(text)?.[0];
+  return command ? [{ type: "bot_command", offset: 0, length: command.length }] : [];
+}
+
+function originOf(source: Message): MessageOrigin {
+  const { date, chat } = source;
+  if (chat.type === "channel") return { type: "channel", date, chat, message_id: source.message_id };
+  if (source.from) return { type: "user", date, sender_user: source.from };
+  return { type: "chat", date, sender_chat: source.sender_chat ?? chat };
+}
+
+/** The text or caption as Telegram stores it, or Telegram's refusal. */
+function formatted(
+  raw: string | undefined,
+  parseMode: string | undefined,
+  kind: "text" | "caption",
+): { text: string; entities: MessageEntity[] } {
+  const limit = kind === "text" ? MESSAGE_LIMIT : CAPTION_LIMIT;
+  let parsed: { text: string; entities: MessageEntity[] };
+  if (parseMode === undefined || parseMode === "") {
+    parsed = { text: (raw ?? "").trim(), entities: [] };
+  } else if (parseMode.toLowerCase() === "html") {
+    const result = parseTelegramHtml(raw ?? "");
+    if (!result.ok) throw new ApiError(400, result.error);
+    parsed = result;
+  } else {
+    // Accepting Markdown unchecked would let broken markup through; the bot is meant to use HTML.
+    throw badRequest(`unsupported parse_mode "${parseMode}" (the fake Telegram checks only HTML)`);
+  }
+  if (kind === "caption") {
+    if (parsed.text.length > limit) throw badRequest("message caption is too long");
+    return parsed;
+  }
+  const error = checkTextLength(parsed.text, limit);
+  if (error) throw new ApiError(400, error);
+  return parsed;
+}
+
+/** Checks reply markup the way Telegram refuses it; inline keyboards in detail. */
+function checkReplyMarkup(value: unknown): ReplyMarkup | undefined {
+  if (value === undefined || value === null || value === "") return undefined;
+  if (!isRecord(value)) throw badRequest("can't parse reply keyboard markup JSON object");
+  if (!("inline_keyboard" in value)) {
+    // Reply keyboards only matter to users; their shape is not checked further.
+    if ("keyboard" in value || "remove_keyboard" in value || "force_reply" in value) return value as object as ReplyMarkup;
+    throw badRequest("can't parse reply keyboard markup JSON object");
+  }
+  const rows = value["inline_keyboard"];
+  if (!Array.isArray(rows) || !rows.every(Array.isArray)) {
+    throw badRequest('field "inline_keyboard" must be an Array of Arrays');
+  }
+  for (const button of rows.flat() as unknown[]) {
+    if (!isRecord(button) || typeof button["text"] !== "string" || button["text"] === "") {
+      throw badRequest("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard");
+    }
+    const data = button["callback_data"];
+    const url = button["url"];
+    if (data !== undefined && (typeof data !== "string" || data === "" || Buffer.byteLength(data) > 64)) {
+      throw badRequest("BUTTON_DATA_INVALID");
+    }
+    if (url !== undefined && (typeof url !== "string" || !isButtonUrl(url))) {
+      throw badRequest(`inline keyboard button URL '${String(url)}' is invalid: Wrong HTTP URL`);
+    }
+    if (Object.keys(button).length < 2) throw badRequest("Text buttons are unallowed in the inline keyboard");
+  }
+  return value as object as ReplyMarkup;
+}
+
+function isButtonUrl(url: string): boolean {
+  try {
+    return ["http:", "https:", "tg:"].includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** `{ reply_markup }` when the markup is an inline keyboard (the only kind a message shows back). */
+function withMarkup(markup: ReplyMarkup | undefined): { reply_markup?: InlineKeyboardMarkup } {
+  return markup && "inline_keyboard" in markup ? { reply_markup: markup } : {};
+}
+
+function sameContent(a: Message, b: Message): boolean {
+  const content = (m: Message): string => JSON.stringify([m.text, m.entities ?? [], m.reply_markup ?? null]);
+  return content(a) === content(b);
+}
+
+function commandsKey(scope: Params | undefined, languageCode: string | undefined): string {
+  const s = scope ?? { type: "default" };
+  return JSON.stringify([s["type"], s["chat_id"] ?? null, s["user_id"] ?? null, languageCode ?? ""]);
+}
+
+function unixTime(ms: number): number {
+  return Math.floor(ms / 1000);
+}
+
+function stripUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+}
+
+function reply(res: ServerResponse, status: number, body: unknown): void {
+  if (res.destroyed) return;
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+// ---- request decoding ----
+
+/** The body's parameters: JSON (grammY), urlencoded or multipart form (files become "file:NAME"). */
+async function readBody(req: IncomingMessage): Promise<Params> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  const body = Buffer.concat(chunks);
+  const type = req.headers["content-type"] ?? "";
+  if (body.length === 0) return {};
+  if (type.startsWith("application/json")) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString("utf8"));
+    } catch {
+      throw badRequest("can't parse JSON body");
+    }
+    if (!isRecord(parsed)) throw badRequest("JSON body must be an object");
+    return parsed;
+  }
+  if (type.startsWith("application/x-www-form-urlencoded")) {
+    return Object.fromEntries(new URLSearchParams(body.toString("utf8")));
+  }
+  const boundary = /^multipart\/form-data;.*\bboundary="?([^";]+)"?/i.exec(type)?.[1];
+  if (boundary) return readMultipart(body, boundary);
+  throw badRequest(`unsupported content type "${type}"`);
+}
+
+/**
+ * A minimal multipart/form-data reader. Written here because undici's refuses grammY's
+ * unquoted `filename=` (which Telegram accepts).
+ */
+function readMultipart(body: Buffer, boundary: string): Params {
+  const params: Params = {};
+  // Parts are separated by "--boundary"; binary file bytes survive latin1 round trips.
+  for (const part of body.toString("latin1").split(`--${boundary}`)) {
+    const split = part.indexOf("\r\n\r\n");
+    if (split < 0) continue;
+    const headers = part.slice(0, split);
+    const name = /[;:\s]name="([^"]*)"/i.exec(headers)?.[1];
+    if (name === undefined) continue;
+    const filename = /filename="?([^";\r\n]*)"?/i.exec(headers)?.[1];
+    const value = part.slice(split + 4).replace(/\r\n$/, "");
+    params[name] = filename === undefined ? Buffer.from(value, "latin1").toString("utf8") : `file:${filename}`;
+  }
+  return params;
+}
+
+/** Form and query values are strings; JSON-serialized objects in them are decoded, as Telegram does. */
+function normaliseParams(params: Params): Params {
+  return Object.fromEntries(
+    Object.entries(params).map(([key, value]) => {
+      if (typeof value === "string" && /^\s*[[{]/.test(value)) {
+        try {
+          return [key, JSON.parse(value) as unknown];
+        } catch {
+          return [key, value];
+        }
+      }
+      return [key, value];
+    }),
+  );
+}
+
+function isRecord(value: unknown): value is Params {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function optionalInt(p: Params, name: string): number | undefined {
+  const value = p[name];
+  if (value === undefined || value === null || value === "") return undefined;
+  const n = typeof value === "string" && /^-?\d+$/.test(value) ? Number(value) : value;
+  if (typeof n !== "number" || !Number.isSafeInteger(n)) throw badRequest(`${name} must be an Integer`);
+  return n;
+}
+
+function requiredInt(p: Params, name: string): number {
+  const n = optionalInt(p, name);
+  if (n === undefined) throw badRequest(`${name} is empty`);
+  return n;
+}
+
+function optionalString(p: Params, name: string): string | undefined {
+  const value = p[name];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === "number") return String(value);
+  if (typeof value !== "string") throw badRequest(`${name} must be a String`);
+  return value;
+}
+
+function optionalBool(p: Params, name: string): boolean {
+  const value = p[name];
+  return value === true || value === "true";
+}
+
+function optionalObject(p: Params, name: string): Params | undefined {
+  const value = p[name];
+  if (value === undefined || value === null || value === "") return undefined;
+  if (!isRecord(value)) throw badRequest(`${name} must be an Object`);
+  return value;
+}
