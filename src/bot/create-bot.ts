@@ -9,6 +9,7 @@ import { Bot, type Api } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
 import type { BotContext } from "./context.js";
 import type { BotDeps } from "./deps.js";
+import { channelsFeature } from "./features/channels.js";
 import { latestFeature } from "./features/latest.js";
 import { membershipFeature } from "./features/membership.js";
 import { startFeature } from "./features/start.js";
@@ -68,6 +69,7 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
   features.use(topicsKeyboardFeature(deps));
   features.use(latestFeature(deps));
   features.use(statusFeature(deps));
+  features.use(channelsFeature(deps));
   features.use(membershipFeature(deps));
   features.on("message:text").filter(
     (ctx) => ctx.chat.type === "private" && ctx.message.text.startsWith("/"),
@@ -78,7 +80,7 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
   return bot;
 }
 
-const PRIVATE_ONLY = new Set(["start", "status"]);
+const PRIVATE_ONLY = new Set(["start", "channel", "channels", "status"]);
 
 /** The command menu, per scope and language: everything in private chats, chat commands in groups. */
 export function commandMenu(): CommandGroup<BotContext> {

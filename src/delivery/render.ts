@@ -3,7 +3,7 @@
  * parse mode. Everything that came from a feed is escaped, so the message is valid whatever the
  * feed contained; lengths are bounded so it is never over Telegram's limits.
  */
-import type { LinkPreviewOptions } from "grammy/types";
+import type { InlineKeyboardMarkup, LinkPreviewOptions } from "grammy/types";
 import type { Item } from "../items/item.js";
 import { messages, type Locale } from "../i18n/i18n.js";
 import { ALL_TOPIC } from "../topics/topics.js";
@@ -18,6 +18,21 @@ export interface RenderedMessage {
   text: string;
   parseMode?: "HTML";
   linkPreview: LinkPreviewOptions;
+  /** A share button, on channel posts. */
+  replyMarkup?: InlineKeyboardMarkup;
+}
+
+/** How a message is worded and dressed for its chat. */
+export interface RenderOptions {
+  locale: Locale;
+  /** Add a share button (channel posts, so readers pass them on). */
+  share?: boolean;
+}
+
+function shareButton(link: string | undefined, locale: Locale): InlineKeyboardMarkup | undefined {
+  if (!link) return undefined;
+  const url = `https://t.me/share/url?url=${encodeURIComponent(link)}`;
+  return { inline_keyboard: [[{ text: messages(locale).share, url }]] };
 }
 
 /** Escapes text for Telegram HTML (also inside attribute values). */
@@ -61,7 +76,7 @@ function linkPreviewFor(item: Item, link: string | undefined): LinkPreviewOption
 }
 
 /** The HTML message for an item, in a chat's language. */
-export function renderItem(item: Item, locale: Locale): RenderedMessage {
+export function renderItem(item: Item, { locale, share = false }: RenderOptions): RenderedMessage {
   const link = safeUrl(item.link);
   const title = escapeHtml(clip(item.title.trim() || item.source, TITLE_LIMIT));
   const summary = escapeHtml(clip(item.summary.trim(), SUMMARY_LIMIT));
@@ -73,17 +88,19 @@ export function renderItem(item: Item, locale: Locale): RenderedMessage {
   const text = [`<b>${title}</b>`, summary, [sourceLine, tags].filter(Boolean).join("\n")]
     .filter((part) => part.length > 0)
     .join("\n\n");
-  return { text, parseMode: "HTML", linkPreview: linkPreviewFor(item, link) };
+  const replyMarkup = share ? shareButton(link, locale) : undefined;
+  return { text, parseMode: "HTML", linkPreview: linkPreviewFor(item, link), ...(replyMarkup ? { replyMarkup } : {}) };
 }
 
 /**
  * The same message as plain text: what is sent when Telegram rejects the HTML one, so a
  * rendering bug costs formatting, never the message.
  */
-export function renderPlain(item: Item): RenderedMessage {
+export function renderPlain(item: Item, { locale, share = false }: RenderOptions): RenderedMessage {
   const link = safeUrl(item.link);
   const text = [clip(item.title.trim() || item.source, TITLE_LIMIT), clip(item.summary.trim(), SUMMARY_LIMIT), [item.source, link].filter(Boolean).join(" · "), hashtags(item.topics)]
     .filter((part) => part.length > 0)
     .join("\n\n");
-  return { text: clip(text, MESSAGE_LIMIT), linkPreview: { is_disabled: true } };
+  const replyMarkup = share ? shareButton(link, locale) : undefined;
+  return { text: clip(text, MESSAGE_LIMIT), linkPreview: { is_disabled: true }, ...(replyMarkup ? { replyMarkup } : {}) };
 }

@@ -244,11 +244,12 @@ export class Sender {
   /** One send of a delivery, falling back to plain text when Telegram refuses the HTML. */
   private async attempt(chatId: number, delivery: Delivery): Promise<SendOutcome> {
     const target = delivery.job.targets[delivery.index]!;
-    const html = renderItem(delivery.job.item, localeOf(target.language));
+    const options = { locale: localeOf(target.language), share: target.kind === "channel" };
+    const html = renderItem(delivery.job.item, options);
     let outcome = await this.send(chatId, target.threadId, html, 0);
     if (outcome.kind === "refused" && refusedForText(outcome.reason)) {
       this.deps.logger.warn({ chatId, item: delivery.job.id, reason: outcome.reason }, "HTML message refused; sending as plain text");
-      outcome = await this.send(chatId, target.threadId, renderPlain(delivery.job.item), 0);
+      outcome = await this.send(chatId, target.threadId, renderPlain(delivery.job.item, options), 0);
     }
     if (outcome.kind === "refused") {
       this.deps.logger.error({ chatId, item: delivery.job.id, reason: outcome.reason }, "message refused by Telegram; giving up on it");
@@ -265,6 +266,7 @@ export class Sender {
           parse_mode: message.parseMode,
           link_preview_options: message.linkPreview,
           message_thread_id: threadId,
+          reply_markup: message.replyMarkup,
           allow_paid_broadcast: this.deps.paidBroadcast || undefined,
         },
         // grammY types the signal with its own shim; Node's AbortSignal is what it uses at run time.

@@ -1,0 +1,126 @@
+/**
+ * `/channel add|remove` and `/channels`: linking news channels. Linking checks, through
+ * getChatMember, that the user is an admin of the channel and that the bot is an admin allowed to
+ * post, and says exactly what is missing otherwise. When the bot loses its place in a channel, the
+ * link ends and whoever linked it is told.
+ */
+import { Composer, GrammyError } from "grammy";
+import type { ChatFullInfo } from "grammy/types";
+import type { BotContext } from "../context.js";
+import type { BotDeps } from "../deps.js";
+import { commandArgs } from "../chat.js";
+import { topicIds } from "./subscriptions.js";
+import { localeOf, messages } from "../../i18n/i18n.js";
+
+/** `@name` or a numeric id as typed by a user; undefined when it is neither. */
+export function parseChannelRef(word: string | undefined): string | number | undefined {
+  if (!word) return undefined;
+  if (/^-?\d+$/.test(word)) return Number(word);
+  if (/^@?[a-z][a-z0-9_]{3,}$/i.test(word)) return word.startsWith("@") ? word : `@${word}`;
+  const link = /^(?:https?:\/\/)?t\.me\/([a-z][a-z0-9_]{3,})$/i.exec(word);
+  return link ? `@${link[1]}` : undefined;
+}
+
+const isAdmin = (status: string) => status === "creator" || status === "administrator";
+
+/** Channel commands and the channel side of my_chat_member. */
+export function channelsFeature(deps: BotDeps): Composer<BotContext> {
+  const feature = new Composer<BotContext>();
+  const privateChats = feature.chatType("private");
+
+  /** The channel a user named, or a reply saying why it can't be used. */
+  const resolveChannel = async (ctx: BotContext, word: string | undefined): Promise<ChatFullInfo | undefined> => {
+    const ref = parseChannelRef(word);
+    if (ref === undefined) {
+      await ctx.reply(ctx.t.channelUsage);
+      return undefined;
+    }
+    try {
+      const chat = await ctx.api.getChat(ref);
+      if (chat.type !== "channel") {
+        await ctx.reply(ctx.t.notAChannel(String(ref)));
+        return undefined;
+      }
+      return chat;
+    } catch (error) {
+      if (error instanceof GrammyError && error.error_code === 400) {
+        await ctx.reply(ctx.t.channelNotFound(String(ref)));
+        return undefined;
+      }
+      throw error;
+    }
+  };
+
+  /** Whether the user is an admin of the channel; replies when not. */
+  const userIsAdmin = async (ctx: BotContext, channel: ChatFullInfo): Promise<boolean> => {
+    const member = await ctx.api.getChatMember(channel.id, ctx.from!.id).catch(() => undefined);
+    if (member && isAdmin(member.status)) return true;
+    await ctx.reply(ctx.t.channelUserNotAdmin(channel.title ?? String(channel.id)));
+    return false;
+  };
+
+  privateChats.command("channel", async (ctx) => {
+    const [action, channelWord, ...topics] = commandArgs(ctx);
+    if (action !== "add" && action !== "remove") {
+      await ctx.reply(ctx.t.channelUsage);
+      return;
+    }
+    if (action === "add") {
+      const unknown = topics.filter((topic) => !topicIds(deps).includes(topic));
+      if (topics.length === 0 || unknown.length > 0) {
+        await ctx.reply(unknown.length > 0 ? ctx.t.unknownTopics(unknown.join(", "), topicIds(deps).join(", ")) : ctx.t.channelUsage);
+        return;
+      }
+    }
+    const channel = await resolveChannel(ctx, channelWord);
+    if (!channel || !(await userIsAdmin(ctx, channel))) return;
+    const title = channel.title ?? String(channel.id);
+
+    if (action === "remove") {
+      const { changed } = await deps.subscribers.unsubscribe({ chatId: channel.id }, ["all"]);
+      await ctx.reply(changed.length > 0 ? ctx.t.channelRemoved(title) : ctx.t.channelNotLinked(title));
+      return;
+    }
+    const bot = await ctx.api.getChatMember(channel.id, ctx.me.id).catch(() => undefined);
+    if (!bot || bot.status !== "administrator") {
+      await ctx.reply(ctx.t.channelBotNotAdmin(title, ctx.me.username));
+      return;
+    }
+    if (!bot.can_post_messages) {
+      await ctx.reply(ctx.t.channelBotCannotPost(title));
+      return;
+    }
+    await deps.subscribers.subscribe(
+      { chatId: channel.id, kind: "channel", title, linkedBy: ctx.from.id, language: ctx.locale },
+      topics,
+    );
+    const linked = deps.subscribers.get({ chatId: channel.id })!;
+    await ctx.reply(ctx.t.channelLinked(title, linked.topics.join(", ")));
+  });
+
+  privateChats.command("channels", async (ctx) => {
+    const mine = deps.subscribers.all().filter((subscriber) => subscriber.kind === "channel" && subscriber.linkedBy === ctx.from.id);
+    await ctx.reply(
+      mine.length === 0
+        ? ctx.t.channelsNone
+        : mine.map((channel) => `${channel.title ?? channel.chatId}: ${channel.topics.join(", ")}`).join("\n"),
+    );
+  });
+
+  feature.on("my_chat_member", async (ctx, next) => {
+    const member = ctx.myChatMember.new_chat_member;
+    const canPost = member.status === "administrator" && member.can_post_messages !== false;
+    if (ctx.chat.type !== "channel" || canPost) return next();
+    const removed = await deps.subscribers.removeChat(ctx.chat.id);
+    for (const channel of removed) {
+      ctx.logger.info({ channel: channel.chatId, status: member.status }, "bot lost its place in a channel; link ended");
+      if (channel.linkedBy === undefined) continue;
+      const t = messages(localeOf(channel.language));
+      await ctx.api
+        .sendMessage(channel.linkedBy, t.channelLost(channel.title ?? String(channel.chatId)))
+        .catch((error) => ctx.logger.warn({ err: error }, "could not tell the channel's linker"));
+    }
+  });
+
+  return feature;
+}
