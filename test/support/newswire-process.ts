@@ -1,0 +1,62 @@
+/**
+ * Runs the real entry point (src/main.ts, through tsx) as a child process, the way an operator
+ * would: settings in the environment, a working directory of its own. Collects its log lines.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+
+const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
+const TSX = import.meta.resolve("tsx");
+
+/** A running newswire process. */
+export interface NewswireProcess {
+  child: ChildProcess;
+  /** Everything written to stdout and stderr so far. */
+  output(): string;
+  /** Resolves when a line of output contains `text`; rejects after `timeoutMs` or if the process exits. */
+  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>;
+}
+
+/** Starts newswire with exactly `env` (plus PATH and HOME) in `cwd`. */
+export function startNewswire(env: Record<string, string>, cwd: string): NewswireProcess {
+  const child = spawn(process.execPath, ["--import", TSX, MAIN], {
+    cwd,
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? cwd, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const listeners = new Set<() => void>();
+  const append = (chunk: Buffer) => {
+    output += chunk.toString("utf8");
+    for (const listener of listeners) listener();
+  };
+  child.stdout!.on("data", append);
+  child.stderr!.on("data", append);
+  const exited = new Promise<number | string>((resolve) =>
+    child.on("exit", (code, signal) => {
+      resolve(code ?? signal ?? "unknown");
+      for (const listener of listeners) listener();
+    }),
+  );
+
+  const waitForOutput = (text: string, timeoutMs = 30_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (output.includes(text)) done();
+        else if (child.exitCode !== null || child.signalCode !== null) done(new Error(`newswire exited before printing "${text}":\n${output}`));
+      };
+      const done = (error?: Error) => {
+        clearTimeout(timer);
+        listeners.delete(check);
+        if (error) reject(error);
+        else resolve();
+      };
+      const timer = setTimeout(() => done(new Error(`newswire did not print "${text}" within ${timeoutMs} ms:\n${output}`)), timeoutMs);
+      listeners.add(check);
+      check();
+    });
+
+  return { child, output: () => output, waitForOutput, exited };
+}
