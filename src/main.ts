@@ -115,28 +115,17 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
 }
 
 async function main(): Promise<void> {
-  let settings: Settings;
-  try {
-    settings = loadSettings();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`newswire: ${error.message}\n`);
-      process.exit(1);
-    }
-    throw error;
-  }
-  const logger = pino({ level: settings.logLevel, base: { app: "newswire" } });
-
+  let logger: Logger | undefined;
   let stop: () => Promise<void>;
   try {
+    const settings = loadSettings();
+    logger = pino({ level: settings.logLevel, base: { app: "newswire" } });
     stop = await start(settings, logger);
   } catch (error) {
-    if (error instanceof ConfigError) {
-      logger.fatal(error.message);
-      process.stderr.write(`newswire: ${error.message}\n`);
-      process.exit(1);
-    }
-    logger.fatal({ err: error }, "newswire could not start");
+    // An operator's mistake gets one line, no stack trace; anything else is a crash worth a trace.
+    if (error instanceof ConfigError) process.stderr.write(`newswire: ${error.message}\n`);
+    else if (logger) logger.fatal({ err: error }, "newswire could not start");
+    else console.error(error);
     process.exit(1);
   }
 
