@@ -83,7 +83,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   sender.start();
 
   await linkConfiguredChannels(catalog, api, subscribers, logger);
-  await commandMenu()
+  await commandMenu(settings.adminIds)
     .setCommands(bot)
     .catch((error: Error) => logger.warn({ err: error.message }, "command menu not registered"));
 

@@ -80,15 +80,29 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
   return bot;
 }
 
-const PRIVATE_ONLY = new Set(["start", "channel", "channels", "status"]);
+type CommandName = keyof Messages["commands"];
 
-/** The command menu, per scope and language: everything in private chats, chat commands in groups. */
-export function commandMenu(): CommandGroup<BotContext> {
+/** Which commands each kind of chat member sees in the menu. */
+const MENU: { scope: "all_private_chats" | "all_group_chats" | "all_chat_administrators" | "bot_admins"; commands: CommandName[] }[] = [
+  { scope: "all_private_chats", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "channel", "channels"] },
+  { scope: "all_group_chats", commands: ["help", "subscriptions", "latest"] },
+  { scope: "all_chat_administrators", commands: ["help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest"] },
+  { scope: "bot_admins", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "channel", "channels", "status"] },
+];
+
+/**
+ * The command menu, per scope and language: members of groups see what they may use, group
+ * admins also the subscription commands, and the bot's admins (in their private chats) `/status`.
+ */
+export function commandMenu(adminIds: readonly number[]): CommandGroup<BotContext> {
   const group = new CommandGroup<BotContext>();
-  for (const [name, description] of Object.entries(en.commands) as [keyof Messages["commands"], string][]) {
-    const command = group.command(name, description).localize("ru", name, ru.commands[name]);
-    command.addToScope({ type: "all_private_chats" });
-    if (!PRIVATE_ONLY.has(name)) command.addToScope({ type: "all_group_chats" });
+  for (const name of Object.keys(en.commands) as CommandName[]) {
+    const command = group.command(name, en.commands[name]).localize("ru", name, ru.commands[name]);
+    for (const { scope, commands } of MENU) {
+      if (!commands.includes(name)) continue;
+      if (scope !== "bot_admins") command.addToScope({ type: scope });
+      else for (const chatId of adminIds) command.addToScope({ type: "chat", chat_id: chatId });
+    }
   }
   return group;
 }
