@@ -144,13 +144,20 @@ export function buildCatalog(data: unknown, extraFeedUrls: readonly string[], so
 
   const feeds: FeedDefinition[] = [];
   const seenUrls = new Set<string>();
+  // Configured ids are the operator's; a derived id steps aside for them wherever they are listed.
+  const configuredIds = new Set(file.feeds.flatMap((feed) => (feed.id === undefined ? [] : [feed.id])));
   const addFeed = (feed: Omit<FeedDefinition, "id"> & { id?: string }, where: string): void => {
     if (seenUrls.has(feed.url)) return;
     seenUrls.add(feed.url);
     checkTopics(where, feed.topics);
-    let id = feed.id ?? feedIdFromUrl(feed.url);
-    if (feed.id !== undefined && feeds.some((known) => known.id === id)) fail(`${where}.id "${id}" is used twice`);
-    for (let n = 2; feeds.some((known) => known.id === id); n++) id = `${feedIdFromUrl(feed.url)}-${n}`;
+    const taken = (id: string) => feeds.some((known) => known.id === id);
+    if (feed.id !== undefined) {
+      if (taken(feed.id)) fail(`${where}.id "${feed.id}" is used twice`);
+      feeds.push({ ...feed, id: feed.id });
+      return;
+    }
+    let id = feedIdFromUrl(feed.url);
+    for (let n = 2; taken(id) || configuredIds.has(id); n++) id = `${feedIdFromUrl(feed.url)}-${n}`;
     feeds.push({ ...feed, id });
   };
   file.feeds.forEach((feed, index) => addFeed(feed, `feeds[${index}]`));

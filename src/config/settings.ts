@@ -31,7 +31,7 @@ const boolean = () =>
       const normalised = (value ?? "").trim().toLowerCase();
       if (["", "0", "false", "no", "off"].includes(normalised)) return false;
       if (["1", "true", "yes", "on"].includes(normalised)) return true;
-      ctx.addIssue({ code: "custom", message: `must be true or false, got "${value}"` });
+      ctx.addIssue({ code: "custom", message: `must be true or false, got ${JSON.stringify(value)}` });
       return z.NEVER;
     });
 
@@ -43,7 +43,7 @@ const positiveInt = (fallback: number) =>
       if (value === undefined || value.trim() === "") return fallback;
       const number = Number(value);
       if (!Number.isInteger(number) || number <= 0) {
-        ctx.addIssue({ code: "custom", message: `must be a positive whole number, got "${value}"` });
+        ctx.addIssue({ code: "custom", message: `must be a positive whole number, got ${JSON.stringify(value)}` });
         return z.NEVER;
       }
       return number;
@@ -67,7 +67,7 @@ const schema = z.object({
     .transform((value, ctx) => {
       const urls = commaList(value);
       for (const url of urls) {
-        if (!httpUrl(url)) ctx.addIssue({ code: "custom", message: `"${url}" is not an http(s) URL` });
+        if (!httpUrl(url)) ctx.addIssue({ code: "custom", message: `${JSON.stringify(url)} is not an http(s) URL` });
       }
       return urls;
     }),
@@ -88,12 +88,13 @@ const schema = z.object({
     .string()
     .optional()
     .transform((value, ctx) => {
-      const ids = commaList(value).map(Number);
-      if (ids.some((id) => !Number.isSafeInteger(id))) {
-        ctx.addIssue({ code: "custom", message: `must be comma-separated numeric Telegram user ids, got "${value}"` });
+      // Digits only: Number() would also take "0x10" or "1e3" and make some other user an admin.
+      const parts = commaList(value);
+      if (parts.some((part) => !/^\d+$/.test(part) || !Number.isSafeInteger(Number(part)))) {
+        ctx.addIssue({ code: "custom", message: `must be comma-separated numeric Telegram user ids, got ${JSON.stringify(value)}` });
         return z.NEVER;
       }
-      return ids;
+      return parts.map(Number);
     }),
   LOG_LEVEL: z
     .string()
@@ -105,6 +106,7 @@ const schema = z.object({
   FEED_CONCURRENCY: positiveInt(8),
   FETCH_TIMEOUT_MS: positiveInt(15_000),
   MAX_FEED_BYTES: positiveInt(10 * 1024 * 1024),
+  FEED_FAILURE_ALERT: positiveInt(5),
 });
 
 /** Everything newswire is told by its environment, validated. */
@@ -125,6 +127,8 @@ export interface Settings {
   feedConcurrency: number;
   fetchTimeoutMs: number;
   maxFeedBytes: number;
+  /** Consecutive failed polls of a feed after which the admins are told (once, and again when it recovers). */
+  feedFailureAlert: number;
 }
 
 /**
@@ -132,7 +136,9 @@ export interface Settings {
  * @throws ConfigError naming the first bad setting and what is wrong with it.
  */
 export function parseSettings(env: Record<string, string | undefined>): Settings {
-  const result = schema.safeParse(env);
+  // An empty value (`LOG_LEVEL=` in .env, an unset variable passed on by compose) means "not set".
+  const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value?.trim()));
+  const result = schema.safeParse(given);
   if (!result.success) {
     const issue = result.error.issues[0]!;
     const name = String(issue.path[0] ?? "settings");
@@ -152,6 +158,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     feedConcurrency: value.FEED_CONCURRENCY,
     fetchTimeoutMs: value.FETCH_TIMEOUT_MS,
     maxFeedBytes: value.MAX_FEED_BYTES,
+    feedFailureAlert: value.FEED_FAILURE_ALERT,
   };
 }
 

@@ -91,6 +91,14 @@ export class Outbox {
     jobs.forEach((job, position) => {
       if (job) outbox.track(job, progress[position]);
     });
+    // A coalesced progress write may have saved a job's last bit just before a stop cut off the
+    // index update that removes it: such a job has nothing left to send.
+    const finished = [...outbox.jobs.values()].filter(({ progress }) => progress.remaining === 0).map(({ job }) => job.id);
+    if (finished.length > 0) {
+      for (const id of finished) outbox.jobs.delete(id);
+      await outbox.persistIndex();
+      await keyv.deleteMany(finished.flatMap((id) => [jobKey(id), progressKey(id)]));
+    }
     return outbox;
   }
 

@@ -54,7 +54,8 @@ export function safeUrl(link: string | undefined): string | undefined {
 /** Cuts at a word boundary and marks the cut; text within the limit is returned as it is. */
 export function clip(text: string, limit: number): string {
   if (text.length <= limit) return text;
-  const cut = text.slice(0, limit - 1);
+  // Never end on half of a surrogate pair (an emoji): Telegram refuses text that is not valid UTF-8.
+  const cut = text.slice(0, limit - 1).replace(/[\uD800-\uDBFF]$/, "");
   const boundary = cut.search(/\s\S*$/);
   return `${(boundary > limit / 2 ? cut.slice(0, boundary) : cut).trimEnd()}…`;
 }

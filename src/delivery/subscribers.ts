@@ -137,15 +137,17 @@ export class Subscribers {
     return this.byKey.size;
   }
 
+  // Memory first, then the store: a change that starts while another is being written (a command
+  // and the sender's removeChat, say) then builds on it instead of overwriting it.
   private async put(subscriber: Subscriber): Promise<void> {
     const key = recipientKey(subscriber);
-    await this.keyv.set(key, subscriber);
     this.byKey.set(key, subscriber);
+    await this.keyv.set(key, subscriber);
   }
 
   private async delete(recipient: Recipient): Promise<void> {
     const key = recipientKey(recipient);
-    await this.keyv.delete(key);
     this.byKey.delete(key);
+    await this.keyv.delete(key);
   }
 }

@@ -1,0 +1,380 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type { Bot } from "grammy";
+import type { InlineKeyboardMarkup, Update } from "grammy/types";
+import { createBot } from "../../src/bot/create-bot.js";
+import type { BotContext } from "../../src/bot/context.js";
+import {
+  API_ROOT,
+  BOT_INFO,
+  buildDeps,
+  callbackUpdate,
+  groupChat,
+  makeItem,
+  messageUpdate,
+  myChatMemberUpdate,
+  privateChat,
+  serviceUpdate,
+  tempStore,
+  TOKEN,
+  user,
+  type ApiRequest,
+  type DepsOptions,
+  type MessageOptions,
+  type ScriptedTelegram,
+} from "../support/builders.js";
+import { validateTelegramHtml } from "../support/telegram-html.js";
+
+/** A bot over in-memory state and a scripted Telegram, with helpers to talk to it. */
+async function setup(options: DepsOptions = {}) {
+  const deps = await buildDeps(options);
+  const telegram: ScriptedTelegram = deps.telegram;
+  const bot: Bot<BotContext> = createBot({ token: TOKEN, apiRoot: API_ROOT, botInfo: BOT_INFO, fetch: telegram.fetch as never }, deps);
+  /** Handles one update and returns the requests the bot made for it. */
+  const handle = async (update: Update): Promise<ApiRequest[]> => {
+    telegram.clear();
+    await bot.handleUpdate(update);
+    return [...telegram.requests];
+  };
+  /** Sends a text and returns the texts of the bot's replies. */
+  const say = async (text: string, options?: MessageOptions): Promise<string[]> =>
+    (await handle(messageUpdate(text, options))).filter((request) => request.method === "sendMessage").map((request) => String(request.params.text));
+  return { deps, telegram, bot, handle, say };
+}
+
+/** Every sendMessage text must be one Telegram accepts in its parse mode. */
+function assertValidReplies(requests: readonly ApiRequest[]): void {
+  for (const request of requests.filter((r) => r.method === "sendMessage")) {
+    const text = String(request.params.text);
+    if (request.params.parse_mode === "HTML") assert.equal(validateTelegramHtml(text), null, text);
+    else assert.ok(text.length > 0 && text.length <= 4096, text);
+  }
+}
+
+const buttons = (markup: unknown): { text: string; callback_data?: string }[] =>
+  (markup as InlineKeyboardMarkup).inline_keyboard.flat() as { text: string; callback_data?: string }[];
+
+/** Answers getChatMember with `status` for every user. */
+function memberStatus(telegram: ScriptedTelegram, status: string): void {
+  telegram.respond = (request) =>
+    request.method === "getChatMember" ? { ok: true, result: { status, user: { id: request.params.user_id, is_bot: false, first_name: "U" } } } : undefined;
+}
+
+describe("bot: private chat commands", () => {
+  test("/start greets, offers the topic menu and subscribes to nothing", async () => {
+    const { handle, deps } = await setup();
+    const requests = await handle(messageUpdate("/start", { from: user(100) }));
+    assertValidReplies(requests);
+    const [reply] = requests.filter((request) => request.method === "sendMessage");
+    assert.ok(reply);
+    assert.match(String(reply.params.text), /User100/);
+    assert.match(String(reply.params.text), /newswire/);
+    assert.deepEqual(
+      buttons(reply.params.reply_markup).map((button) => button.callback_data),
+      ["topic:china", "topic:science", "topic:all"],
+    );
+    assert.equal(deps.subscribers.size, 0);
+  });
+
+  test("/start escapes a user's name", async () => {
+    const { handle } = await setup();
+    const requests = await handle(messageUpdate("/start", { from: { ...user(101), first_name: "<b>&Bob" } }));
+    assertValidReplies(requests);
+    assert.match(String(requests[0]?.params.text), /&lt;b&gt;&amp;Bob/);
+  });
+
+  test("/help lists every command", async () => {
+    const { say } = await setup();
+    const [help] = await say("/help");
+    for (const command of ["/start", "/help", "/topics", "/subscribe", "/unsubscribe", "/subscriptions", "/latest", "/status"]) {
+      assert.ok(help?.includes(command), `${command} missing from /help`);
+    }
+  });
+
+  test("/subscribe all, then /subscriptions and /unsubscribe all", async () => {
+    const { say, deps } = await setup();
+    assert.deepEqual(await say("/subscribe all"), ["Subscribed to all."]);
+    assert.deepEqual(deps.subscribers.get({ chatId: 100 })?.topics, ["all"]);
+    assert.equal(deps.subscribers.get({ chatId: 100 })?.kind, "private");
+    assert.match((await say("/subscriptions"))[0]!, /follows: all/);
+    assert.deepEqual(await say("/unsubscribe all"), ["Unsubscribed from all."]);
+    assert.equal(deps.subscribers.get({ chatId: 100 }), undefined);
+    assert.match((await say("/subscriptions"))[0]!, /follows no topics/);
+  });
+
+  test("/subscribe several topics, case-free, with repeats reported", async () => {
+    const { say, deps } = await setup();
+    assert.deepEqual(await say("/subscribe China, science"), ["Subscribed to china, science."]);
+    assert.deepEqual(await say("/subscribe china all"), ["Subscribed to all.\nAlready subscribed to china."]);
+    assert.deepEqual(deps.subscribers.get({ chatId: 100 })?.topics, ["china", "science", "all"]);
+    assert.deepEqual(await say("/unsubscribe science sport"), ["Unknown topic: sport.\nValid topics: china, science, all"]);
+    assert.deepEqual(await say("/unsubscribe science"), ["Unsubscribed from science."]);
+    assert.deepEqual(await say("/unsubscribe science"), ["Not subscribed to science."]);
+  });
+
+  test("an unknown topic gets a reply naming the valid ones", async () => {
+    const { say, deps } = await setup();
+    const [reply] = await say("/subscribe chnia");
+    assert.match(reply!, /chnia/);
+    assert.match(reply!, /china, science, all/);
+    assert.equal(deps.subscribers.size, 0);
+  });
+
+  test("/subscribe and /unsubscribe without topics explain their usage", async () => {
+    const { say } = await setup();
+    const [subscribe] = await say("/subscribe");
+    assert.match(subscribe!, /\/subscribe TOPIC/);
+    assert.match(subscribe!, /china, science, all/);
+    assert.match((await say("/unsubscribe"))[0]!, /\/unsubscribe TOPIC/);
+  });
+
+  test("commands work with the bot's @username suffix", async () => {
+    const { say, deps } = await setup();
+    assert.deepEqual(await say("/subscribe@newswire_test_bot china"), ["Subscribed to china."]);
+    assert.deepEqual(deps.subscribers.get({ chatId: 100 })?.topics, ["china"]);
+  });
+
+  test("an unknown command in private gets a pointer to /help", async () => {
+    const { say } = await setup();
+    assert.match((await say("/frobnicate"))[0]!, /\/help/);
+  });
+
+  test("a Russian user gets Russian replies", async () => {
+    const { say } = await setup();
+    const from = user(200, "ru");
+    assert.match((await say("/help", { from }))[0]!, /этот список/);
+    assert.deepEqual(await say("/subscribe china", { from }), ["Подписка оформлена: china."]);
+    assert.match((await say("/subscribe nope", { from }))[0]!, /Неизвестная тема/);
+    assert.match((await say("/latest 99", { from }))[0]!, /Использование/);
+  });
+});
+
+describe("bot: over a SQLite store", () => {
+  test("subscriptions made through the bot are found again after a restart", async () => {
+    const store = tempStore();
+    try {
+      const { say } = await setup({ namespaces: await store.open() });
+      await say("/subscribe china science", { from: user(900, "ru") });
+      await say("/unsubscribe science", { from: user(900, "ru") });
+      const restarted = await setup({ namespaces: await store.open() });
+      assert.deepEqual(restarted.deps.subscribers.get({ chatId: 900 })?.topics, ["china"]);
+      assert.match((await restarted.say("/subscriptions", { from: user(900, "en") }))[0]!, /Этот чат подписан на: china/, "the chat's language is kept");
+    } finally {
+      await store.dispose();
+    }
+  });
+});
+
+describe("bot: /latest", () => {
+  async function withItems() {
+    const context = await setup();
+    const items = [
+      makeItem({ title: "Oldest <story>", topics: ["all", "science"], publishedAt: Date.UTC(2024, 4, 1) }),
+      makeItem({ title: "Middle & story", topics: ["all", "china"], publishedAt: Date.UTC(2024, 4, 2) }),
+      makeItem({ title: "Newer story", topics: ["all", "science"], publishedAt: Date.UTC(2024, 4, 3) }),
+      makeItem({ title: "Newest story", topics: ["all", "china"], publishedAt: Date.UTC(2024, 4, 4), link: "javascript:alert(1)" }),
+    ];
+    await context.deps.recent.add(items);
+    return context;
+  }
+
+  test("/latest 3 lists the three newest, newest first, as valid HTML", async () => {
+    const { handle } = await withItems();
+    const requests = await handle(messageUpdate("/latest 3"));
+    assertValidReplies(requests);
+    assert.equal(requests.length, 1);
+    const text = String(requests[0]!.params.text);
+    assert.equal(requests[0]!.params.parse_mode, "HTML");
+    const order = ["Newest story", "Newer story", "Middle &amp; story"].map((title) => text.indexOf(title));
+    assert.ok(order.every((position) => position >= 0), text);
+    assert.deepEqual([...order].sort((a, b) => a - b), order, "newest first");
+    assert.ok(!text.includes("Oldest"));
+    assert.ok(!text.includes("javascript:"));
+  });
+
+  test("/latest TOPIC filters and the default count is 5", async () => {
+    const { say } = await withItems();
+    const [china] = await say("/latest china");
+    assert.match(china!, /Newest story/);
+    assert.match(china!, /Middle &amp; story/);
+    assert.doesNotMatch(china!, /Newer story|Oldest/);
+    const [all] = await say("/latest");
+    assert.match(all!, /Oldest &lt;story&gt;/);
+  });
+
+  test("bad arguments get the usage", async () => {
+    const { say } = await withItems();
+    for (const text of ["/latest 99", "/latest 0", "/latest bogus", "/latest 3 4"]) {
+      const [reply] = await say(text);
+      assert.match(reply!, /\/latest \[N\] \[TOPIC\]/, text);
+      assert.match(reply!, /1 to 20/, text);
+    }
+  });
+
+  test("nothing yet is said politely", async () => {
+    const { say } = await setup();
+    assert.match((await say("/latest"))[0]!, /Nothing has been published/);
+  });
+});
+
+describe("bot: topic menu", () => {
+  test("/topics shows a button per topic; pressing one toggles it and redraws the menu", async () => {
+    const { handle, deps } = await setup();
+    const [menu] = (await handle(messageUpdate("/topics"))).filter((request) => request.method === "sendMessage");
+    assert.deepEqual(buttons(menu!.params.reply_markup).map((button) => button.text), ["➕ China", "➕ Science", "➕ Everything"]);
+
+    let requests = await handle(callbackUpdate("topic:china"));
+    assert.deepEqual(deps.subscribers.get({ chatId: 100 })?.topics, ["china"]);
+    const answer = requests.find((request) => request.method === "answerCallbackQuery");
+    assert.match(String(answer?.params.text), /Subscribed to china/);
+    const edit = requests.find((request) => request.method === "editMessageReplyMarkup");
+    assert.deepEqual(buttons(edit!.params.reply_markup).map((button) => button.text), ["✅ China", "➕ Science", "➕ Everything"]);
+
+    requests = await handle(callbackUpdate("topic:china"));
+    assert.equal(deps.subscribers.get({ chatId: 100 }), undefined);
+    assert.match(String(requests.find((request) => request.method === "answerCallbackQuery")?.params.text), /Unsubscribed from china/);
+  });
+
+  test("a button for a topic that no longer exists is answered, nothing changes", async () => {
+    const { handle, deps } = await setup();
+    const requests = await handle(callbackUpdate("topic:removed-topic"));
+    const answer = requests.find((request) => request.method === "answerCallbackQuery");
+    assert.match(String(answer?.params.text), /out of date/);
+    assert.equal(deps.subscribers.size, 0);
+    assert.equal(requests.filter((request) => request.method === "editMessageReplyMarkup").length, 0);
+  });
+
+  test("in a group, only admins may press the buttons", async () => {
+    const { handle, deps, telegram } = await setup();
+    const chat = groupChat(-100200);
+    memberStatus(telegram, "member");
+    let requests = await handle(callbackUpdate("topic:all", { chat, from: user(300) }));
+    assert.equal(requests.find((request) => request.method === "answerCallbackQuery")?.params.show_alert, true);
+    assert.equal(deps.subscribers.size, 0);
+    memberStatus(telegram, "administrator");
+    requests = await handle(callbackUpdate("topic:all", { chat, from: user(300) }));
+    assert.deepEqual(deps.subscribers.get({ chatId: -100200 })?.topics, ["all"]);
+  });
+});
+
+describe("bot: groups", () => {
+  test("a member who is not an admin cannot subscribe the group; an admin can", async () => {
+    const { say, deps, telegram } = await setup();
+    const chat = groupChat(-100300);
+    memberStatus(telegram, "member");
+    assert.match((await say("/subscribe all", { chat, from: user(301) }))[0]!, /Only this group's admins/);
+    assert.equal(deps.subscribers.size, 0);
+    assert.deepEqual(telegram.calls("getChatMember").map((request) => [request.params.chat_id, request.params.user_id]), [[-100300, 301]]);
+
+    memberStatus(telegram, "administrator");
+    assert.deepEqual(await say("/subscribe all", { chat, from: user(302) }), ["Subscribed to all."]);
+    const { chatId, threadId, kind, language, title, topics } = deps.subscribers.get({ chatId: -100300 })!;
+    assert.deepEqual({ chatId, threadId, kind, language, title, topics }, {
+      chatId: -100300,
+      threadId: undefined,
+      kind: "supergroup",
+      language: "en",
+      title: "Group -100300",
+      topics: ["all"],
+    });
+    memberStatus(telegram, "creator");
+    assert.deepEqual(await say("/unsubscribe all", { chat, from: user(303) }), ["Unsubscribed from all."]);
+  });
+
+  test("a subscription from a forum thread is the thread's, and replies go there", async () => {
+    const { handle, deps, telegram } = await setup();
+    const chat = groupChat(-100400, "supergroup", true);
+    memberStatus(telegram, "administrator");
+    const requests = await handle(messageUpdate("/subscribe science", { chat, from: user(401), threadId: 42 }));
+    assert.equal(deps.subscribers.get({ chatId: -100400, threadId: 42 })?.threadId, 42);
+    assert.deepEqual(deps.subscribers.get({ chatId: -100400, threadId: 42 })?.topics, ["science"]);
+    assert.equal(deps.subscribers.get({ chatId: -100400 }), undefined, "the whole chat is not subscribed");
+    const reply = requests.find((request) => request.method === "sendMessage");
+    assert.equal(reply?.params.message_thread_id, 42);
+
+    const [subscriptions] = (await handle(messageUpdate("/subscriptions", { chat, from: user(401), threadId: 42 }))).filter(
+      (request) => request.method === "sendMessage",
+    );
+    assert.match(String(subscriptions?.params.text), /follows: science/);
+  });
+
+  test("a button pressed in a forum thread toggles that thread's subscription", async () => {
+    const { handle, deps, telegram } = await setup();
+    const chat = groupChat(-100450, "supergroup", true);
+    memberStatus(telegram, "administrator");
+    await handle(callbackUpdate("topic:china", { chat, from: user(451), threadId: 7 }));
+    assert.deepEqual(deps.subscribers.get({ chatId: -100450, threadId: 7 })?.topics, ["china"]);
+    assert.equal(deps.subscribers.get({ chatId: -100450 }), undefined);
+  });
+
+  test("commands for another bot are ignored in groups", async () => {
+    const { say, deps } = await setup();
+    assert.deepEqual(await say("/subscribe@some_other_bot all", { chat: groupChat(-100500), from: user(501) }), []);
+    assert.equal(deps.subscribers.size, 0);
+  });
+
+  test("a group's anonymous admin may subscribe it", async () => {
+    const { say, deps, telegram } = await setup();
+    const chat = groupChat(-100600);
+    memberStatus(telegram, "member");
+    const anonymous = { id: 1087968824, is_bot: true, first_name: "Group", username: "GroupAnonymousBot" };
+    assert.deepEqual(await say("/subscribe all", { chat, from: anonymous, extra: { sender_chat: chat } }), ["Subscribed to all."]);
+    assert.ok(deps.subscribers.get({ chatId: -100600 }));
+  });
+
+  test("when the bot is removed from a chat, its subscriptions end", async () => {
+    const { handle, deps } = await setup();
+    const chat = groupChat(-100700);
+    await deps.subscribers.subscribe({ chatId: -100700, kind: "supergroup" }, ["all"]);
+    await deps.subscribers.subscribe({ chatId: -100700, threadId: 5, kind: "supergroup" }, ["china"]);
+    await deps.subscribers.subscribe({ chatId: 700, kind: "private" }, ["all"]);
+    await handle(myChatMemberUpdate(chat, "kicked"));
+    assert.deepEqual(deps.subscribers.ofChat(-100700), []);
+    await handle(myChatMemberUpdate(privateChat(700), "kicked"));
+    assert.equal(deps.subscribers.size, 0, "a user who blocked the bot is no longer subscribed");
+  });
+
+  test("a group that became a supergroup keeps its subscriptions", async () => {
+    const { handle, deps } = await setup();
+    const chat = groupChat(-800, "group");
+    await deps.subscribers.subscribe({ chatId: -800, kind: "group", title: "Old" }, ["china", "science"]);
+    await handle(serviceUpdate(chat, { migrate_to_chat_id: -100800 }));
+    assert.equal(deps.subscribers.get({ chatId: -800 }), undefined);
+    assert.deepEqual(deps.subscribers.get({ chatId: -100800 })?.topics, ["china", "science"]);
+    assert.equal(deps.subscribers.get({ chatId: -100800 })?.kind, "supergroup");
+  });
+});
+
+describe("bot: /status", () => {
+  test("denied to everyone but ADMIN_IDS", async () => {
+    const { say } = await setup({ adminIds: [42] });
+    assert.match((await say("/status", { from: user(43) }))[0]!, /bot's admins/);
+  });
+
+  test("shows subscriber, queue and feed counts to an admin, as valid HTML", async () => {
+    const { handle, deps } = await setup({ adminIds: [42] });
+    await deps.subscribers.subscribe({ chatId: 1, kind: "private" }, ["all"]);
+    await deps.subscribers.subscribe({ chatId: 2, kind: "private" }, ["china"]);
+    await deps.feedStates.set("example", { baselined: true, failures: 2, itemsSeen: 17, lastError: "HTTP 503 <Service Unavailable>" });
+    const requests = await handle(messageUpdate("/status", { from: user(42) }));
+    assertValidReplies(requests);
+    const text = requests.filter((request) => request.method === "sendMessage").map((request) => String(request.params.text)).join("\n");
+    assert.match(text, /Subscribers<\/b>: 2/);
+    assert.match(text, /Queue<\/b>: 0 messages in 0 items/);
+    assert.match(text, /example/);
+    assert.match(text, /17 items seen/);
+    assert.match(text, /HTTP 503 &lt;Service Unavailable&gt;/);
+  });
+});
+
+describe("bot: errors", () => {
+  test("a failing handler replies politely, without a stack trace", async () => {
+    const context = await setup();
+    context.deps.recent.latest = async () => {
+      throw new Error("store exploded at /src/items/recent.ts:42");
+    };
+    const [reply] = await context.say("/latest");
+    assert.match(reply!, /Something went wrong/);
+    assert.doesNotMatch(reply!, /exploded|recent\.ts/);
+  });
+});

@@ -1,0 +1,146 @@
+import { after, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import type Keyv from "keyv";
+import { Outbox } from "../../src/delivery/outbox.js";
+import { makeItem, makeJob, privateTarget, tempStore } from "../support/builders.js";
+
+/** Counts the store writes (set and setMany calls) made through `keyv`. */
+function countWrites(keyv: Keyv): { count: () => number; reset: () => void } {
+  let writes = 0;
+  const set = keyv.set.bind(keyv);
+  const setMany = keyv.setMany.bind(keyv);
+  keyv.set = ((...args: Parameters<Keyv["set"]>) => {
+    writes++;
+    return set(...args);
+  }) as Keyv["set"];
+  keyv.setMany = ((...args: Parameters<Keyv["setMany"]>) => {
+    writes++;
+    return setMany(...args);
+  }) as Keyv["setMany"];
+  return { count: () => writes, reset: () => (writes = 0) };
+}
+
+const targets = (count: number, from = 1) => Array.from({ length: count }, (_, index) => privateTarget(from + index));
+
+describe("Outbox", () => {
+  const store = tempStore();
+  after(() => store.dispose());
+
+  test("enqueue records jobs and is idempotent", async () => {
+    const { outbox: keyv } = await store.open();
+    const outbox = await Outbox.open(keyv);
+    const job = makeJob(targets(3));
+    assert.deepEqual(await outbox.enqueue([job]), [job]);
+    assert.deepEqual(await outbox.enqueue([job]), [], "a job already in the outbox is not new");
+    assert.deepEqual(await outbox.enqueue([{ ...job, targets: [] }]), []);
+    assert.deepEqual(await outbox.enqueue([makeJob([])]), [], "a job without targets is not recorded");
+    assert.deepEqual(outbox.size, { jobs: 1, deliveries: 3 });
+    assert.deepEqual(outbox.pending().map((delivery) => delivery.index), [0, 1, 2]);
+
+    const reopened = await Outbox.open((await store.open()).outbox);
+    assert.deepEqual(reopened.openJobs(), [job]);
+    assert.deepEqual(await reopened.enqueue([job]), [], "still known after a restart");
+    await Promise.all(outbox.pending().map((delivery) => outbox.complete(delivery)));
+  });
+
+  test("progress is persisted: pending() after reopening reflects complete()", async () => {
+    const { outbox: keyv } = await store.open();
+    const outbox = await Outbox.open(keyv);
+    const first = makeJob(targets(10));
+    const second = makeJob(targets(2, 100));
+    await outbox.enqueue([first, second]);
+    const deliveries = outbox.pending();
+    assert.equal(deliveries.length, 12);
+    await Promise.all([0, 3, 4, 9].map((index) => outbox.complete(deliveries[index]!)));
+    await outbox.complete(deliveries[10]!);
+    await outbox.complete(deliveries[3]!); // twice is harmless
+
+    const reopened = await Outbox.open((await store.open()).outbox);
+    const pending = reopened.pending().map((delivery) => `${delivery.job.id}#${delivery.index}`);
+    assert.deepEqual(pending, [
+      ...[1, 2, 5, 6, 7, 8].map((index) => `${first.id}#${index}`),
+      `${second.id}#1`,
+    ]);
+    assert.deepEqual(reopened.size, { jobs: 2, deliveries: 7 });
+    assert.deepEqual(
+      reopened.pending()[0]!.job.targets[reopened.pending()[0]!.index],
+      privateTarget(2),
+      "a delivery addresses its target",
+    );
+    await Promise.all(outbox.pending().map((delivery) => outbox.complete(delivery)));
+  });
+
+  test("a job leaves when all its deliveries are done, also after reopening", async () => {
+    const { outbox: keyv } = await store.open();
+    const outbox = await Outbox.open(keyv);
+    assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 }, "earlier tests finished their jobs");
+    const job = makeJob(targets(3));
+    await outbox.enqueue([job]);
+    for (const delivery of outbox.pending()) await outbox.complete(delivery);
+    assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
+    assert.deepEqual(outbox.openJobs(), []);
+    assert.equal(await keyv.get(`job:${job.id}`), undefined, "the job record is deleted");
+    assert.equal(await keyv.get(`progress:${job.id}`), undefined, "its progress too");
+    const reopened = await Outbox.open((await store.open()).outbox);
+    assert.deepEqual(reopened.openJobs(), []);
+    assert.deepEqual(reopened.pending(), []);
+  });
+
+  test("a 10,000-target job is recorded and completed with few store writes", async () => {
+    const { outbox: keyv } = await store.open();
+    const outbox = await Outbox.open(keyv);
+    const writes = countWrites(keyv);
+    const job = makeJob(targets(10_000), makeItem({ title: "Broadcast" }));
+    await outbox.enqueue([job]);
+    assert.ok(writes.count() <= 5, `enqueue made ${writes.count()} writes`);
+
+    writes.reset();
+    const deliveries = outbox.pending();
+    await Promise.all(deliveries.slice(0, 5_000).map((delivery) => outbox.complete(delivery)));
+    assert.ok(writes.count() <= 5, `5,000 concurrent completions made ${writes.count()} writes`);
+
+    const reopened = await Outbox.open((await store.open()).outbox);
+    assert.equal(reopened.pending().length, 5_000);
+    assert.equal(reopened.pending()[0]!.index, 5_000);
+
+    writes.reset();
+    await Promise.all(deliveries.slice(5_000).map((delivery) => outbox.complete(delivery)));
+    assert.ok(writes.count() <= 5, `finishing made ${writes.count()} writes`);
+    assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
+    assert.deepEqual((await Outbox.open((await store.open()).outbox)).openJobs(), []);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(await keyv.get(`progress:${job.id}`), undefined, "no progress record outlives its job");
+  });
+
+  test("a job whose progress was all saved before a stop is not left open", async () => {
+    // Progress writes are coalesced, so one may save the final bit just before a stop cuts off
+    // the index update that would have removed the job.
+    const { outbox: keyv } = await store.open();
+    const done = makeJob(targets(9));
+    const open = makeJob(targets(2));
+    await keyv.setMany([
+      { key: `job:${done.id}`, value: done },
+      { key: `progress:${done.id}`, value: Buffer.from([0xff, 0x01]).toString("base64") },
+      { key: `job:${open.id}`, value: open },
+    ]);
+    await keyv.set("index", [done.id, open.id]);
+    const outbox = await Outbox.open(keyv);
+    assert.deepEqual(outbox.openJobs().map((job) => job.id), [open.id]);
+    assert.deepEqual(outbox.size, { jobs: 1, deliveries: 2 });
+    const reopened = await Outbox.open((await store.open()).outbox);
+    assert.deepEqual(reopened.openJobs().map((job) => job.id), [open.id]);
+    assert.equal(await keyv.get(`job:${done.id}`), undefined);
+    for (const delivery of outbox.pending()) await outbox.complete(delivery);
+  });
+
+  test("jobs keep the order they were accepted in", async () => {
+    const { outbox: keyv } = await store.open();
+    const outbox = await Outbox.open(keyv);
+    const jobs = [makeJob(targets(1)), makeJob(targets(1)), makeJob(targets(1))];
+    await outbox.enqueue([jobs[0]!]);
+    await outbox.enqueue([jobs[1]!, jobs[2]!]);
+    const reopened = await Outbox.open((await store.open()).outbox);
+    assert.deepEqual(reopened.openJobs().map((job) => job.id), jobs.map((job) => job.id));
+    for (const delivery of outbox.pending()) await outbox.complete(delivery);
+  });
+});

@@ -1,0 +1,145 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { parseSettings } from "../../src/config/settings.js";
+import { ConfigError } from "../../src/config/errors.js";
+
+const TOKEN = "123456:ABC-def_ghi";
+
+/** Parses `env` with a valid token unless `env` says otherwise. */
+const parse = (env: Record<string, string | undefined>) => parseSettings({ BOT_TOKEN: TOKEN, ...env });
+
+/** Asserts that `env` is refused with a one-line ConfigError starting with `name`. */
+function assertRejected(env: Record<string, string | undefined>, name: string, mentions?: RegExp): void {
+  assert.throws(
+    () => parse(env),
+    (error: unknown) => {
+      assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+      assert.ok(error.message.startsWith(`${name} `), `"${error.message}" should start with ${name}`);
+      assert.ok(!error.message.includes("\n"), `"${error.message}" should be one line`);
+      if (mentions) assert.match(error.message, mentions);
+      return true;
+    },
+  );
+}
+
+describe("parseSettings defaults", () => {
+  const settings = parse({});
+
+  test("every optional setting has its documented default", () => {
+    assert.equal(settings.botToken, TOKEN);
+    assert.equal(settings.apiRoot, "https://api.telegram.org");
+    assert.deepEqual(settings.configFile, { path: "./newswire.yaml", explicit: false });
+    assert.deepEqual(settings.feedUrls, []);
+    assert.equal(settings.storeUrl, "sqlite://data/newswire.sqlite");
+    assert.equal(settings.pollCron, "*/5 * * * *");
+    assert.deepEqual(settings.adminIds, []);
+    assert.equal(settings.logLevel, "info");
+    assert.equal(settings.paidBroadcast, false);
+    assert.equal(settings.feedConcurrency, 8);
+    assert.equal(settings.fetchTimeoutMs, 15_000);
+    assert.equal(settings.maxFeedBytes, 10 * 1024 * 1024);
+  });
+
+  test("empty values (as a .env or compose file leaves them) mean the default", () => {
+    const empty = parse({
+      TELEGRAM_API_ROOT: "",
+      CONFIG_FILE: "",
+      FEEDS: "",
+      STORE_URL: " ",
+      POLL_CRON: "",
+      ADMIN_IDS: "",
+      LOG_LEVEL: "",
+      PAID_BROADCAST: "",
+      FEED_CONCURRENCY: "",
+      FETCH_TIMEOUT_MS: "",
+      MAX_FEED_BYTES: "",
+    });
+    assert.deepEqual(empty, settings);
+  });
+});
+
+describe("parseSettings values", () => {
+  test("reads every setting", () => {
+    const settings = parse({
+      TELEGRAM_API_ROOT: "http://localhost:8081/",
+      CONFIG_FILE: "/etc/newswire.yml",
+      FEEDS: " https://a.example/rss , http://b.example/atom.xml,,",
+      STORE_URL: "redis://localhost:6379",
+      POLL_CRON: "*/30 * * * * *",
+      ADMIN_IDS: "42, 7",
+      LOG_LEVEL: "DEBUG",
+      PAID_BROADCAST: "yes",
+      FEED_CONCURRENCY: "3",
+      FETCH_TIMEOUT_MS: "2000",
+      MAX_FEED_BYTES: "1024",
+    });
+    assert.equal(settings.apiRoot, "http://localhost:8081", "trailing slash removed (grammY refuses it)");
+    assert.deepEqual(settings.configFile, { path: "/etc/newswire.yml", explicit: true });
+    assert.deepEqual(settings.feedUrls, ["https://a.example/rss", "http://b.example/atom.xml"]);
+    assert.equal(settings.storeUrl, "redis://localhost:6379");
+    assert.equal(settings.pollCron, "*/30 * * * * *");
+    assert.deepEqual(settings.adminIds, [42, 7]);
+    assert.equal(settings.logLevel, "debug");
+    assert.equal(settings.paidBroadcast, true);
+    assert.equal(settings.feedConcurrency, 3);
+    assert.equal(settings.fetchTimeoutMs, 2000);
+    assert.equal(settings.maxFeedBytes, 1024);
+  });
+
+  test("accepts every store scheme", () => {
+    for (const url of ["sqlite://x.db", "redis://h", "rediss://h", "postgres://u@h/db", "postgresql://u@h/db"]) {
+      assert.equal(parse({ STORE_URL: url }).storeUrl, url);
+    }
+  });
+
+  test("booleans take the usual spellings", () => {
+    for (const yes of ["1", "true", "TRUE", "on", "yes"]) assert.equal(parse({ PAID_BROADCAST: yes }).paidBroadcast, true);
+    for (const no of ["0", "false", "off", "no"]) assert.equal(parse({ PAID_BROADCAST: no }).paidBroadcast, false);
+  });
+
+  test("the token is trimmed", () => {
+    assert.equal(parse({ BOT_TOKEN: `  ${TOKEN}\n` }).botToken, TOKEN);
+  });
+});
+
+describe("parseSettings errors", () => {
+  test("a missing or empty BOT_TOKEN is required", () => {
+    assert.throws(() => parseSettings({}), (error: unknown) => error instanceof ConfigError && /^BOT_TOKEN is required/.test(error.message));
+    assertRejected({ BOT_TOKEN: "" }, "BOT_TOKEN", /required/);
+    assertRejected({ BOT_TOKEN: "   " }, "BOT_TOKEN", /required/);
+  });
+
+  test("a malformed BOT_TOKEN is named and never printed", () => {
+    assertRejected({ BOT_TOKEN: "not-a-token" }, "BOT_TOKEN");
+    assert.throws(() => parse({ BOT_TOKEN: "secret token value" }), (error: Error) => !error.message.includes("secret"));
+  });
+
+  test("each kind of bad value names its setting in one line", () => {
+    const cases: [Record<string, string>, string, RegExp?][] = [
+      [{ TELEGRAM_API_ROOT: "ftp://example.org" }, "TELEGRAM_API_ROOT", /http/],
+      [{ TELEGRAM_API_ROOT: "not a url" }, "TELEGRAM_API_ROOT"],
+      [{ FEEDS: "https://ok.example/rss,notaurl" }, "FEEDS", /notaurl/],
+      [{ FEEDS: "file:///etc/passwd" }, "FEEDS"],
+      [{ STORE_URL: "mysql://localhost/db" }, "STORE_URL", /sqlite/],
+      [{ STORE_URL: "data/newswire.sqlite" }, "STORE_URL"],
+      [{ POLL_CRON: "every five minutes" }, "POLL_CRON", /cron/],
+      [{ POLL_CRON: "61 * * * *" }, "POLL_CRON"],
+      [{ ADMIN_IDS: "42,bob" }, "ADMIN_IDS", /42,bob/],
+      [{ ADMIN_IDS: "1.5" }, "ADMIN_IDS"],
+      [{ ADMIN_IDS: "0x10" }, "ADMIN_IDS"],
+      [{ LOG_LEVEL: "verbose" }, "LOG_LEVEL", /info/],
+      [{ PAID_BROADCAST: "maybe" }, "PAID_BROADCAST", /maybe/],
+      [{ FEED_CONCURRENCY: "0" }, "FEED_CONCURRENCY", /positive/],
+      [{ FEED_CONCURRENCY: "2.5" }, "FEED_CONCURRENCY"],
+      [{ FETCH_TIMEOUT_MS: "soon" }, "FETCH_TIMEOUT_MS"],
+      [{ MAX_FEED_BYTES: "-1" }, "MAX_FEED_BYTES"],
+    ];
+    for (const [env, name, mentions] of cases) assertRejected(env, name, mentions);
+  });
+
+  test("a bad value containing a line break still gives one line", () => {
+    assertRejected({ ADMIN_IDS: "1\n2x" }, "ADMIN_IDS");
+    assertRejected({ PAID_BROADCAST: "yes\nno" }, "PAID_BROADCAST");
+    assertRejected({ FEED_CONCURRENCY: "3\n4" }, "FEED_CONCURRENCY");
+  });
+});
