@@ -1,0 +1,152 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { splitSentences, summarize, truncateAtWord } from "../../src/summaries/summarize.js";
+import { detectLanguage } from "../../src/text/words.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const fixture = (name: string): string => readFileSync(resolve(here, "../fixtures/summaries", name), "utf8");
+const ENGLISH = fixture("article-en.txt");
+const RUSSIAN = fixture("article-ru.txt");
+
+/** Asserts `summary` is whole sentences of `text`, each once, in the text's order. */
+function assertSentencesInOrder(summary: string, text: string): void {
+  let rest = summary;
+  for (const sentence of splitSentences(text)) {
+    if (rest.startsWith(sentence)) rest = rest.slice(sentence.length).trimStart();
+  }
+  assert.equal(rest, "", `not whole sentences in order; left over: ${rest}`);
+}
+
+const ENDS_AS_SENTENCE = /[.!?…]["'»”’)]*$/u;
+
+describe("summarize", () => {
+  for (const [name, text] of [["English", ENGLISH], ["Russian", RUSSIAN]] as const) {
+    describe(`a ${name} article`, () => {
+      const summary = summarize(text);
+
+      test("is at most 600 characters but not trivially short", () => {
+        assert.ok(text.length > 1500, "the fixture is long enough to need summarising");
+        assert.ok(summary.length <= 600, `${summary.length} chars`);
+        assert.ok(summary.length >= 300, `${summary.length} chars: ${summary}`);
+      });
+
+      test("keeps the lead sentence first", () => {
+        const lead = splitSentences(text)[0]!;
+        assert.ok(summary.startsWith(lead), summary);
+      });
+
+      test("is whole sentences in their original order, ending as a sentence", () => {
+        assertSentencesInOrder(summary, text);
+        assert.match(summary, ENDS_AS_SENTENCE);
+        assert.ok(!summary.includes("\n"));
+      });
+
+      test("respects a smaller budget", () => {
+        const short = summarize(text, { maxChars: 300 });
+        assert.ok(short.length <= 300, `${short.length} chars`);
+        assertSentencesInOrder(short, text);
+      });
+
+      test("is deterministic", () => {
+        assert.equal(summarize(text), summary);
+      });
+    });
+  }
+
+  test("a Russian text gives a Russian summary", () => {
+    const summary = summarize(RUSSIAN);
+    assert.equal(detectLanguage(summary), "ru");
+    assert.match(summary, /^В Нижнеозёрске/u);
+  });
+
+  test("a short item passes through whole, as one paragraph", () => {
+    assert.equal(summarize("The vote is on Monday.  Polls open at 8 a.m.\n\nResults follow."), "The vote is on Monday. Polls open at 8 a.m. Results follow.");
+    assert.equal(summarize("Headline without a stop"), "Headline without a stop");
+  });
+
+  test("empty or blank text gives an empty summary", () => {
+    assert.equal(summarize(""), "");
+    assert.equal(summarize(" \n\n\t "), "");
+  });
+
+  test("a 15,000-character text is summarised within limits", () => {
+    const paragraphs = ENGLISH.split("\n\n");
+    const long = Array.from({ length: 60 }, (_, i) => paragraphs[i % paragraphs.length]).join("\n\n").slice(0, 15_000);
+    assert.ok(long.length >= 15_000 - 500);
+    const summary = summarize(long);
+    assert.ok(summary.length <= 600 && summary.length >= 300, `${summary.length} chars`);
+    assert.ok(summary.startsWith("The city of Port Alder will close"));
+    assert.match(summary, ENDS_AS_SENTENCE);
+  });
+
+  test("a lead longer than the budget is cut at a word boundary with an ellipsis", () => {
+    const lead = `${"Officials in the northern districts announced ".repeat(20)}a plan.`;
+    const summary = summarize(`${lead} Another sentence follows here.`, { maxChars: 100 });
+    assert.ok(summary.length <= 100, `${summary.length} chars`);
+    assert.ok(summary.endsWith("…"));
+    const kept = summary.slice(0, -1);
+    assert.ok(lead.startsWith(kept));
+    assert.match(lead.charAt(kept.length), /\s/u, "the cut falls between two words");
+  });
+
+  test("the lead is the first real sentence, not a heading or byline before it", () => {
+    const text = `City Desk\n\nBy A. Writer\n\n${ENGLISH}`;
+    assert.ok(summarize(text).startsWith("The city of Port Alder will close"));
+  });
+});
+
+describe("splitSentences", () => {
+  test("abbreviations and initials do not split English sentences", () => {
+    assert.deepEqual(
+      splitSentences("The U.S. Senate voted on Monday. J. R. R. Tolkien wrote it. Mr. Smith went to Washington, D.C. on Jan. 5. It cost $3.5 million, i.e. a lot."),
+      ["The U.S. Senate voted on Monday.", "J. R. R. Tolkien wrote it.", "Mr. Smith went to Washington, D.C. on Jan. 5.", "It cost $3.5 million, i.e. a lot."],
+    );
+  });
+
+  test("abbreviations and initials do not split Russian sentences", () => {
+    assert.deepEqual(
+      splitSentences("В. В. Иванов прибыл в г. Тверь на ул. Советскую. Он сказал, т. е. заявил, что всё хорошо. Стройку начали в 2019 г. Закончат её к лету, и т. д. Новая фраза."),
+      ["В. В. Иванов прибыл в г. Тверь на ул. Советскую.", "Он сказал, т. е. заявил, что всё хорошо.", "Стройку начали в 2019 г.", "Закончат её к лету, и т. д.", "Новая фраза."],
+    );
+  });
+
+  test("the fixtures' abbreviations stay inside their sentences", () => {
+    const english = splitSentences(ENGLISH);
+    assert.ok(english.some((s) => s.startsWith("The decision follows an inspection by Dr. Laura M. Chen, a structural engineer")));
+    assert.ok(english.some((s) => s.startsWith("The project is partly paid for by a grant from the U.S. Department of Transportation")));
+    const russian = splitSentences(RUSSIAN);
+    assert.ok(russian.some((s) => s.startsWith("Такое решение городская дума") && s.endsWith("В. И. Петров.")));
+    assert.ok(russian.some((s) => s.startsWith("Похожая реконструкция на ул. Садовой в 2019 г. увеличила")));
+  });
+
+  test("paragraphs never share a sentence", () => {
+    assert.deepEqual(splitSentences("A heading without a stop\nThe first sentence is here."), ["A heading without a stop", "The first sentence is here."]);
+  });
+});
+
+describe("truncateAtWord", () => {
+  test("text that fits is unchanged", () => {
+    assert.equal(truncateAtWord("Short text.", 11), "Short text.");
+  });
+
+  test("cuts between words and adds an ellipsis within the limit", () => {
+    assert.equal(truncateAtWord("The quick brown fox jumps", 16), "The quick brown…");
+    assert.equal(truncateAtWord("The quick brown fox jumps", 15), "The quick…");
+    assert.equal(truncateAtWord("Alpha, beta, gamma", 13), "Alpha, beta…");
+  });
+
+  test("a single word longer than the limit is the only thing cut inside a word", () => {
+    const cut = truncateAtWord("https://example.org/a/very/long/path/without/spaces", 20);
+    assert.equal(cut.length, 20);
+    assert.ok(cut.endsWith("…"));
+  });
+
+  test("never splits a surrogate pair", () => {
+    const cut = truncateAtWord("😀😀😀😀😀😀", 6);
+    assert.ok(cut.length <= 6);
+    assert.doesNotMatch(cut, /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/u);
+  });
+});
