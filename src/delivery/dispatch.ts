@@ -3,14 +3,41 @@
  * topics, recorded durably, then handed to the sender.
  */
 import type { Item } from "../items/item.js";
-import type { Job, Outbox } from "./outbox.js";
+import { ALL_TOPIC } from "../topics/topics.js";
+import type { Job, Outbox, Target } from "./outbox.js";
 import type { Sender } from "./sender.js";
-import type { Subscribers } from "./subscribers.js";
+import type { Subscriber, Subscribers } from "./subscribers.js";
 
 /** An item ready for delivery, with the identity keys that mark it seen. */
 export interface AcceptedItem {
   item: Item;
   identityKeys: string[];
+}
+
+const target = ({ chatId, threadId, kind, language }: Subscriber, forward = false): Target => ({
+  chatId,
+  threadId,
+  kind,
+  language,
+  ...(forward ? { forward } : {}),
+});
+
+/**
+ * Who receives an item, and how: every subscriber of its topics once; when a home channel covers
+ * one of them, that channel's post comes first and the item's other readers of those topics get
+ * it as a forward of that post.
+ */
+export function addressItem(item: Item, subscribers: readonly Subscriber[]): Pick<Job, "targets" | "homeIndex"> {
+  // The item's topics a subscriber follows (`all` follows every one of them).
+  const followed = (subscriber: Subscriber) =>
+    subscriber.topics.includes(ALL_TOPIC) ? item.topics : item.topics.filter((topic) => subscriber.topics.includes(topic));
+  const home = subscribers.find((subscriber) => subscriber.kind === "channel" && subscriber.home);
+  if (!home) return { targets: subscribers.map((subscriber) => target(subscriber)) };
+  const homeTopics = new Set(followed(home));
+  const forwards = (subscriber: Subscriber) =>
+    subscriber.kind !== "channel" && followed(subscriber).some((topic) => homeTopics.has(topic));
+  const others = subscribers.filter((subscriber) => subscriber !== home);
+  return { targets: [target(home), ...others.map((subscriber) => target(subscriber, forwards(subscriber)))], homeIndex: 0 };
 }
 
 /** Turns accepted items into outbox jobs and sender work. */
@@ -31,9 +58,7 @@ export class Dispatcher {
       id: item.key,
       item,
       identityKeys,
-      targets: this.subscribers
-        .following(item.topics)
-        .map(({ chatId, threadId, kind, language }) => ({ chatId, threadId, kind, language })),
+      ...addressItem(item, this.subscribers.following(item.topics)),
       createdAt: now,
     }));
     const fresh = await this.outbox.enqueue(jobs);

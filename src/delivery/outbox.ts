@@ -11,7 +11,10 @@ import { coalesce, type CoalescedWrite } from "../store/coalesce.js";
 import type { Subscriber } from "./subscribers.js";
 
 /** Who a job sends to: what the sender needs to address, pace and word a message. */
-export type Target = Pick<Subscriber, "chatId" | "threadId" | "kind" | "language">;
+export type Target = Pick<Subscriber, "chatId" | "threadId" | "kind" | "language"> & {
+  /** Receives the job's home-channel post as a forward instead of a message of its own. */
+  forward?: boolean;
+};
 
 /** One item to deliver to its recipients. */
 export interface Job {
@@ -21,8 +24,13 @@ export interface Job {
   /** The item's identity keys, remembered as seen whenever the job is recovered. */
   identityKeys: string[];
   targets: Target[];
+  /** Index of the home channel's post in `targets`, when targets receive it as a forward. */
+  homeIndex?: number;
   createdAt: number;
 }
+
+/** Where a job's home post stands, for the targets that forward it. */
+export type HomePost = { state: "pending" } | { state: "posted"; chatId: number; messageId: number } | { state: "failed" };
 
 /** One job's message to one target: what the sender works through. */
 export interface Delivery {
@@ -34,6 +42,7 @@ export interface Delivery {
 const INDEX_KEY = "index";
 const jobKey = (id: string) => `job:${id}`;
 const progressKey = (id: string) => `progress:${id}`;
+const homeKey = (id: string) => `home:${id}`;
 
 /** A job's progress: which targets are done (sent, or given up on for good). */
 class Progress {
@@ -68,6 +77,8 @@ interface OpenJob {
   job: Job;
   progress: Progress;
   persist: CoalescedWrite;
+  /** The home post's message id, once it is posted. */
+  homeMessageId?: number;
 }
 
 /** The outbox over the store's `outbox` namespace. */
@@ -88,8 +99,9 @@ export class Outbox {
     if (ids.length === 0) return outbox;
     const jobs = await keyv.getMany<Job>(ids.map(jobKey));
     const progress = await keyv.getMany<string>(ids.map(progressKey));
+    const homes = await keyv.getMany<number>(ids.map(homeKey));
     jobs.forEach((job, position) => {
-      if (job) outbox.track(job, progress[position]);
+      if (job) outbox.track(job, progress[position], homes[position]);
     });
     // A coalesced progress write may have saved a job's last bit just before a stop cut off the
     // index update that removes it: such a job has nothing left to send.
@@ -97,7 +109,7 @@ export class Outbox {
     if (finished.length > 0) {
       for (const id of finished) outbox.jobs.delete(id);
       await outbox.persistIndex();
-      await keyv.deleteMany(finished.flatMap((id) => [jobKey(id), progressKey(id)]));
+      await keyv.deleteMany(finished.flatMap((id) => [jobKey(id), progressKey(id), homeKey(id)]));
     }
     return outbox;
   }
@@ -112,7 +124,7 @@ export class Outbox {
     if (fresh.length === 0) return [];
     // A job record without an index entry is invisible after a restart, so records go first.
     await this.keyv.setMany(fresh.map((job) => ({ key: jobKey(job.id), value: job })));
-    await this.keyv.deleteMany(fresh.map((job) => progressKey(job.id)));
+    await this.keyv.deleteMany(fresh.flatMap((job) => [progressKey(job.id), homeKey(job.id)]));
     for (const job of fresh) this.track(job);
     await this.persistIndex();
     return fresh;
@@ -147,7 +159,29 @@ export class Outbox {
     }
     this.jobs.delete(delivery.job.id);
     await this.persistIndex();
-    await this.keyv.deleteMany([jobKey(delivery.job.id), progressKey(delivery.job.id)]);
+    await this.keyv.deleteMany([jobKey(delivery.job.id), progressKey(delivery.job.id), homeKey(delivery.job.id)]);
+  }
+
+  /**
+   * Records the home channel's post of a job, durably, before that delivery is completed: after a
+   * restart the forwards still know which message to forward.
+   */
+  async recordHomePost(job: Job, messageId: number): Promise<void> {
+    const open = this.jobs.get(job.id);
+    if (!open) return;
+    open.homeMessageId = messageId;
+    await this.keyv.set(homeKey(job.id), messageId);
+  }
+
+  /** The home post of a job: pending, posted (with its message), or failed (forwards send normally). */
+  homePost(job: Job): HomePost {
+    const open = this.jobs.get(job.id);
+    const homeIndex = job.homeIndex;
+    if (!open || homeIndex === undefined) return { state: "failed" };
+    if (open.homeMessageId !== undefined) {
+      return { state: "posted", chatId: job.targets[homeIndex]!.chatId, messageId: open.homeMessageId };
+    }
+    return open.progress.has(homeIndex) ? { state: "failed" } : { state: "pending" };
   }
 
   /** Unfinished jobs and deliveries. */
@@ -157,11 +191,11 @@ export class Outbox {
     return { jobs: this.jobs.size, deliveries };
   }
 
-  private track(job: Job, encodedProgress?: string): void {
+  private track(job: Job, encodedProgress?: string, homeMessageId?: number): void {
     const progress = new Progress(job.targets.length, encodedProgress);
     const persist = coalesce(async () => {
       await this.keyv.set(progressKey(job.id), progress.encode());
     });
-    this.jobs.set(job.id, { job, progress, persist });
+    this.jobs.set(job.id, { job, progress, persist, ...(homeMessageId !== undefined ? { homeMessageId } : {}) });
   }
 }

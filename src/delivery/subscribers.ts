@@ -25,6 +25,11 @@ export interface Subscriber extends Recipient {
   title?: string;
   /** The user who linked a channel, told when the link ends. */
   linkedBy?: number;
+  /**
+   * A channel that is its topics' home: items are posted there once, and other subscribers of
+   * those topics receive that post as a forward, so readers see (and can join) the channel.
+   */
+  home?: boolean;
   /** Epoch ms of the first subscription. */
   since: number;
 }

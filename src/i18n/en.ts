@@ -13,6 +13,7 @@ export const en = {
     "/subscriptions: this chat's topics and settings",
     "/latest [N] [TOPIC]: the N newest articles (5 by default, 20 at most)",
     "/channel add @CHANNEL TOPIC…: post topics into a channel you administer",
+    "/channel home @CHANNEL TOPIC…: the same, and subscribers of those topics get the channel's posts as forwards",
     "/channel remove @CHANNEL: unlink a channel",
     "/channels: the channels you linked",
     "/status: feeds, errors and queues (bot admins)",
@@ -51,7 +52,7 @@ export const en = {
   allTopics: "Everything",
   latestHeader: (count: number) => `The ${count} newest:`,
   statusHeader: "newswire status",
-  channelUsage: "Usage: /channel add @CHANNEL TOPIC… or /channel remove @CHANNEL (in a private chat with me).",
+  channelUsage: "Usage: /channel add @CHANNEL TOPIC…, /channel home @CHANNEL TOPIC… or /channel remove @CHANNEL (in a private chat with me).",
   notAChannel: (ref: string) => `${ref} is not a channel.`,
   channelNotFound: (ref: string) => `I can't see ${ref}. Check the name, and add me to the channel as an admin first.`,
   channelUserNotAdmin: (title: string) => `You are not an admin of ${title}, so you can't link or unlink it.`,
@@ -63,4 +64,5 @@ export const en = {
   channelsNone: "You have linked no channels. /channel add @CHANNEL TOPIC… links one.",
   channelLost: (title: string) => `I was removed from ${title} or may no longer post there, so its link has ended.`,
   share: "Share",
+  channelHome: (title: string, topics: string) => `Linked ${title} as the home of ${topics}: items are posted there and subscribers of these topics get them as forwards.`,
 };

@@ -15,6 +15,7 @@ export const ru: Messages = {
     "/subscriptions: темы и настройки этого чата",
     "/latest [N] [ТЕМА]: N свежих статей (по умолчанию 5, не больше 20)",
     "/channel add @КАНАЛ ТЕМА…: публиковать темы в вашем канале",
+    "/channel home @КАНАЛ ТЕМА…: то же, и подписчики этих тем получают посты канала пересылкой",
     "/channel remove @КАНАЛ: отвязать канал",
     "/channels: привязанные вами каналы",
     "/status: ленты, ошибки и очереди (для админов бота)",
@@ -52,7 +53,7 @@ export const ru: Messages = {
   allTopics: "Всё подряд",
   latestHeader: (count: number) => `Свежие (${count}):`,
   statusHeader: "Состояние newswire",
-  channelUsage: "Использование: /channel add @КАНАЛ ТЕМА… или /channel remove @КАНАЛ (в личном чате со мной).",
+  channelUsage: "Использование: /channel add @КАНАЛ ТЕМА…, /channel home @КАНАЛ ТЕМА… или /channel remove @КАНАЛ (в личном чате со мной).",
   notAChannel: (ref: string) => `${ref} — не канал.`,
   channelNotFound: (ref: string) => `Я не вижу ${ref}. Проверьте имя и сначала добавьте меня в канал администратором.`,
   channelUserNotAdmin: (title: string) => `Вы не администратор ${title}, поэтому не можете привязать или отвязать его.`,
@@ -64,4 +65,5 @@ export const ru: Messages = {
   channelsNone: "Вы не привязали ни одного канала. /channel add @КАНАЛ ТЕМА… — привязать.",
   channelLost: (title: string) => `Меня удалили из ${title} или лишили права публикации, поэтому привязка снята.`,
   share: "Поделиться",
+  channelHome: (title: string, topics: string) => `Канал ${title} стал домом тем ${topics}: статьи публикуются там, а подписчики этих тем получают их пересылкой.`,
 };

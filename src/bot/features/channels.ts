@@ -1,5 +1,6 @@
 /**
- * `/channel add|remove` and `/channels`: linking news channels. Linking checks, through
+ * `/channel add|home|remove` and `/channels`: linking news channels (a home channel's posts are
+ * what its topics' subscribers receive, as forwards). Linking checks, through
  * getChatMember, that the user is an admin of the channel and that the bot is an admin allowed to
  * post, and says exactly what is missing otherwise. When the bot loses its place in a channel, the
  * link ends and whoever linked it is told.
@@ -61,11 +62,11 @@ export function channelsFeature(deps: BotDeps): Composer<BotContext> {
 
   privateChats.command("channel", async (ctx) => {
     const [action, channelWord, ...topics] = commandArgs(ctx);
-    if (action !== "add" && action !== "remove") {
+    if (action !== "add" && action !== "home" && action !== "remove") {
       await ctx.reply(ctx.t.channelUsage);
       return;
     }
-    if (action === "add") {
+    if (action !== "remove") {
       const unknown = topics.filter((topic) => !topicIds(deps).includes(topic));
       if (topics.length === 0 || unknown.length > 0) {
         await ctx.reply(unknown.length > 0 ? ctx.t.unknownTopics(unknown.join(", "), topicIds(deps).join(", ")) : ctx.t.channelUsage);
@@ -91,11 +92,13 @@ export function channelsFeature(deps: BotDeps): Composer<BotContext> {
       return;
     }
     await deps.subscribers.subscribe(
-      { chatId: channel.id, kind: "channel", title, linkedBy: ctx.from.id, language: ctx.locale },
+      { chatId: channel.id, kind: "channel", title, linkedBy: ctx.from.id, language: ctx.locale, home: action === "home" },
       topics,
     );
     const linked = deps.subscribers.get({ chatId: channel.id })!;
-    await ctx.reply(ctx.t.channelLinked(title, linked.topics.join(", ")));
+    await ctx.reply(
+      action === "home" ? ctx.t.channelHome(title, linked.topics.join(", ")) : ctx.t.channelLinked(title, linked.topics.join(", ")),
+    );
   });
 
   privateChats.command("channels", async (ctx) => {
