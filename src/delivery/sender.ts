@@ -4,6 +4,7 @@
  * to; a token bucket keeps the overall rate; a few sends run at once. A delivery leaves the outbox
  * only when it was sent or can never be (the chat is gone, the message is refused as text too).
  */
+import { setMaxListeners } from "node:events";
 import { GrammyError, HttpError, type Api } from "grammy";
 import type { Logger } from "pino";
 import { localeOf } from "../i18n/i18n.js";
@@ -15,7 +16,9 @@ import type { ChatKind, Subscribers } from "./subscribers.js";
 
 /** What became of one attempt to send a delivery. */
 export type SendOutcome =
-  | { kind: "sent" }
+  | { kind: "sent"; messageId: number }
+  /** Not yet: the home channel's post this target forwards is still to come. */
+  | { kind: "wait"; afterMs: number }
   /** Telegram will never take this message (logged); the delivery is done. */
   | { kind: "refused"; reason: string }
   /** Try again later (429, 5xx, network). */
@@ -60,6 +63,10 @@ export interface SenderDeps {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** How often a forward looks again for its home channel's post. */
+const HOME_POST_WAIT_MS = 1_000;
+
+type ApiSignal = Parameters<Api["sendMessage"]>[3];
 
 /** Classifies a failed send by Telegram's answer. */
 export function classifyError(error: unknown, failures: number): SendOutcome {
@@ -107,7 +114,9 @@ export class Sender {
   constructor(private readonly deps: SenderDeps) {
     this.now = deps.now ?? Date.now;
     this.bucket = new TokenBucket(deps.limits.perSecond, this.now());
-    this.concurrency = deps.concurrency ?? (deps.paidBroadcast ? 32 : 4);
+    this.concurrency = deps.concurrency ?? (deps.paidBroadcast ? 32 : 3);
+    // Every send in flight listens to the stop signal; past 10, Node would warn of a leak.
+    setMaxListeners(this.concurrency, this.abort.signal);
   }
 
   /** Queues deliveries (from newly accepted jobs, or the outbox at start). */
@@ -218,7 +227,7 @@ export class Sender {
 
   private async sendHead(queue: ChatQueue): Promise<void> {
     const delivery = queue.deliveries[0]!;
-    const outcome = await this.attempt(queue.chatId, delivery);
+    const outcome = await this.attempt(queue, delivery);
     const now = this.now();
     switch (outcome.kind) {
       case "sent":
@@ -232,6 +241,9 @@ export class Sender {
         queue.failures++;
         queue.readyAt = now + outcome.afterMs;
         return;
+      case "wait":
+        queue.readyAt = now + outcome.afterMs;
+        return;
       case "gone":
         await this.dropChat(queue, outcome.reason);
         return;
@@ -241,26 +253,42 @@ export class Sender {
     }
   }
 
-  /** One send of a delivery, falling back to plain text when Telegram refuses the HTML. */
-  private async attempt(chatId: number, delivery: Delivery): Promise<SendOutcome> {
-    const target = delivery.job.targets[delivery.index]!;
+  /**
+   * One attempt at a delivery: a forward of the home channel's post where the target takes one
+   * (once that post exists), else the HTML message, falling back to plain text when Telegram
+   * refuses the HTML. The home channel's own post is recorded so the forwards can follow it.
+   */
+  private async attempt(queue: ChatQueue, delivery: Delivery): Promise<SendOutcome> {
+    const { job, index } = delivery;
+    const target = job.targets[index]!;
+    if (target.forward) {
+      const home = this.deps.outbox.homePost(job);
+      if (home.state === "pending") return { kind: "wait", afterMs: HOME_POST_WAIT_MS };
+      if (home.state === "posted") {
+        const forwarded = await this.call(queue, (signal) =>
+          this.deps.api.forwardMessage(queue.chatId, home.chatId, home.messageId, { message_thread_id: target.threadId }, signal),
+        );
+        if (forwarded.kind !== "refused") return forwarded;
+        this.deps.logger.warn({ chatId: queue.chatId, item: job.id, reason: forwarded.reason }, "forward refused; sending the message itself");
+      }
+    }
     const options = { locale: localeOf(target.language), share: target.kind === "channel" };
-    const html = renderItem(delivery.job.item, options);
-    let outcome = await this.send(chatId, target.threadId, html, 0);
+    let outcome = await this.sendMessage(queue, target.threadId, renderItem(job.item, options));
     if (outcome.kind === "refused" && refusedForText(outcome.reason)) {
-      this.deps.logger.warn({ chatId, item: delivery.job.id, reason: outcome.reason }, "HTML message refused; sending as plain text");
-      outcome = await this.send(chatId, target.threadId, renderPlain(delivery.job.item, options), 0);
+      this.deps.logger.warn({ chatId: queue.chatId, item: job.id, reason: outcome.reason }, "HTML message refused; sending as plain text");
+      outcome = await this.sendMessage(queue, target.threadId, renderPlain(job.item, options));
     }
     if (outcome.kind === "refused") {
-      this.deps.logger.error({ chatId, item: delivery.job.id, reason: outcome.reason }, "message refused by Telegram; giving up on it");
+      this.deps.logger.error({ chatId: queue.chatId, item: job.id, reason: outcome.reason }, "message refused by Telegram; giving up on it");
     }
+    if (outcome.kind === "sent" && index === job.homeIndex) await this.deps.outbox.recordHomePost(job, outcome.messageId);
     return outcome;
   }
 
-  private async send(chatId: number, threadId: number | undefined, message: RenderedMessage, failures: number): Promise<SendOutcome> {
-    try {
-      await this.deps.api.sendMessage(
-        chatId,
+  private sendMessage(queue: ChatQueue, threadId: number | undefined, message: RenderedMessage): Promise<SendOutcome> {
+    return this.call(queue, (signal) =>
+      this.deps.api.sendMessage(
+        queue.chatId,
         message.text,
         {
           parse_mode: message.parseMode,
@@ -269,19 +297,26 @@ export class Sender {
           reply_markup: message.replyMarkup,
           allow_paid_broadcast: this.deps.paidBroadcast || undefined,
         },
-        // grammY types the signal with its own shim; Node's AbortSignal is what it uses at run time.
-        this.abort.signal as Parameters<Api["sendMessage"]>[3],
-      );
+        signal,
+      ),
+    );
+  }
+
+  /** One Bot API call that puts a message in a chat, with its outcome classified and counted. */
+  private async call(queue: ChatQueue, send: (signal: ApiSignal) => Promise<{ message_id: number }>): Promise<SendOutcome> {
+    try {
+      // grammY types the signal with its own shim; Node's AbortSignal is what it uses at run time.
+      const message = await send(this.abort.signal as ApiSignal);
       this.stats.sent++;
       this.stats.recent.push(this.now());
       if (this.stats.recent.length > 5_000) this.stats.recent.splice(0, this.stats.recent.length - 5_000);
-      return { kind: "sent" };
+      return { kind: "sent", messageId: message.message_id };
     } catch (error) {
-      const outcome = classifyError(error, failures);
+      const outcome = classifyError(error, queue.failures);
       if (outcome.kind === "retry" && outcome.reason === "429") this.stats.tooManyRequests++;
       const kind = outcome.kind === "retry" ? outcome.reason : outcome.kind;
       this.stats.failures[kind] = (this.stats.failures[kind] ?? 0) + 1;
-      if (outcome.kind === "retry") this.deps.logger.warn({ chatId, reason: outcome.reason, retryInMs: outcome.afterMs }, "send failed; will retry");
+      if (outcome.kind === "retry") this.deps.logger.warn({ chatId: queue.chatId, reason: outcome.reason, retryInMs: outcome.afterMs }, "send failed; will retry");
       return outcome;
     }
   }
