@@ -200,6 +200,9 @@ const BOILERPLATE: RegExp[] = [
   /(?:leave|post|add|write) a comment|join the discussion|оставить комментарий|^comments?(?: \(\d+\))?$|^комментари[ий](?: \(\d+\))?$/iu,
   // log-in links
   /^(?:sign in|log in|login|register|войти|вход|регистрация)$/iu,
+  // the line WordPress (Yoast SEO) appends to feed items, in English and Russian translations
+  /^the post .+ appeared first on .+/iu,
+  /^(?:сообщение|запись) .+ (?:появились сначала|впервые появилась) на .+/iu,
 ];
 
 /** Furniture that only comes after the article: everything from it on is page footer. */
@@ -231,7 +234,7 @@ function isArticleProse(paragraph: string): boolean {
 
 /**
  * Drops the site furniture from article text (one paragraph or line per `\n`): credits, share,
- * newsletter, comment and log-in prompts; everything from a copyright line or comment prompt
+ * newsletter, comment and log-in prompts, WordPress's "The post … appeared first on …"; everything from a copyright line or comment prompt
  * that follows the article on; and, once the text has prose at all, every short paragraph that
  * is not a sentence (headings, bylines, counters, lists of other headlines), since a summary is
  * made of sentences. A text with no prose at all keeps its other lines, so a feed's one-line

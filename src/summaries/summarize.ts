@@ -238,3 +238,18 @@ export function summarize(text: string, options: SummaryOptions = {}): string {
     .map((sentence) => sentence.text)
     .join(" ");
 }
+
+/** What a summariser reads of an item: its title and its clean text (paragraphs split by `\n`). */
+export interface SummaryInput {
+  title: string;
+  text: string;
+}
+
+/**
+ * Writes an item's summary. The poller calls one of these once per item; `signal` aborts the
+ * work when newswire stops (the promise then rejects with the signal's reason).
+ */
+export type Summarizer = (input: SummaryInput, signal?: AbortSignal) => Promise<string>;
+
+/** The offline summariser: {@link summarize} over the item's text. */
+export const extractiveSummarizer: Summarizer = async ({ text }) => summarize(text);

@@ -165,3 +165,14 @@ describe("the seed article (text of a real page, one <p> per line)", () => {
     assert.ok(article.text.includes("mutual distrust and skepticism towards each other persist in both of these states."));
   });
 });
+
+describe("stripBoilerplate on feed text", () => {
+  test("WordPress's \"The post … appeared first on …\" line goes, in English and Russian", () => {
+    const english = "The council approved the budget on Monday after a long debate.\nThe post Council approves budget appeared first on Harbor Daily.";
+    assert.equal(stripBoilerplate(english), "The council approved the budget on Monday after a long debate.");
+    const russian = "Совет депутатов утвердил бюджет в понедельник после долгих споров.\nСообщение Совет утвердил бюджет появились сначала на Вести Заречья.";
+    assert.equal(stripBoilerplate(russian), "Совет депутатов утвердил бюджет в понедельник после долгих споров.");
+    const prose = "The post of harbour master, which appeared in 1890, was abolished on Monday.";
+    assert.equal(stripBoilerplate(prose), prose);
+  });
+});
