@@ -52,11 +52,17 @@ export function channelsFeature(deps: BotDeps): Composer<BotContext> {
     }
   };
 
-  /** Whether the user is an admin of the channel; replies when not. */
+  /** Whether the user is an admin of the channel; replies when not (or when that can't be known). */
   const userIsAdmin = async (ctx: BotContext, channel: ChatFullInfo): Promise<boolean> => {
-    const member = await ctx.api.getChatMember(channel.id, ctx.from!.id).catch(() => undefined);
+    const title = channel.title ?? String(channel.id);
+    const member = await ctx.api.getChatMember(channel.id, ctx.from!.id).catch((error: unknown) => {
+      if (error instanceof GrammyError) return undefined;
+      throw error;
+    });
     if (member && isAdmin(member.status)) return true;
-    await ctx.reply(ctx.t.channelUserNotAdmin(channel.title ?? String(channel.id)));
+    // Telegram tells only a channel's admins who its members are ("member list is inaccessible"):
+    // no answer means what is missing is the bot's place, not the user's.
+    await ctx.reply(member ? ctx.t.channelUserNotAdmin(title) : ctx.t.channelBotNotAdmin(title, ctx.me.username));
     return false;
   };
 
