@@ -17,8 +17,10 @@ import { Subscribers } from "./delivery/subscribers.js";
 import { FeedStates } from "./feeds/feed-state.js";
 import { RecentItems } from "./items/recent.js";
 import { SeenItems } from "./items/seen.js";
+import { AdminNotifier } from "./poller/admin-alerts.js";
 import { Poller } from "./poller/poller.js";
-import { openNamespaces } from "./store/keyv.js";
+import { openNamespaces, sweepPeriodically } from "./store/keyv.js";
+import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
 
 /** Grace for the whole stop; the spec allows 10 s. */
@@ -30,7 +32,7 @@ async function linkConfiguredChannels(catalog: Catalog, api: Api, subscribers: S
     try {
       const chat = await api.getChat(channel.chat);
       await subscribers.subscribe(
-        { chatId: chat.id, kind: "channel", ...("title" in chat && chat.title ? { title: chat.title } : {}) },
+        { chatId: chat.id, kind: "channel", home: channel.home, ...("title" in chat && chat.title ? { title: chat.title } : {}) },
         channel.topics,
       );
     } catch (error) {
@@ -43,6 +45,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   const catalog = loadCatalog(settings);
   const topics = compileTopics(catalog.topics);
   const store = await openNamespaces(settings.storeUrl);
+  const sweeper = sweepPeriodically(store, logger.child({ part: "store" }));
 
   const api = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   installTransport(api);
@@ -96,7 +99,14 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
       dispatcher,
       topics,
       logger: logger.child({ part: "poller" }),
+      summarizer: configuredSummarizer(settings.summarizer, logger.child({ part: "summarizer" })),
       fetch: { timeoutMs: settings.fetchTimeoutMs, maxBytes: settings.maxFeedBytes },
+      alerts: new AdminNotifier(
+        settings.feedFailureAlert,
+        settings.adminIds,
+        (chatId, text) => api.sendMessage(chatId, text, { link_preview_options: { is_disabled: true } }),
+        logger.child({ part: "alerts" }),
+      ),
     },
     settings.feedConcurrency,
   );
@@ -110,6 +120,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   return async () => {
     await Promise.allSettled([poller.stop(), runner.isRunning() ? runner.stop() : undefined]);
     await sender.stop(5_000);
+    await sweeper.stop();
     await Promise.allSettled(Object.values(store).map((keyv) => keyv.disconnect()));
   };
 }

@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { loadEnvFile } from "node:process";
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
+import type { LlmSummarizerOptions } from "../summaries/llm.js";
 import { ConfigError } from "./errors.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
@@ -48,6 +49,39 @@ const positiveInt = (fallback: number) =>
       }
       return number;
     });
+
+/** The LLM summariser's settings: URL and model together or neither (extractive summaries). */
+const summarizerFields = {
+  SUMMARIZER_URL: z
+    .string()
+    .trim()
+    .refine(httpUrl, "must be an http(s) URL such as http://127.0.0.1:11434/v1 (an OpenAI-compatible API)")
+    .optional(),
+  SUMMARIZER_MODEL: z.string().trim().optional(),
+  SUMMARIZER_API_KEY: z.string().trim().optional(),
+  SUMMARIZER_TIMEOUT_MS: positiveInt(20_000),
+};
+
+type SummarizerFields = z.infer<z.ZodObject<typeof summarizerFields>>;
+
+function requireBothOrNeither(value: SummarizerFields, ctx: z.RefinementCtx): void {
+  if (value.SUMMARIZER_URL !== undefined && value.SUMMARIZER_MODEL === undefined) {
+    ctx.addIssue({ code: "custom", path: ["SUMMARIZER_MODEL"], message: "is required when SUMMARIZER_URL is set: the model's name on that server" });
+  }
+  if (value.SUMMARIZER_MODEL !== undefined && value.SUMMARIZER_URL === undefined) {
+    ctx.addIssue({ code: "custom", path: ["SUMMARIZER_URL"], message: "is required when SUMMARIZER_MODEL is set: the server's chat-completions URL" });
+  }
+}
+
+function summarizerOptions(value: SummarizerFields): LlmSummarizerOptions | undefined {
+  if (value.SUMMARIZER_URL === undefined || value.SUMMARIZER_MODEL === undefined) return undefined;
+  return {
+    url: value.SUMMARIZER_URL,
+    model: value.SUMMARIZER_MODEL,
+    ...(value.SUMMARIZER_API_KEY ? { apiKey: value.SUMMARIZER_API_KEY } : {}),
+    timeoutMs: value.SUMMARIZER_TIMEOUT_MS,
+  };
+}
 
 const schema = z.object({
   BOT_TOKEN: z
@@ -107,7 +141,8 @@ const schema = z.object({
   FETCH_TIMEOUT_MS: positiveInt(15_000),
   MAX_FEED_BYTES: positiveInt(10 * 1024 * 1024),
   FEED_FAILURE_ALERT: positiveInt(5),
-});
+  ...summarizerFields,
+}).superRefine(requireBothOrNeither);
 
 /** Everything newswire is told by its environment, validated. */
 export interface Settings {
@@ -129,13 +164,15 @@ export interface Settings {
   maxFeedBytes: number;
   /** Consecutive failed polls of a feed after which the admins are told (once, and again when it recovers). */
   feedFailureAlert: number;
+  /** The LLM summariser, when `SUMMARIZER_URL` and `SUMMARIZER_MODEL` are set; extractive summaries otherwise. */
+  summarizer?: LlmSummarizerOptions;
 }
 
 /**
- * Validates `env` into `Settings`.
+ * Validates `env` against `schema`.
  * @throws ConfigError naming the first bad setting and what is wrong with it.
  */
-export function parseSettings(env: Record<string, string | undefined>): Settings {
+function validate<T>(schema: z.ZodType<T>, env: Record<string, string | undefined>): T {
   // An empty value (`LOG_LEVEL=` in .env, an unset variable passed on by compose) means "not set".
   const given = Object.fromEntries(Object.entries(env).filter(([, value]) => value?.trim()));
   const result = schema.safeParse(given);
@@ -144,7 +181,16 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     const name = String(issue.path[0] ?? "settings");
     throw new ConfigError(`${name} ${issue.message}`);
   }
-  const value = result.data;
+  return result.data;
+}
+
+/**
+ * Validates `env` into `Settings`.
+ * @throws ConfigError naming the first bad setting and what is wrong with it.
+ */
+export function parseSettings(env: Record<string, string | undefined>): Settings {
+  const value = validate(schema, env);
+  const summarizer = summarizerOptions(value);
   return {
     botToken: value.BOT_TOKEN,
     apiRoot: value.TELEGRAM_API_ROOT,
@@ -159,7 +205,16 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     fetchTimeoutMs: value.FETCH_TIMEOUT_MS,
     maxFeedBytes: value.MAX_FEED_BYTES,
     feedFailureAlert: value.FEED_FAILURE_ALERT,
+    ...(summarizer ? { summarizer } : {}),
   };
+}
+
+/**
+ * The LLM summariser's settings alone (for tools such as `npm run preview`, which need no token).
+ * @throws ConfigError naming the bad or missing setting.
+ */
+export function parseSummarizerSettings(env: Record<string, string | undefined>): LlmSummarizerOptions | undefined {
+  return summarizerOptions(validate(z.object(summarizerFields).superRefine(requireBothOrNeither), env));
 }
 
 /**
@@ -167,12 +222,19 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
  * win, as with dotenv) and validates the result.
  */
 export function loadSettings(envFile = ".env"): Settings {
-  if (existsSync(envFile)) {
-    try {
-      loadEnvFile(envFile);
-    } catch (error) {
-      throw new ConfigError(`.env could not be read: ${(error as Error).message}`);
-    }
-  }
+  loadDotEnv(envFile);
   return parseSettings(process.env);
+}
+
+/**
+ * Reads `envFile` (when it exists) into `process.env`; values already in the environment win.
+ * @throws ConfigError when the file cannot be read.
+ */
+export function loadDotEnv(envFile = ".env"): void {
+  if (!existsSync(envFile)) return;
+  try {
+    loadEnvFile(envFile);
+  } catch (error) {
+    throw new ConfigError(`.env could not be read: ${(error as Error).message}`);
+  }
 }

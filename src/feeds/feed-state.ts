@@ -1,6 +1,7 @@
 /**
  * What newswire remembers per feed between polls: conditional-GET validators, whether the first
- * (baseline) poll is done, health for `/status`, and when the feed may be polled again.
+ * (baseline) poll is done, health for `/status` and admin alerts, and when the feed may be polled
+ * again.
  */
 import type Keyv from "keyv";
 
@@ -22,6 +23,12 @@ export interface FeedState {
   itemsSeen: number;
   /** Epoch ms before which the feed is not polled again (backoff, `<ttl>`, Retry-After). */
   nextPollAt?: number;
+  /** The feed's `<ttl>` in ms, kept so that polls answered 304 honour it too. */
+  ttlMs?: number;
+  /** When the feed's document was last read in full (answered 200, not 304). */
+  lastReadAt?: number;
+  /** The admins have been told about the current run of failures (and are told when it ends). */
+  alerted?: boolean;
 }
 
 const initialState = (): FeedState => ({ baselined: false, failures: 0, itemsSeen: 0 });

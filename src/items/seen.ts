@@ -1,26 +1,82 @@
 /**
- * The memory of items already taken in: identity keys with the time they were first seen.
- * Bounded by a TTL far longer than an item stays in a feed, so it forgets only what can't return.
+ * The memory of items already taken in: identity keys with the time they were last confirmed.
+ * Bounded by a TTL far longer than an item stays in a feed, and refreshed while an item is still in
+ * its feed, so it forgets only what has left its feed long ago and can't return.
  */
 import type Keyv from "keyv";
 
 /** Items leave feeds within days; remembering them for half a year covers every feed we know. */
 export const SEEN_TTL_MS = 180 * 24 * 60 * 60 * 1000;
 
+/**
+ * A key found again after this long is remembered afresh: an item that stays in a quiet feed for
+ * years is never forgotten while it is there. (The poller reads every feed in full at least this
+ * often, so unchanged feeds answering 304 are covered too.)
+ */
+export const SEEN_REFRESH_MS = 30 * 24 * 60 * 60 * 1000;
+
+/** Entries one poll holds until it has remembered them; see {@link SeenItems.claimNew}. */
+export interface Claim {
+  /** Per entry: not seen before and held by this poll (so it is this poll's to take in). */
+  isNew: boolean[];
+  /** Lets other polls decide about these entries again; call once the new ones are remembered (or on failure). */
+  release(): void;
+}
+
 /** Seen-item memory over the store's `seen` namespace. */
 export class SeenItems {
+  /** Keys some poll is deciding about right now. */
+  private readonly claimed = new Set<string>();
+
   constructor(
     private readonly keyv: Keyv,
     private readonly ttlMs = SEEN_TTL_MS,
   ) {}
 
-  /** For each entry's identity keys, whether any of them has been seen. One store round trip. */
-  async seen(keysPerEntry: readonly (readonly string[])[]): Promise<boolean[]> {
+  /**
+   * For each entry's identity keys, whether any of them has been seen. One store read; the keys of
+   * seen entries that are missing (the entry gained a key, e.g. a changed link) or older than
+   * {@link SEEN_REFRESH_MS} are remembered in one write.
+   */
+  async seen(keysPerEntry: readonly (readonly string[])[], now = Date.now()): Promise<boolean[]> {
     const all = [...new Set(keysPerEntry.flat())];
-    if (all.length === 0) return [];
+    if (all.length === 0) return keysPerEntry.map(() => false);
     const values = await this.keyv.getMany<number>(all);
-    const known = new Set(all.filter((_, index) => values[index] !== undefined));
-    return keysPerEntry.map((keys) => keys.some((key) => known.has(key)));
+    const rememberedAt = new Map(all.flatMap((key, index) => (values[index] === undefined ? [] : [[key, values[index]!]])));
+    const flags = keysPerEntry.map((keys) => keys.some((key) => rememberedAt.has(key)));
+    const refresh = keysPerEntry
+      .filter((_, index) => flags[index])
+      .flat()
+      .filter((key) => now - (rememberedAt.get(key) ?? Number.NEGATIVE_INFINITY) > SEEN_REFRESH_MS);
+    await this.remember([...new Set(refresh)], now);
+    return flags;
+  }
+
+  /**
+   * Decides which entries one poll takes in, so that two feeds polled at once never both take the
+   * same story (the same link in two feeds): an entry sharing a key with an entry another poll
+   * holds, or with an earlier entry of this list, is not new; the others are held until `release`,
+   * then checked against the memory. Hold from before the read until after `remember`, and a
+   * second poll sees either the hold or the memory.
+   */
+  async claimNew(keysPerEntry: readonly (readonly string[])[], now = Date.now()): Promise<Claim> {
+    const mine = new Set<string>();
+    const held = keysPerEntry.map((keys) => {
+      if (keys.some((key) => this.claimed.has(key))) return false;
+      for (const key of keys) {
+        this.claimed.add(key);
+        mine.add(key);
+      }
+      return true;
+    });
+    const release = (): void => mine.forEach((key) => this.claimed.delete(key));
+    try {
+      const seen = await this.seen(keysPerEntry, now);
+      return { isNew: held.map((holds, index) => holds && !seen[index]), release };
+    } catch (error) {
+      release();
+      throw error;
+    }
   }
 
   /** Remembers these identity keys as seen now. */

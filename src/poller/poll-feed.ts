@@ -14,11 +14,19 @@ import { parseFeed } from "../feeds/parse.js";
 import { identityKeys } from "../items/identity.js";
 import type { FeedEntry, Item } from "../items/item.js";
 import type { RecentItems } from "../items/recent.js";
-import type { SeenItems } from "../items/seen.js";
-import { extractArticle } from "../summaries/extract.js";
+import { SEEN_REFRESH_MS, type SeenItems } from "../items/seen.js";
+import { extractArticle, stripBoilerplate } from "../summaries/extract.js";
 import { htmlToText } from "../summaries/html-text.js";
-import { summarize } from "../summaries/summarize.js";
+import { extractiveSummarizer, type Summarizer } from "../summaries/summarize.js";
 import type { TopicMatcher } from "../topics/topics.js";
+
+/** Telling the bot's admins about a feed's health; the poller knows nothing of Telegram. */
+export interface AdminAlerts {
+  /** Consecutive failed polls after which the admins are told (once per run of failures). */
+  afterFailures: number;
+  /** Tells every admin `text` (plain text); never rejects, and does not keep the poll waiting for Telegram. */
+  notify(text: string): Promise<void>;
+}
 
 /** What one poll needs. */
 export interface PollDeps {
@@ -29,6 +37,9 @@ export interface PollDeps {
   topics: TopicMatcher;
   logger: Logger;
   fetch: { timeoutMs: number; maxBytes: number };
+  alerts: AdminAlerts;
+  /** Writes new items' summaries (the baseline's are always extractive); extractive when absent. */
+  summarizer?: Summarizer;
   now?: () => number;
 }
 
@@ -38,9 +49,51 @@ export type PollResult =
   | { status: "ok"; newItems: number; queued: number; baseline: boolean }
   | { status: "failed"; error: FetchError };
 
-/** Backoff after consecutive failures: 1, 2, 4 … minutes, capped at 6 hours. */
+/** The longest backoff: a feed that is down is still tried four times a day. */
+export const MAX_BACKOFF_MS = 6 * 60 * 60_000;
+
+/** The longest wait a site may ask for (`<ttl>`, Retry-After); a longer ask is taken as a mistake. */
+export const MAX_REQUESTED_WAIT_MS = 24 * 60 * 60_000;
+
+/** Backoff after consecutive failures: 1, 2, 4 … minutes, capped at {@link MAX_BACKOFF_MS}. */
 export function failureBackoffMs(failures: number): number {
-  return Math.min(6 * 60 * 60_000, 60_000 * 2 ** Math.max(0, failures - 1));
+  return Math.min(MAX_BACKOFF_MS, 60_000 * 2 ** Math.max(0, failures - 1));
+}
+
+/**
+ * When a failed feed may be polled again: after its backoff, and not before the site's Retry-After
+ * (capped at {@link MAX_REQUESTED_WAIT_MS}).
+ */
+export function retryAt(now: number, failures: number, retryAfterMs = 0): number {
+  return now + Math.max(failureBackoffMs(failures), Math.min(retryAfterMs, MAX_REQUESTED_WAIT_MS));
+}
+
+/** When a healthy feed may be polled again: after its `<ttl>` (capped), else at the next tick. */
+export function nextPollAfterSuccess(now: number, ttlMs: number | undefined): number | undefined {
+  return ttlMs ? now + Math.min(ttlMs, MAX_REQUESTED_WAIT_MS) : undefined;
+}
+
+const count = (n: number, noun: string): string => `${n} ${noun}${n === 1 ? "" : "s"}`;
+
+/**
+ * The admins' message when a poll changes a feed's health: its failures reached the threshold and
+ * they haven't been told yet, or it works again after they were told. `alerted` is the flag to keep.
+ */
+export function healthAlert(
+  feed: Pick<FeedDefinition, "id" | "url">,
+  before: Pick<FeedState, "alerted" | "failures">,
+  after: Pick<FeedState, "failures" | "lastError">,
+  afterFailures: number,
+): { alerted: boolean; message?: string } {
+  if (after.failures === 0) {
+    return before.alerted
+      ? { alerted: false, message: `Feed ${feed.id} works again after ${count(before.failures, "failed poll")}.\n${feed.url}` }
+      : { alerted: false };
+  }
+  if (before.alerted) return { alerted: true };
+  if (after.failures < afterFailures) return { alerted: false };
+  const message = `Feed ${feed.id} has failed ${count(after.failures, "time")} in a row.\n${feed.url}\nLast error: ${after.lastError ?? "unknown"}`;
+  return { alerted: true, message };
 }
 
 /** Oldest first: by publication date where given, else the reverse of feed order (feeds list newest first). */
@@ -50,28 +103,45 @@ export function oldestFirst<T extends { entry: Pick<FeedEntry, "published"> }>(e
   return dated ? ordered.sort((a, b) => a.entry.published!.getTime() - b.entry.published!.getTime()) : ordered;
 }
 
-async function articleText(entry: FeedEntry, feed: FeedDefinition, deps: PollDeps): Promise<string> {
-  const feedText = htmlToText(entry.html ?? "");
+/** An entry's text as the feed gives it: clean text without site furniture ("The post … appeared first on …"). */
+export function entryText(entry: FeedEntry): string {
+  return stripBoilerplate(htmlToText(entry.html ?? ""));
+}
+
+/**
+ * The text to summarise: for a `fulltext` feed the article page's main text when it is longer than
+ * the feed's, else the feed's. A page that cannot be fetched is logged and the feed's text used.
+ */
+export async function articleText(
+  entry: FeedEntry,
+  feed: Pick<FeedDefinition, "id" | "fulltext">,
+  deps: Pick<PollDeps, "fetch" | "logger">,
+  signal?: AbortSignal,
+): Promise<string> {
+  const feedText = entryText(entry);
   if (!feed.fulltext || !entry.link) return feedText;
   try {
-    const page = await fetchResource(entry.link, { ...deps.fetch, userAgent: USER_AGENT, accept: "text/html,*/*;q=0.5" });
+    const page = await fetchResource(entry.link, { ...deps.fetch, userAgent: USER_AGENT, accept: "text/html,*/*;q=0.5", signal });
     if (page.status !== "ok") return feedText;
     const article = extractArticle(decodeText(page.bytes, page.contentType), page.url);
     return article.text.length > feedText.length ? article.text : feedText;
   } catch (error) {
+    if (signal?.aborted) throw error;
     deps.logger.warn({ feed: feed.id, link: entry.link, err: (error as Error).message }, "full text unavailable; using the feed's text");
     return feedText;
   }
 }
 
-async function buildItem(
+/** The Item newswire stores for an entry: summary and topics computed once, here. */
+export async function buildItem(
   entry: FeedEntry,
   keys: string[],
-  feed: FeedDefinition,
+  feed: Pick<FeedDefinition, "id" | "topics">,
   source: string,
   text: string,
-  deps: PollDeps,
+  deps: { topics: TopicMatcher; summarizer: Summarizer },
   now: number,
+  signal?: AbortSignal,
 ): Promise<Item> {
   const title = entry.title || text.slice(0, 120);
   return {
@@ -80,7 +150,7 @@ async function buildItem(
     source,
     title,
     link: entry.link,
-    summary: summarize(text),
+    summary: await deps.summarizer({ title, text }, signal),
     topics: deps.topics.match({ feedTopics: feed.topics, categories: entry.categories, title, text }),
     categories: entry.categories,
     image: entry.image,
@@ -89,75 +159,107 @@ async function buildItem(
   };
 }
 
-/** Polls one feed; never throws for the feed's own faults (they are recorded in its state). */
+/**
+ * Polls one feed; never throws for the feed's own faults (they are recorded in its state and, past
+ * the threshold, told to the admins). Rejects only when the store fails or `signal` aborts.
+ */
 export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: AbortSignal): Promise<PollResult> {
   const now = deps.now?.() ?? Date.now();
-  const state: FeedState = { ...deps.feedStates.get(feed.id), lastPollAt: now };
+  const before = deps.feedStates.get(feed.id);
+  const state: FeedState = { ...before, lastPollAt: now };
+  // Validators only while the last full read is recent: a monthly full read refreshes the seen
+  // memory of items that sit in a feed that never changes.
+  const revalidate = state.lastReadAt !== undefined && now - state.lastReadAt < SEEN_REFRESH_MS;
+  let response;
   try {
-    const response = await fetchResource(feed.url, {
+    response = await fetchResource(feed.url, {
       ...deps.fetch,
       userAgent: USER_AGENT,
-      etag: state.etag,
-      lastModified: state.lastModified,
+      ...(revalidate && { etag: state.etag, lastModified: state.lastModified }),
       signal,
     });
-    if (response.status === "not-modified") {
-      await deps.feedStates.set(feed.id, { ...state, failures: 0, lastSuccessAt: now, nextPollAt: undefined });
-      return { status: "not-modified" };
-    }
-    const parsed = await parseFeed(decodeText(response.bytes, response.contentType), response.url);
-    const source = feed.title ?? parsed.title ?? feed.id;
+  } catch (error) {
+    if (!(error instanceof FetchError)) throw error;
+    return recordFailure(feed, state, error, deps, now);
+  }
+  const healthy = { ...state, failures: 0, lastSuccessAt: now };
+  if (response.status === "not-modified") {
+    await record(feed, before, { ...healthy, nextPollAt: nextPollAfterSuccess(now, state.ttlMs) }, deps);
+    return { status: "not-modified" };
+  }
 
-    const candidates = parsed.entries.map((entry) => ({ entry, keys: identityKeys(entry, feed.id) }));
-    const seenFlags = await deps.seen.seen(candidates.map(({ keys }) => keys));
-    const batchKeys = new Set<string>();
-    const fresh = oldestFirst(candidates.filter((_, index) => !seenFlags[index])).filter(({ keys }) => {
-      // The same story twice in one document (or under two keys) is taken once.
-      if (keys.some((key) => batchKeys.has(key))) return false;
-      keys.forEach((key) => batchKeys.add(key));
-      return true;
-    });
-
+  let parsed;
+  try {
+    parsed = await parseFeed(decodeText(response.bytes, response.contentType), response.url);
+  } catch (error) {
+    if (!(error instanceof FetchError)) throw error;
+    return recordFailure(feed, state, error, deps, now);
+  }
+  const source = feed.title ?? parsed.title ?? feed.id;
+  const candidates = parsed.entries.map((entry) => ({ entry, keys: identityKeys(entry, feed.id) }));
+  const claim = await deps.seen.claimNew(candidates.map(({ keys }) => keys), now);
+  try {
     const baseline = !state.baselined;
     const accepted: AcceptedItem[] = [];
-    for (const { entry, keys } of fresh) {
-      // The baseline is only shown by /latest: the feed's text suffices, no page fetches.
-      const text = baseline ? htmlToText(entry.html ?? "") : await articleText(entry, feed, deps);
-      accepted.push({ item: await buildItem(entry, keys, feed, source, text, deps, now), identityKeys: keys });
+    // The baseline is only shown by /latest: the feed's text and extractive summaries suffice, no
+    // page fetches, no model calls (a first poll can hold a hundred items).
+    const summarizer = baseline ? extractiveSummarizer : (deps.summarizer ?? extractiveSummarizer);
+    for (const { entry, keys } of oldestFirst(candidates.filter((_, index) => claim.isNew[index]))) {
+      const text = baseline ? entryText(entry) : await articleText(entry, feed, deps, signal);
+      accepted.push({ item: await buildItem(entry, keys, feed, source, text, { topics: deps.topics, summarizer }, now, signal), identityKeys: keys });
     }
 
     await deps.recent.add(accepted.map(({ item }) => item));
     const queued = baseline ? 0 : await deps.dispatcher.accept(accepted, now);
     await deps.seen.remember(accepted.flatMap(({ identityKeys: keys }) => keys), now);
 
-    const ttlMs = parsed.ttlMinutes ? parsed.ttlMinutes * 60_000 : 0;
-    await deps.feedStates.set(feed.id, {
-      ...state,
-      title: parsed.title,
-      etag: response.etag,
-      lastModified: response.lastModified,
-      baselined: true,
-      failures: 0,
-      lastSuccessAt: now,
-      itemsSeen: state.itemsSeen + accepted.length,
-      nextPollAt: ttlMs > 0 ? now + ttlMs : undefined,
-    });
+    const ttlMs = parsed.ttlMinutes ? parsed.ttlMinutes * 60_000 : undefined;
+    await record(
+      feed,
+      before,
+      {
+        ...healthy,
+        title: parsed.title,
+        etag: response.etag,
+        lastModified: response.lastModified,
+        baselined: true,
+        itemsSeen: state.itemsSeen + accepted.length,
+        ttlMs,
+        lastReadAt: now,
+        nextPollAt: nextPollAfterSuccess(now, ttlMs),
+      },
+      deps,
+    );
     if (accepted.length > 0) {
       deps.logger.info({ feed: feed.id, newItems: accepted.length, queued, baseline }, baseline ? "feed baseline recorded" : "new items");
     }
     return { status: "ok", newItems: accepted.length, queued, baseline };
-  } catch (error) {
-    if (!(error instanceof FetchError)) throw error;
-    const failures = state.failures + 1;
-    const backoff = failureBackoffMs(failures);
-    await deps.feedStates.set(feed.id, {
-      ...state,
-      failures,
-      lastError: error.message,
-      lastErrorAt: now,
-      nextPollAt: now + Math.max(backoff, error.retryAfterMs ?? 0),
-    });
-    deps.logger.warn({ feed: feed.id, reason: error.reason, failures, err: error.message }, "feed poll failed");
-    return { status: "failed", error };
+  } finally {
+    claim.release();
   }
+}
+
+async function recordFailure(
+  feed: FeedDefinition,
+  state: FeedState,
+  error: FetchError,
+  deps: PollDeps,
+  now: number,
+): Promise<PollResult> {
+  const failures = state.failures + 1;
+  deps.logger.warn({ feed: feed.id, reason: error.reason, failures, err: error.message }, "feed poll failed");
+  await record(
+    feed,
+    state,
+    { ...state, failures, lastError: error.message, lastErrorAt: now, nextPollAt: retryAt(now, failures, error.retryAfterMs) },
+    deps,
+  );
+  return { status: "failed", error };
+}
+
+/** Stores a feed's new state and tells the admins when its health crossed the line. */
+async function record(feed: FeedDefinition, before: FeedState, after: FeedState, deps: PollDeps): Promise<void> {
+  const { alerted, message } = healthAlert(feed, before, after, deps.alerts.afterFailures);
+  await deps.feedStates.set(feed.id, { ...after, alerted });
+  if (message !== undefined) await deps.alerts.notify(message);
 }

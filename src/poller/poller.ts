@@ -46,7 +46,8 @@ export class Poller {
   /** Stops the schedule, aborts fetches under way and waits for the polls to wind down. */
   async stop(): Promise<void> {
     await this.task?.stop();
-    this.limit.clearQueue();
+    // Not limit.clearQueue(): the promises of cleared runs never settle. Queued runs see the abort
+    // and return at once instead.
     this.abort.abort();
     await Promise.allSettled([...this.inFlight.values()]);
   }
@@ -62,6 +63,8 @@ export class Poller {
       try {
         return await pollFeed(feed, this.deps, this.abort.signal);
       } catch (error) {
+        // Stopping aborts fetches under way; that is no error.
+        if (this.abort.signal.aborted) return undefined;
         // Not the feed's fault (the store failed, a bug): log it and keep polling the others.
         this.deps.logger.error({ feed: feed.id, err: error }, "poll failed unexpectedly");
         return undefined;

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { parseSettings } from "../../src/config/settings.js";
+import { parseSettings, parseSummarizerSettings } from "../../src/config/settings.js";
 import { ConfigError } from "../../src/config/errors.js";
 
 const TOKEN = "123456:ABC-def_ghi";
@@ -141,5 +141,42 @@ describe("parseSettings errors", () => {
     assertRejected({ ADMIN_IDS: "1\n2x" }, "ADMIN_IDS");
     assertRejected({ PAID_BROADCAST: "yes\nno" }, "PAID_BROADCAST");
     assertRejected({ FEED_CONCURRENCY: "3\n4" }, "FEED_CONCURRENCY");
+  });
+});
+
+describe("LLM summariser settings", () => {
+  test("absent: extractive summaries", () => {
+    assert.equal(parse({}).summarizer, undefined);
+  });
+
+  test("URL and model together, with the default timeout and an optional key", () => {
+    assert.deepEqual(parse({ SUMMARIZER_URL: "http://127.0.0.1:11434/v1", SUMMARIZER_MODEL: " qwen2.5:7b " }).summarizer, {
+      url: "http://127.0.0.1:11434/v1",
+      model: "qwen2.5:7b",
+      timeoutMs: 20_000,
+    });
+    const keyed = parse({ SUMMARIZER_URL: "https://api.example/v1/chat/completions", SUMMARIZER_MODEL: "m", SUMMARIZER_API_KEY: "k", SUMMARIZER_TIMEOUT_MS: "5000" });
+    assert.deepEqual(keyed.summarizer, { url: "https://api.example/v1/chat/completions", model: "m", apiKey: "k", timeoutMs: 5_000 });
+  });
+
+  test("one without the other names the missing one", () => {
+    assertRejected({ SUMMARIZER_URL: "http://127.0.0.1:8080/v1" }, "SUMMARIZER_MODEL", /SUMMARIZER_URL/);
+    assertRejected({ SUMMARIZER_MODEL: "llama3" }, "SUMMARIZER_URL", /SUMMARIZER_MODEL/);
+    assertRejected({ SUMMARIZER_URL: "http://127.0.0.1:8080/v1", SUMMARIZER_MODEL: " " }, "SUMMARIZER_MODEL");
+  });
+
+  test("bad values name their setting", () => {
+    assertRejected({ SUMMARIZER_URL: "localhost:11434", SUMMARIZER_MODEL: "m" }, "SUMMARIZER_URL", /http/);
+    assertRejected({ SUMMARIZER_URL: "http://127.0.0.1/v1", SUMMARIZER_MODEL: "m", SUMMARIZER_TIMEOUT_MS: "20s" }, "SUMMARIZER_TIMEOUT_MS");
+  });
+
+  test("parseSummarizerSettings reads them without a bot token", () => {
+    assert.deepEqual(parseSummarizerSettings({ SUMMARIZER_URL: "http://127.0.0.1:8080", SUMMARIZER_MODEL: "m" }), {
+      url: "http://127.0.0.1:8080",
+      model: "m",
+      timeoutMs: 20_000,
+    });
+    assert.equal(parseSummarizerSettings({}), undefined);
+    assert.throws(() => parseSummarizerSettings({ SUMMARIZER_MODEL: "m" }), /^ConfigError: SUMMARIZER_URL is required/);
   });
 });

@@ -1,0 +1,183 @@
+/**
+ * Poll cycle cost: 2,000 loopback feeds of 50 items each, 90 % unchanged (answered 304 to the
+ * conditional GET) and 10 % changed (5 new items each) per cycle, polled by the real Poller and
+ * pollFeed over a temporary SQLite store, as main.ts builds them. Delivery is a no-op dispatcher
+ * (what is measured is ingestion: fetch, decode, parse, identity, seen memory, summaries, topics,
+ * recent items, feed state).
+ *
+ * The feed site runs in a child process, so `process.cpuUsage()` counts the poller's work only
+ * (its thread, libuv's pool with the SQLite work, and the garbage collector). One baseline cycle
+ * (every feed read in full and recorded) comes first; then 5 measured cycles, reported as medians:
+ * feeds/s, CPU seconds per cycle, and the process's peak RSS. The CPU a cycle of 10,000 feeds
+ * would take is extrapolated linearly.
+ *
+ * Run: node --import tsx bench/poll.ts [FEED_CONCURRENCY, default 8]
+ */
+import { fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pino } from "pino";
+import type { FeedDefinition } from "../src/config/catalog.js";
+import type { Dispatcher } from "../src/delivery/dispatch.js";
+import { FeedStates } from "../src/feeds/feed-state.js";
+import { RecentItems } from "../src/items/recent.js";
+import { SeenItems } from "../src/items/seen.js";
+import { Poller } from "../src/poller/poller.js";
+import { openNamespaces } from "../src/store/keyv.js";
+import { compileTopics } from "../src/topics/topics.js";
+import { rssXml, startFeedSite, type RssItem } from "../test/support/feed-site.js";
+
+const FEEDS = 2_000;
+const ITEMS_PER_FEED = 50;
+/** Every cycle, one feed in this many changes. */
+const CHANGED_ONE_IN = 10;
+const NEW_ITEMS_PER_CHANGE = 5;
+const MEASURED_CYCLES = 5;
+const TARGET_FEEDS = 10_000;
+const TARGET_CPU_SECONDS = 300;
+
+/** Messages between the bench and its site process. */
+type ToSite = { op: "change"; cycle: number } | { op: "close" };
+type FromSite = { op: "ready"; origin: string } | { op: "changed"; feeds: number };
+
+const TOPICS = [
+  { id: "harbour", title: "Harbour", keywords: ["harbour", "ferry", "pier"], categories: ["Port"], exclude: [] },
+  { id: "weather", title: "Weather", keywords: ["storm", "rain", "wind"], categories: [], exclude: ["forecast model"] },
+  { id: "council", title: "Council", keywords: ["council", "vote", "mayor"], categories: ["Politics"], exclude: [] },
+];
+
+// ---- the site's process ----
+
+function story(feed: number, n: number): RssItem {
+  return {
+    title: `Feed ${feed} story ${n}: the council votes on the harbour ferry timetable`,
+    link: `https://site${feed}.example/news/${n}?utm_source=rss`,
+    guid: `feed-${feed}-story-${n}`,
+    description:
+      `<p>The <b>council</b> met on day ${n} to discuss the harbour. Members voted to widen the pier and repair the lighthouse, ` +
+      `after a storm in the spring left the old ferry landing unsafe. The mayor said the work would start in the autumn.</p>` +
+      `<p>Residents asked about the cost; the harbour master said the port would cover half of it from fees.</p>`,
+    pubDate: new Date(Date.UTC(2026, 0, 1) + n * 60_000),
+    categories: ["Port", "Politics"],
+  };
+}
+
+async function serveSite(): Promise<void> {
+  const site = await startFeedSite();
+  const newest = new Array<number>(FEEDS).fill(ITEMS_PER_FEED);
+  const publish = (feed: number) => {
+    const items = Array.from({ length: ITEMS_PER_FEED }, (_, k) => story(feed, newest[feed]! - k));
+    site.set(`/feed/${feed}.xml`, { body: rssXml({ title: `Site ${feed}`, items }) });
+  };
+  for (let feed = 0; feed < FEEDS; feed++) publish(feed);
+  const send = (message: FromSite) => process.send!(message);
+  process.on("message", async (message: ToSite) => {
+    if (message.op === "close") {
+      await site.close();
+      process.exit(0);
+    }
+    let changed = 0;
+    for (let feed = message.cycle % CHANGED_ONE_IN; feed < FEEDS; feed += CHANGED_ONE_IN) {
+      newest[feed]! += NEW_ITEMS_PER_CHANGE;
+      publish(feed);
+      changed++;
+    }
+    send({ op: "changed", feeds: changed });
+  });
+  send({ op: "ready", origin: site.origin });
+}
+
+// ---- the bench ----
+
+interface Cycle {
+  seconds: number;
+  cpuSeconds: number;
+}
+
+const median = (values: number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+async function bench(concurrency: number): Promise<void> {
+  const child = fork(fileURLToPath(import.meta.url), ["site"], { execArgv: ["--import", "tsx"] });
+  const next = () => new Promise<FromSite>((resolve) => child.once("message", (message: FromSite) => resolve(message)));
+  const ready = await next();
+  if (ready.op !== "ready") throw new Error("the site did not start");
+
+  const dir = mkdtempSync(join(tmpdir(), "newswire-bench-poll-"));
+  const store = await openNamespaces(`sqlite://${join(dir, "bench.sqlite")}`);
+  const feeds: FeedDefinition[] = Array.from({ length: FEEDS }, (_, feed) => ({
+    id: `feed-${feed}`,
+    url: `${ready.origin}/feed/${feed}.xml`,
+    topics: [],
+    fulltext: false,
+  }));
+  let accepted = 0;
+  const poller = new Poller(
+    feeds,
+    {
+      feedStates: await FeedStates.open(store.feeds, feeds.map((feed) => feed.id)),
+      seen: new SeenItems(store.seen),
+      recent: await RecentItems.open(store.items, store.recent),
+      dispatcher: {
+        async accept(items: readonly unknown[]) {
+          accepted += items.length;
+          return 0;
+        },
+      } as unknown as Dispatcher,
+      topics: compileTopics(TOPICS),
+      logger: pino({ level: "silent" }),
+      fetch: { timeoutMs: 15_000, maxBytes: 10 * 1024 * 1024 },
+      alerts: { afterFailures: 5, notify: async () => undefined },
+    },
+    concurrency,
+  );
+
+  const cycle = async (): Promise<Cycle> => {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await poller.pollDue();
+    const used = process.cpuUsage(cpu);
+    return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
+  };
+
+  console.log(`${FEEDS} feeds × ${ITEMS_PER_FEED} items, ${100 / CHANGED_ONE_IN} % changed per cycle (${NEW_ITEMS_PER_CHANGE} new items each), FEED_CONCURRENCY ${concurrency}`);
+  const baseline = await cycle();
+  console.log(`baseline cycle (every feed read in full, ${FEEDS * ITEMS_PER_FEED} items recorded): ${baseline.seconds.toFixed(1)} s, ${baseline.cpuSeconds.toFixed(1)} CPU s`);
+
+  const cycles: Cycle[] = [];
+  for (let n = 1; n <= MEASURED_CYCLES; n++) {
+    child.send({ op: "change", cycle: n } satisfies ToSite);
+    const changed = await next();
+    const before = accepted;
+    const result = await cycle();
+    cycles.push(result);
+    const changedFeeds = changed.op === "changed" ? changed.feeds : 0;
+    console.log(
+      `cycle ${n}: ${result.seconds.toFixed(2)} s, ${(FEEDS / result.seconds).toFixed(0)} feeds/s, ${result.cpuSeconds.toFixed(2)} CPU s, ` +
+        `${changedFeeds} feeds changed, ${accepted - before} new items`,
+    );
+  }
+
+  const seconds = median(cycles.map((c) => c.seconds));
+  const cpuSeconds = median(cycles.map((c) => c.cpuSeconds));
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  const projectedCpu = (cpuSeconds * TARGET_FEEDS) / FEEDS;
+  console.log(`\nmedian of ${MEASURED_CYCLES} cycles: ${(FEEDS / seconds).toFixed(0)} feeds/s, ${seconds.toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} CPU s per cycle`);
+  console.log(`CPU per feed: ${((cpuSeconds / FEEDS) * 1000).toFixed(2)} ms; peak RSS ${peakRssMb.toFixed(0)} MB`);
+  console.log(
+    `${TARGET_FEEDS} feeds: about ${projectedCpu.toFixed(1)} CPU s per cycle (target under ${TARGET_CPU_SECONDS} s of one core): ` +
+      (projectedCpu < TARGET_CPU_SECONDS ? "holds" : "does NOT hold"),
+  );
+
+  child.send({ op: "close" } satisfies ToSite);
+  await Promise.allSettled(Object.values(store).map((keyv) => keyv.disconnect()));
+  rmSync(dir, { recursive: true, force: true });
+}
+
+if (process.argv[2] === "site") await serveSite();
+else await bench(Number(process.argv[2] ?? 8));

@@ -1,0 +1,185 @@
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { pino } from "pino";
+import type { FeedDefinition } from "../../src/config/catalog.js";
+import { parseSettings } from "../../src/config/settings.js";
+import type { Dispatcher } from "../../src/delivery/dispatch.js";
+import { FeedStates } from "../../src/feeds/feed-state.js";
+import { RecentItems } from "../../src/items/recent.js";
+import { SeenItems } from "../../src/items/seen.js";
+import { AdminNotifier, alertMessages } from "../../src/poller/admin-alerts.js";
+import type { PollDeps } from "../../src/poller/poll-feed.js";
+import { Poller } from "../../src/poller/poller.js";
+import { compileTopics } from "../../src/topics/topics.js";
+import { memoryNamespaces, silentLogger, TOKEN } from "../support/builders.js";
+import { rssXml, startFeedSite, type FeedSite } from "../support/feed-site.js";
+
+const START = Date.UTC(2026, 0, 1);
+
+/** Poll dependencies over memory namespaces, with a settable clock and the log lines kept. */
+async function pollDeps(feeds: readonly FeedDefinition[], clock = { now: START }): Promise<PollDeps & { lines: string[] }> {
+  const namespaces = memoryNamespaces();
+  const lines: string[] = [];
+  return {
+    lines,
+    feedStates: await FeedStates.open(namespaces.feeds, feeds.map((feed) => feed.id)),
+    seen: new SeenItems(namespaces.seen),
+    recent: await RecentItems.open(namespaces.items, namespaces.recent),
+    dispatcher: { accept: async () => 0 } as unknown as Dispatcher,
+    topics: compileTopics([]),
+    logger: pino({ level: "info" }, { write: (line: string) => void lines.push(line) }),
+    fetch: { timeoutMs: 5_000, maxBytes: 1024 * 1024 },
+    alerts: { afterFailures: 5, notify: async () => undefined },
+    now: () => clock.now,
+  };
+}
+
+const until = async (condition: () => boolean): Promise<void> => {
+  while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
+};
+
+describe("Poller", () => {
+  let site: FeedSite;
+  before(async () => {
+    site = await startFeedSite();
+  });
+  after(() => site.close());
+
+  const feed = (id: string): FeedDefinition => ({ id, url: site.url(`/${id}.xml`), topics: [], fulltext: false });
+  const good = (id: string) => site.set(`/${id}.xml`, { body: rssXml({ title: id, items: [{ title: `${id} story`, link: `https://${id}.example/1` }] }) });
+
+  test("never fetches one feed twice at once: a cycle skips a feed still being polled", async () => {
+    const slow = feed("slow");
+    site.set("/slow.xml", { body: rssXml({ title: "slow", items: [{ title: "one", link: "https://slow.example/1" }] }), delayMs: 300 });
+    const deps = await pollDeps([slow]);
+    const poller = new Poller([slow], deps, 4);
+    const first = poller.pollDue();
+    assert.equal(poller.polling, 1);
+    await poller.pollDue();
+    await poller.pollDue();
+    await first;
+    assert.equal(site.requests("/slow.xml").length, 1);
+    assert.equal(poller.polling, 0);
+    assert.equal(deps.feedStates.get("slow").baselined, true);
+  });
+
+  test("keeps at most `concurrency` feeds in flight; stop aborts them quietly", async () => {
+    const feeds = ["h1", "h2", "h3", "h4", "h5"].map(feed);
+    for (const { id } of feeds) site.hang(`/${id}.xml`);
+    const deps = await pollDeps(feeds);
+    const poller = new Poller(feeds, deps, 2);
+    const cycle = poller.pollDue();
+    const arrived = () => feeds.reduce((sum, { id }) => sum + site.requests(`/${id}.xml`).length, 0);
+    await until(() => arrived() === 2);
+    // The two in flight hang until the 5 s timeout: nothing more may start before then.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(arrived(), 2);
+    assert.equal(poller.polling, 5, "all five are taken, three wait their turn");
+
+    await poller.stop();
+    await cycle;
+    assert.equal(arrived(), 2, "the queued ones never start");
+    assert.equal(poller.polling, 0);
+    assert.deepEqual(deps.lines.filter((line) => /"level":50/.test(line)), [], "no error logged for the aborted polls");
+    for (const { id } of feeds) assert.equal(deps.feedStates.get(id).failures, 0);
+  });
+
+  test("polls only due feeds: a failed feed waits out its backoff while the others go on", async () => {
+    const clock = { now: START };
+    const broken = feed("broken");
+    const fine = feed("fine");
+    site.set("/broken.xml", { body: "not a feed at all" });
+    good("fine");
+    const deps = await pollDeps([broken, fine], clock);
+    const poller = new Poller([broken, fine], deps, 2);
+    await poller.pollDue();
+    assert.equal(deps.feedStates.get("broken").failures, 1);
+    assert.match(deps.feedStates.get("broken").lastError ?? "", /neither XML nor JSON/);
+    assert.equal(deps.feedStates.get("fine").failures, 0);
+    assert.equal(deps.feedStates.get("fine").baselined, true);
+    assert.equal(deps.lines.filter((line) => line.includes('"feed":"broken"') && line.includes("feed poll failed")).length, 1, "logged once, with its reason");
+
+    clock.now = START + 30_000;
+    await poller.pollDue();
+    assert.equal(site.requests("/broken.xml").length, 1, "backing off");
+    assert.equal(site.requests("/fine.xml").length, 2);
+
+    clock.now = START + 60_000;
+    await poller.pollDue();
+    assert.equal(site.requests("/broken.xml").length, 2, "due again after a minute");
+    assert.equal(deps.feedStates.get("broken").failures, 2);
+  });
+});
+
+describe("FEED_FAILURE_ALERT", () => {
+  test("defaults to 5 and takes a positive whole number", () => {
+    assert.equal(parseSettings({ BOT_TOKEN: TOKEN, FEEDS: "https://a.example/rss" }).feedFailureAlert, 5);
+    assert.equal(parseSettings({ BOT_TOKEN: TOKEN, FEEDS: "https://a.example/rss", FEED_FAILURE_ALERT: "2" }).feedFailureAlert, 2);
+    assert.throws(() => parseSettings({ BOT_TOKEN: TOKEN, FEED_FAILURE_ALERT: "0" }), /FEED_FAILURE_ALERT must be a positive whole number/);
+  });
+});
+
+describe("AdminNotifier", () => {
+  test("sends each alert to every admin, one message at a time, coalescing those raised meanwhile", async () => {
+    const sent: { chatId: number; text: string }[] = [];
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const send = async (chatId: number, text: string) => {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      inFlight--;
+      sent.push({ chatId, text });
+    };
+    const notifier = new AdminNotifier(5, [1, 2], send, silentLogger);
+    assert.equal(notifier.afterFailures, 5);
+    await notifier.notify("Feed a has failed 5 times in a row.");
+    await notifier.notify("Feed b has failed 5 times in a row.");
+    await notifier.notify("Feed c has failed 5 times in a row.");
+    await until(() => sent.length === 4);
+    assert.deepEqual(sent, [
+      { chatId: 1, text: "Feed a has failed 5 times in a row." },
+      { chatId: 2, text: "Feed a has failed 5 times in a row." },
+      { chatId: 1, text: "Feed b has failed 5 times in a row.\n\nFeed c has failed 5 times in a row." },
+      { chatId: 2, text: "Feed b has failed 5 times in a row.\n\nFeed c has failed 5 times in a row." },
+    ]);
+    assert.equal(mostInFlight, 1);
+  });
+
+  test("a failed send is logged and the other admins still get theirs", async () => {
+    const lines: string[] = [];
+    const sent: number[] = [];
+    const send = async (chatId: number) => {
+      if (chatId === 1) throw new Error("Forbidden: bot can't initiate conversation with a user");
+      sent.push(chatId);
+    };
+    const notifier = new AdminNotifier(5, [1, 2], send, pino({ level: "info" }, { write: (line: string) => void lines.push(line) }));
+    await notifier.notify("Feed a works again after 6 failed polls.");
+    await until(() => sent.length === 1);
+    assert.deepEqual(sent, [2]);
+    assert.equal(lines.filter((line) => line.includes("admin alert not delivered") && line.includes('"admin":1')).length, 1);
+  });
+
+  test("without admins nothing is sent", async () => {
+    let calls = 0;
+    const notifier = new AdminNotifier(5, [], async () => void calls++, silentLogger);
+    await notifier.notify("Feed a has failed 5 times in a row.");
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(calls, 0);
+  });
+
+  test("a burst lists the first alerts and counts the rest; long alerts fit a message", () => {
+    const burst = Array.from({ length: 2_000 }, (_, n) => `Feed f${n} has failed 5 times in a row.`);
+    const messages = alertMessages(burst);
+    assert.equal(messages.length, 1);
+    assert.equal(messages[0]!.split("\n\n").length, 10);
+    assert.match(messages[0]!, /^Feed f0 has failed/);
+    assert.match(messages[0]!, /…and 1991 more feed alerts; \/status shows every feed\.$/);
+    assert.deepEqual(alertMessages(burst.slice(0, 10)), [burst.slice(0, 10).join("\n\n")]);
+
+    const long = alertMessages(Array.from({ length: 6 }, (_, n) => `Feed f${n} failed.\nLast error: ${"x".repeat(5_000)}`));
+    assert.equal(long.length, 2, "six clipped alerts in two messages");
+    assert.ok(long.every((text) => text.length <= 4096));
+    assert.equal(long.join("\n\n").split("\n\n").length, 6);
+  });
+});
