@@ -105,3 +105,22 @@ export function renderPlain(item: Item, { locale, share = false }: RenderOptions
   const replyMarkup = share ? shareButton(link, locale) : undefined;
   return { text: clip(text, MESSAGE_LIMIT), linkPreview: { is_disabled: true }, ...(replyMarkup ? { replyMarkup } : {}) };
 }
+
+/**
+ * Joins parts into as few messages as fit Telegram's limit (counted generously, as raw HTML), the
+ * header first. A part is never split, and no message is empty.
+ */
+export function packMessages(header: string, parts: readonly string[], limit = MESSAGE_LIMIT): string[] {
+  const messages: string[] = [];
+  let current = header;
+  for (const part of parts) {
+    if (current && current.length + part.length + 2 > limit) {
+      messages.push(current);
+      current = part;
+    } else {
+      current = current ? `${current}\n\n${part}` : part;
+    }
+  }
+  if (current) messages.push(current);
+  return messages;
+}

@@ -5,8 +5,7 @@
  * counts the rest, instead of thousands of messages.
  */
 import type { Logger } from "pino";
-import { packMessages } from "../bot/features/latest.js";
-import { clip } from "../delivery/render.js";
+import { clip, packMessages } from "../delivery/render.js";
 import type { AdminAlerts } from "./poll-feed.js";
 
 /** Alerts listed per round; the rest of a burst is counted. */

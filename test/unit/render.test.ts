@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { clip, escapeHtml, hashtags, MESSAGE_LIMIT, renderItem, renderPlain, safeUrl } from "../../src/delivery/render.js";
+import { clip, escapeHtml, hashtags, MESSAGE_LIMIT, renderItem, renderPlain, packMessages, safeUrl } from "../../src/delivery/render.js";
 import { parseTelegramHtml, validateTelegramHtml } from "../support/telegram-html.js";
 import { makeItem } from "../support/builders.js";
 
@@ -175,5 +175,18 @@ describe("renderPlain", () => {
     const message = renderPlain(makeItem({ title: "t ".repeat(10_000), summary: "s ".repeat(10_000), source: "x".repeat(15_000), link: "javascript:alert(1)" }), EN);
     assert.ok(message.text.length <= MESSAGE_LIMIT);
     assert.ok(!message.text.includes("javascript:"));
+  });
+});
+
+describe("packMessages", () => {
+  test("keeps the header with the first parts and starts a new message when the limit would pass", () => {
+    const parts = ["a".repeat(40), "b".repeat(40), "c".repeat(40)];
+    assert.deepEqual(packMessages("H", parts, 90), [`H\n\n${"a".repeat(40)}\n\n${"b".repeat(40)}`, "c".repeat(40)]);
+  });
+
+  test("never yields an empty message, even with no header and a part near the limit", () => {
+    const messages = packMessages("", ["x".repeat(99), "y"], 100);
+    assert.deepEqual(messages, ["x".repeat(99), "y"]);
+    assert.ok(messages.every((message) => message.length > 0));
   });
 });

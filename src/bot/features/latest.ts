@@ -7,7 +7,7 @@ import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { commandArgs } from "../chat.js";
 import { topicIds } from "./subscriptions.js";
-import { clip, escapeHtml, MESSAGE_LIMIT, safeUrl } from "../../delivery/render.js";
+import { clip, escapeHtml, packMessages, safeUrl } from "../../delivery/render.js";
 import type { Item } from "../../items/item.js";
 import { ALL_TOPIC } from "../../topics/topics.js";
 
@@ -38,22 +38,6 @@ function entry(item: Item, position: number): string {
   const headline = link ? `<a href="${escapeHtml(link)}">${title}</a>` : title;
   const date = new Date(item.publishedAt).toISOString().slice(0, 16).replace("T", " ");
   return `${position}. <b>${headline}</b>\n<i>${escapeHtml(clip(item.source, 80))}</i> · ${date} UTC`;
-}
-
-/** Joins entries into as few messages as fit Telegram's limit (counted generously as raw HTML). */
-export function packMessages(header: string, entries: readonly string[], limit = MESSAGE_LIMIT): string[] {
-  const messages: string[] = [];
-  let current = header;
-  for (const text of entries) {
-    if (current.length + text.length + 2 > limit) {
-      messages.push(current);
-      current = text;
-    } else {
-      current = current ? `${current}\n\n${text}` : text;
-    }
-  }
-  if (current) messages.push(current);
-  return messages;
 }
 
 /** The `/latest` command. */

@@ -5,8 +5,7 @@
 import { Composer } from "grammy";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
-import { packMessages } from "./latest.js";
-import { escapeHtml } from "../../delivery/render.js";
+import { escapeHtml, packMessages } from "../../delivery/render.js";
 
 const ago = (at: number | undefined, now: number): string => {
   if (at === undefined) return "never";
