@@ -18,7 +18,7 @@ import type { ChatKind, Subscribers } from "./subscribers.js";
 export type SendOutcome =
   | { kind: "sent"; messageId: number }
   /** Not yet: the home channel's post this target forwards is still to come. */
-  | { kind: "wait"; afterMs: number }
+  | { kind: "wait" }
   /** Telegram will never take this message (logged); the delivery is done. */
   | { kind: "refused"; reason: string }
   /** Try again later (429, 5xx, network). */
@@ -47,6 +47,8 @@ interface ChatQueue {
   failures: number;
   inHeap: boolean;
   busy: boolean;
+  /** Its head forwards a home post still to come: it sleeps until that post is done. */
+  awaitingHome: boolean;
 }
 
 /** What the sender needs. */
@@ -63,8 +65,6 @@ export interface SenderDeps {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
-/** How often a forward looks again for its home channel's post. */
-const HOME_POST_WAIT_MS = 1_000;
 
 type ApiSignal = Parameters<Api["sendMessage"]>[3];
 
@@ -100,6 +100,8 @@ export class Sender {
   readonly stats: SenderStats = { sent: 0, tooManyRequests: 0, failures: {}, recent: [] };
   private readonly chats = new Map<number, ChatQueue>();
   private readonly migrated = new Map<number, number>();
+  /** Jobs whose home post is still to come, with the chats whose next delivery forwards it. */
+  private readonly awaitingHome = new Map<string, Set<ChatQueue>>();
   private readonly heap = new MinHeap<ChatQueue>((a, b) => a.readyAt < b.readyAt || (a.readyAt === b.readyAt && a.turn < b.turn));
   private readonly bucket: TokenBucket;
   private readonly concurrency: number;
@@ -126,7 +128,7 @@ export class Sender {
       const chatId = this.currentChatId(target.chatId);
       let queue = this.chats.get(chatId);
       if (!queue) {
-        queue = { chatId, kind: target.kind, deliveries: [], readyAt: 0, turn: 0, failures: 0, inHeap: false, busy: false };
+        queue = { chatId, kind: target.kind, deliveries: [], readyAt: 0, turn: 0, failures: 0, inHeap: false, busy: false, awaitingHome: false };
         this.chats.set(chatId, queue);
       }
       queue.deliveries.push(delivery);
@@ -174,7 +176,7 @@ export class Sender {
   }
 
   private schedule(queue: ChatQueue): void {
-    if (queue.inHeap || queue.busy || queue.deliveries.length === 0) return;
+    if (queue.inHeap || queue.busy || queue.awaitingHome || queue.deliveries.length === 0) return;
     queue.turn = this.turn++;
     queue.inHeap = true;
     this.heap.push(queue);
@@ -236,14 +238,22 @@ export class Sender {
         queue.readyAt = now + chatInterval(this.deps.limits, queue.kind);
         queue.deliveries.shift();
         await this.deps.outbox.complete(delivery);
+        this.homeDone(delivery);
         return;
       case "retry":
         queue.failures++;
         queue.readyAt = now + outcome.afterMs;
         return;
-      case "wait":
-        queue.readyAt = now + outcome.afterMs;
+      case "wait": {
+        // The home post may have been done while this attempt was returning.
+        if (this.deps.outbox.homePost(delivery.job).state !== "pending") return;
+        // Out of the heap until the home post is done: no polling, no tokens spent on waiting.
+        queue.awaitingHome = true;
+        const waiters = this.awaitingHome.get(delivery.job.id) ?? new Set<ChatQueue>();
+        waiters.add(queue);
+        this.awaitingHome.set(delivery.job.id, waiters);
         return;
+      }
       case "gone":
         await this.dropChat(queue, outcome.reason);
         return;
@@ -263,7 +273,7 @@ export class Sender {
     const target = job.targets[index]!;
     if (target.forward) {
       const home = this.deps.outbox.homePost(job);
-      if (home.state === "pending") return { kind: "wait", afterMs: HOME_POST_WAIT_MS };
+      if (home.state === "pending") return { kind: "wait" };
       if (home.state === "posted") {
         const forwarded = await this.call(queue, (signal) =>
           this.deps.api.forwardMessage(queue.chatId, home.chatId, home.messageId, { message_thread_id: target.threadId }, signal),
@@ -321,12 +331,28 @@ export class Sender {
     }
   }
 
+  /** After a home post is sent or given up on, the chats forwarding it go on. */
+  private homeDone(delivery: Delivery): void {
+    if (delivery.index !== delivery.job.homeIndex) return;
+    const waiters = this.awaitingHome.get(delivery.job.id);
+    this.awaitingHome.delete(delivery.job.id);
+    for (const queue of waiters ?? []) {
+      queue.awaitingHome = false;
+      queue.readyAt = Math.max(queue.readyAt, this.now());
+      this.schedule(queue);
+    }
+    this.wake();
+  }
+
   private async dropChat(queue: ChatQueue, reason: string): Promise<void> {
     this.deps.logger.info({ chatId: queue.chatId, reason }, "chat is gone; ending its subscriptions");
     this.chats.delete(queue.chatId);
     const deliveries = queue.deliveries.splice(0);
     await this.deps.subscribers.removeChat(queue.chatId);
-    for (const delivery of deliveries) await this.deps.outbox.complete(delivery);
+    for (const delivery of deliveries) {
+      await this.deps.outbox.complete(delivery);
+      this.homeDone(delivery);
+    }
   }
 
   private async migrateChat(queue: ChatQueue, toChatId: number): Promise<void> {
