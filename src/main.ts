@@ -51,7 +51,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   installTransport(api);
   const [seen, recent, feedStates, subscribers, outbox] = await Promise.all([
     new SeenItems(store.seen),
-    RecentItems.open(store.items, store.recent),
+    RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
     FeedStates.open(store.feeds, catalog.feeds.map((feed) => feed.id)),
     Subscribers.open(store.subscribers),
     Outbox.open(store.outbox),
@@ -121,6 +121,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     await Promise.allSettled([poller.stop(), runner.isRunning() ? runner.stop() : undefined]);
     await sender.stop(5_000);
     await sweeper.stop();
+    await recent.flush();
     await Promise.allSettled(Object.values(store).map((keyv) => keyv.disconnect()));
   };
 }

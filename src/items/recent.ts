@@ -1,7 +1,8 @@
 /**
  * Recent items, newest first, for `/latest`: the items themselves live once in the `items`
- * namespace; a small index (key, topics, time) is kept in memory and persisted with coalesced
- * writes, so a poll that takes in fifty items costs one index write, not fifty.
+ * namespace; a small index (key, topics, time) is kept in memory and persisted at most twice a
+ * second (coalesced), so busy polls cost one index write between them, not one each. A crash
+ * forgets at most the last half second of the index, never an item or a delivery.
  */
 import type Keyv from "keyv";
 import { ALL_TOPIC } from "../topics/topics.js";
@@ -19,22 +20,26 @@ const INDEX_KEY = "index";
 const INDEX_SIZE = 2_000;
 /** An item outlives its place in the index only as long as someone may still ask for it. */
 const ITEM_TTL_MS = 30 * 24 * 60 * 60 * 1000;
+/** How long index changes wait to be persisted together. */
+const PERSIST_DELAY_MS = 500;
 
 /** The recent-items index over the store's `items` and `recent` namespaces. */
 export class RecentItems {
   private readonly persistIndex: CoalescedWrite;
+  private pendingPersist: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly items: Keyv,
     private readonly recent: Keyv,
     private index: RecentEntry[],
+    private readonly onPersistError: (error: unknown) => void,
   ) {
     this.persistIndex = coalesce(() => this.recent.set(INDEX_KEY, this.index).then(() => undefined));
   }
 
-  /** Loads the index. */
-  static async open(items: Keyv, recent: Keyv): Promise<RecentItems> {
-    return new RecentItems(items, recent, (await recent.get<RecentEntry[]>(INDEX_KEY)) ?? []);
+  /** Loads the index; `onPersistError` hears of index writes that failed in the background. */
+  static async open(items: Keyv, recent: Keyv, onPersistError: (error: unknown) => void = console.error): Promise<RecentItems> {
+    return new RecentItems(items, recent, (await recent.get<RecentEntry[]>(INDEX_KEY)) ?? [], onPersistError);
   }
 
   /** Stores items and puts them in the index by publication time. */
@@ -48,6 +53,13 @@ export class RecentItems {
     ]
       .sort((a, b) => b.publishedAt - a.publishedAt)
       .slice(0, INDEX_SIZE);
+    this.pendingPersist ??= setTimeout(() => this.flush().catch(this.onPersistError), PERSIST_DELAY_MS).unref();
+  }
+
+  /** Persists the index now (at a clean stop, so nothing waits on a timer). */
+  async flush(): Promise<void> {
+    clearTimeout(this.pendingPersist);
+    this.pendingPersist = undefined;
     await this.persistIndex();
   }
 

@@ -82,6 +82,7 @@ describe("state in a SQLite store, across reopening", () => {
 
     // Adding an item again (a feed re-dated it) moves it instead of listing it twice.
     await recent.add([{ ...old, publishedAt: 4_000 }]);
+    await recent.flush();
     assert.deepEqual(await titles(recent, 5), ["old", "newest", "middle"]);
     assert.equal(recent.size, 3);
 
@@ -97,6 +98,8 @@ describe("state in a SQLite store, across reopening", () => {
     const recent = await RecentItems.open(namespaces.items, namespaces.recent);
     const items = Array.from({ length: 20 }, (_, index) => makeItem({ publishedAt: 10_000 + index }));
     await Promise.all(items.map((item) => recent.add([item])));
+    // Persisted on its own half a second later (no flush): what a restart after a quiet moment finds.
+    await new Promise((resolve) => setTimeout(resolve, 800));
     const again = await store.open();
     const reopened = await RecentItems.open(again.items, again.recent);
     assert.equal(reopened.size, 20);
