@@ -1,0 +1,299 @@
+/**
+ * Broadcast throughput: one item to many private chats through the fake Telegram. The delivery
+ * engine is built as main.ts builds it (Subscribers and Outbox over a SQLite store, Sender,
+ * Dispatcher, grammY's Api with the bot's transport); the fake runs in a worker thread, so its
+ * HTTP work and flood-limit clock do not share the engine's event loop. Medians of the runs:
+ *
+ * - limits on: the fake enforces Telegram's 30/s overall and 1/s per chat with 429 + retry_after;
+ *   the sender paces at TELEGRAM_LIMITS (28/s), and at 29/s to see whether that draws any 429 —
+ *   once through the bot's transport as main.ts gives it (auto-retry waits out a 429 inside the
+ *   send), once without it (the sender reschedules the 429 through its token bucket); 3 runs each.
+ *   1,000 chats a run (3,000 at 28/s would take ~107 s a run); about 8 minutes in all.
+ * - limits on with 120 ms of Telegram latency: what the default 3 sends in flight allow over a
+ *   real network (the loopback answers in about a millisecond).
+ * - limits off: the engine's own ceiling in sends/s, 3,000 chats a run, 32 and 64 sends in flight;
+ *   once more with the outbox in memory (progress writes all but free), to see what the SQLite
+ *   progress writes cost the ceiling.
+ *
+ * Also reported: 429s, progress writes (the coalesced writes behind `outbox.complete`) and their
+ * mean duration inside a run (event-loop waits included) and alone, how busy the engine's thread
+ * was, peak RSS of the process (fake included), and the load average (2-core CI machines are
+ * shared: the limits-off numbers move with it; the runs go round robin so that load hits all).
+ *
+ * Run: node --import tsx bench/broadcast.ts [scenario name filter, e.g. "limits off"]
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { isMainThread, parentPort, Worker } from "node:worker_threads";
+import { Api } from "grammy";
+import Keyv from "keyv";
+import { pino } from "pino";
+import { installTransport } from "../src/bot/create-bot.js";
+import { Dispatcher } from "../src/delivery/dispatch.js";
+import { Outbox } from "../src/delivery/outbox.js";
+import { TELEGRAM_LIMITS, type PacingLimits } from "../src/delivery/pacing.js";
+import { Sender } from "../src/delivery/sender.js";
+import { Subscribers } from "../src/delivery/subscribers.js";
+import type { Item } from "../src/items/item.js";
+import { openNamespaces, type Namespace } from "../src/store/keyv.js";
+import { startFakeTelegram, type FloodLimitOptions } from "../test/support/fake-telegram.js";
+
+const RUNS = 5;
+const NO_PACING: PacingLimits = { perSecond: 100_000, privateIntervalMs: 0, groupIntervalMs: 0 };
+
+interface Scenario {
+  name: string;
+  chats: number;
+  runs: number;
+  fake: FloodLimitOptions;
+  pacing: PacingLimits;
+  /** Sends in flight; default the sender's own. */
+  concurrency?: number;
+  /** Added to every Bot API call, as the network to Telegram would. */
+  latencyMs?: number;
+  /** Keep the outbox in memory instead of SQLite. */
+  memoryOutbox?: boolean;
+  /** Leave out the bot's transport (auto-retry), so the sender handles every 429 itself. */
+  bareApi?: boolean;
+}
+
+const scenarios: Scenario[] = [
+  { name: "limits on, 28/s (TELEGRAM_LIMITS)", chats: 1_000, runs: RUNS, fake: {}, pacing: TELEGRAM_LIMITS },
+  { name: "limits on, 29/s", chats: 1_000, runs: 3, fake: {}, pacing: { ...TELEGRAM_LIMITS, perSecond: 29 } },
+  { name: "limits on, 29/s, no auto-retry", chats: 1_000, runs: 3, fake: {}, pacing: { ...TELEGRAM_LIMITS, perSecond: 29 }, bareApi: true },
+  { name: "limits on, 28/s, 120 ms latency", chats: 300, runs: 3, fake: {}, pacing: TELEGRAM_LIMITS, latencyMs: 120 },
+  { name: "limits off, 32 in flight", chats: 3_000, runs: RUNS, fake: false, pacing: NO_PACING, concurrency: 32 },
+  { name: "limits off, 64 in flight", chats: 3_000, runs: RUNS, fake: false, pacing: NO_PACING, concurrency: 64 },
+  { name: "limits off, 64 in flight, outbox in memory", chats: 3_000, runs: RUNS, fake: false, pacing: NO_PACING, concurrency: 64, memoryOutbox: true },
+];
+
+// ---- the fake Telegram's thread ----
+
+/** What the main thread asks the fake's thread. */
+type Request = { id: number; op: "reset"; limits: FloodLimitOptions } | { id: number; op: "stats" } | { id: number; op: "close" };
+/** The fake's counters since the last reset. */
+interface FakeStats {
+  sent: number;
+  tooManyRequests: number;
+}
+
+async function serveFakeTelegram(): Promise<void> {
+  const telegram = await startFakeTelegram();
+  const port = parentPort!;
+  port.on("message", async (request: Request) => {
+    if (request.op === "reset") {
+      telegram.reset();
+      telegram.setLimits(request.limits);
+    }
+    if (request.op === "close") await telegram.close();
+    const stats: FakeStats = { sent: telegram.sent.length, tooManyRequests: telegram.floodRejections };
+    port.postMessage({ id: request.id, ...stats });
+    if (request.op === "close") port.close();
+  });
+  port.postMessage({ apiRoot: telegram.apiRoot, token: telegram.token });
+}
+
+/** The main thread's handle on the fake in its worker. */
+class RemoteTelegram {
+  private nextId = 0;
+  private readonly waiting = new Map<number, (stats: FakeStats) => void>();
+
+  private constructor(
+    private readonly worker: Worker,
+    readonly apiRoot: string,
+    readonly token: string,
+  ) {
+    worker.on("message", (answer: FakeStats & { id: number }) => this.waiting.get(answer.id)?.(answer));
+  }
+
+  static async start(): Promise<RemoteTelegram> {
+    // The worker runs this file again; Node 20 does not pass `--import tsx` on to workers, so the
+    // worker loads it through tsx's API.
+    const tsx = JSON.stringify(import.meta.resolve("tsx/esm/api"));
+    const self = JSON.stringify(import.meta.url);
+    const worker = new Worker(`import(${tsx}).then(({ tsImport }) => tsImport(${self}, ${self}))`, { eval: true });
+    const { apiRoot, token } = await new Promise<{ apiRoot: string; token: string }>((resolve, reject) => {
+      worker.once("message", resolve);
+      worker.once("error", reject);
+    });
+    return new RemoteTelegram(worker, apiRoot, token);
+  }
+
+  ask(op: "stats" | "close"): Promise<FakeStats>;
+  ask(op: "reset", limits: FloodLimitOptions): Promise<FakeStats>;
+  ask(op: Request["op"], limits?: FloodLimitOptions): Promise<FakeStats> {
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, (stats) => {
+        this.waiting.delete(id);
+        resolve(stats);
+      });
+      this.worker.postMessage({ id, op, limits });
+    });
+  }
+}
+
+// ---- the engine's thread ----
+
+type Store = Record<Namespace, Keyv>;
+
+interface RunResult {
+  /** Messages per second from accepting the item until every delivery is done and durable. */
+  rate: number;
+  delivered: number;
+  tooManyRequests: number;
+  progressWrites: number;
+  progressWriteMs: number;
+  /** Share of the run the engine's event loop was busy. */
+  busy: number;
+  peakRssMb: number;
+}
+
+const item: Item = {
+  key: "l:bench-item",
+  feedId: "bench",
+  source: "Bench News",
+  title: "The council votes to widen the harbour pier",
+  link: "https://news.example/harbour-pier",
+  summary: "Members voted to widen the pier and repair the lighthouse before the winter storms.",
+  topics: ["all"],
+  categories: [],
+  publishedAt: Date.UTC(2026, 0, 1),
+  seenAt: Date.UTC(2026, 0, 1),
+};
+
+const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+/** Counts and times the outbox's progress writes until `restore`. */
+function timeProgressWrites(keyv: Keyv): { writes: number; ms: number; restore: () => void } {
+  const set = keyv.set;
+  const counter = { writes: 0, ms: 0, restore: () => void (keyv.set = set) };
+  keyv.set = (async (...args: Parameters<Keyv["set"]>) => {
+    if (!String(args[0]).startsWith("progress:")) return set.apply(keyv, args);
+    const started = performance.now();
+    try {
+      return await set.apply(keyv, args);
+    } finally {
+      counter.writes++;
+      counter.ms += performance.now() - started;
+    }
+  }) as Keyv["set"];
+  return counter;
+}
+
+/** One broadcast over `store` (its outbox is empty between runs: every run finishes its job). */
+async function run(telegram: RemoteTelegram, store: Store, scenario: Scenario): Promise<RunResult> {
+  await telegram.ask("reset", scenario.fake);
+  await store.subscribers.clear();
+  const subscribers = await Subscribers.open(store.subscribers);
+  await Promise.all(
+    Array.from({ length: scenario.chats }, (_, index) => subscribers.subscribe({ chatId: 10_001 + index, kind: "private" }, ["all"])),
+  );
+  const outboxStore = scenario.memoryOutbox ? new Keyv({ namespace: "outbox" }) : store.outbox;
+  const progress = timeProgressWrites(outboxStore);
+  const outbox = await Outbox.open(outboxStore);
+  const api = new Api(telegram.token, { apiRoot: telegram.apiRoot });
+  if (!scenario.bareApi) installTransport(api);
+  const latency = scenario.latencyMs;
+  if (latency) {
+    api.config.use(async (prev, method, payload, signal) => {
+      await new Promise((resolve) => setTimeout(resolve, latency));
+      return prev(method, payload, signal);
+    });
+  }
+  const sender = new Sender({
+    api,
+    outbox,
+    subscribers,
+    logger: pino({ level: "silent" }),
+    limits: scenario.pacing,
+    ...(scenario.concurrency ? { concurrency: scenario.concurrency } : {}),
+  });
+  const dispatcher = new Dispatcher(subscribers, outbox, sender);
+
+  let peakRss = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);
+  try {
+    const loop = performance.eventLoopUtilization();
+    const started = performance.now();
+    await dispatcher.accept([{ item, identityKeys: [item.key] }]);
+    sender.start();
+    await sender.idle();
+    const seconds = (performance.now() - started) / 1000;
+    const busy = performance.eventLoopUtilization(loop).utilization;
+    await sender.stop();
+    if (outbox.size.deliveries !== 0) throw new Error(`${outbox.size.deliveries} deliveries left in the outbox`);
+    const fake = await telegram.ask("stats");
+    return {
+      rate: fake.sent / seconds,
+      delivered: fake.sent,
+      tooManyRequests: fake.tooManyRequests,
+      progressWrites: progress.writes,
+      progressWriteMs: progress.ms / Math.max(1, progress.writes),
+      busy,
+      peakRssMb: peakRss / 2 ** 20,
+    };
+  } finally {
+    clearInterval(sampler);
+    progress.restore();
+  }
+}
+
+/** One progress write alone, as `outbox.complete` makes it for a 3,000-target job: median ms of 5 × 200. */
+async function progressWriteMs(store: Store): Promise<number> {
+  const bitset = Buffer.alloc(3_000 / 8, 0x5a).toString("base64");
+  const rounds: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const started = performance.now();
+    for (let write = 0; write < 200; write++) await store.outbox.set("progress:probe", bitset);
+    rounds.push((performance.now() - started) / 200);
+  }
+  await store.outbox.delete("progress:probe");
+  return median(rounds);
+}
+
+function report(scenario: Scenario, results: readonly RunResult[]): void {
+  const m = (pick: (result: RunResult) => number) => median(results.map(pick));
+  const list = (pick: (result: RunResult) => number | string) => results.map(pick).join(", ");
+  const ofTelegram = scenario.fake === false ? "" : ` = ${((m((r) => r.rate) / 30) * 100).toFixed(1)} % of 30/s`;
+  console.log(`${scenario.name}: ${scenario.chats} chats × ${scenario.runs} runs`);
+  console.log(`  ${m((r) => r.rate).toFixed(1)} msg/s median${ofTelegram} (runs: ${list((r) => r.rate.toFixed(1))})`);
+  console.log(`  delivered ${list((r) => r.delivered)}; 429s ${list((r) => r.tooManyRequests)}`);
+  console.log(
+    `  progress writes ${m((r) => r.progressWrites)} (${(scenario.chats / m((r) => r.progressWrites)).toFixed(1)} sends per write, ` +
+      `${m((r) => r.progressWriteMs).toFixed(2)} ms each); engine thread busy ${(m((r) => r.busy) * 100).toFixed(0)} %; ` +
+      `peak RSS ${m((r) => r.peakRssMb).toFixed(0)} MB`,
+  );
+}
+
+async function main(): Promise<void> {
+  const filter = process.argv[2];
+  const telegram = await RemoteTelegram.start();
+  // One store for every run: opening a fresh SQLite file is not what is measured here.
+  const dir = mkdtempSync(join(tmpdir(), "newswire-bench-"));
+  const store = await openNamespaces(`sqlite://${join(dir, "bench.sqlite")}`);
+  const chosen = scenarios.filter(({ name }) => !filter || name.includes(filter));
+  const results = new Map<Scenario, RunResult[]>(chosen.map((scenario) => [scenario, []]));
+  console.log(`load average at start: ${loadavg().map((load) => load.toFixed(2)).join(", ")} (${availableParallelism()} cores)`);
+  try {
+    // Round robin, so a busy spell on the machine slows runs of every scenario, not all of one.
+    for (let index = 0; index < Math.max(...chosen.map(({ runs }) => runs)); index++) {
+      for (const scenario of chosen.filter(({ runs }) => runs > index)) {
+        const result = await run(telegram, store, scenario);
+        results.get(scenario)!.push(result);
+        process.stderr.write(`run ${index + 1} of "${scenario.name}": ${result.rate.toFixed(1)} msg/s\n`);
+      }
+    }
+    for (const [scenario, runs] of results) report(scenario, runs);
+    console.log(`one SQLite progress write alone (3,000-target bitset, sequential): ${(await progressWriteMs(store)).toFixed(3)} ms`);
+    console.log(`load average at end: ${loadavg().map((load) => load.toFixed(2)).join(", ")}; process maxRSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+  } finally {
+    await telegram.ask("close");
+    await Promise.all(Object.values(store).map((keyv) => keyv.disconnect()));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (isMainThread) await main();
+else await serveFakeTelegram();
