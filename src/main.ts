@@ -5,7 +5,7 @@
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api, GrammyError } from "grammy";
 import { pino, type Logger } from "pino";
-import { createBot, commandMenu, installTransport } from "./bot/create-bot.js";
+import { createBot, commandMenu } from "./bot/create-bot.js";
 import { loadCatalog, type Catalog } from "./config/catalog.js";
 import { ConfigError } from "./config/errors.js";
 import { loadSettings, type Settings } from "./config/settings.js";
@@ -47,8 +47,9 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   const store = await openNamespaces(settings.storeUrl);
   const sweeper = sweepPeriodically(store, logger.child({ part: "store" }));
 
-  const api = new Api(settings.botToken, { apiRoot: settings.apiRoot });
-  installTransport(api);
+  // The sender's own Api has no auto-retry: the sender obeys retry_after per chat and retries
+  // 5xx and network errors itself, and a transformer resending outside its pacing causes more 429s.
+  const broadcastApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   const [seen, recent, feedStates, subscribers, outbox] = await Promise.all([
     new SeenItems(store.seen),
     RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
@@ -57,7 +58,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     Outbox.open(store.outbox),
   ]);
   const sender = new Sender({
-    api,
+    api: broadcastApi,
     outbox,
     subscribers,
     logger: logger.child({ part: "sender" }),
@@ -85,7 +86,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   sender.add(outbox.pending());
   sender.start();
 
-  await linkConfiguredChannels(catalog, api, subscribers, logger);
+  await linkConfiguredChannels(catalog, bot.api, subscribers, logger);
   await commandMenu(settings.adminIds)
     .setCommands(bot)
     .catch((error: Error) => logger.warn({ err: error.message }, "command menu not registered"));
@@ -104,7 +105,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
       alerts: new AdminNotifier(
         settings.feedFailureAlert,
         settings.adminIds,
-        (chatId, text) => api.sendMessage(chatId, text, { link_preview_options: { is_disabled: true } }),
+        (chatId, text) => bot.api.sendMessage(chatId, text, { link_preview_options: { is_disabled: true } }),
         logger.child({ part: "alerts" }),
       ),
     },

@@ -15,8 +15,12 @@ export interface PacingLimits {
   groupIntervalMs: number;
 }
 
-/** Default limits: a little under Telegram's 30/s, leaving room for replies to commands. */
-export const TELEGRAM_LIMITS: PacingLimits = { perSecond: 28, privateIntervalMs: 1_000, groupIntervalMs: 3_000 };
+/**
+ * Default limits: just under Telegram's 30/s. The bucket's burst of 2 keeps any one-second window
+ * at 30 at most; a reply to a command that lands in a full window costs one 429, which the sender
+ * waits out for that chat alone.
+ */
+export const TELEGRAM_LIMITS: PacingLimits = { perSecond: 29, privateIntervalMs: 1_000, groupIntervalMs: 3_000 };
 /** With `allow_paid_broadcast`: Telegram allows up to 1,000 messages a second. */
 export const PAID_BROADCAST_LIMITS: PacingLimits = { ...TELEGRAM_LIMITS, perSecond: 900 };
 
