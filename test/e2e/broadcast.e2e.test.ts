@@ -8,16 +8,13 @@
  * together arrive in order in every chat. Rates are printed as diagnostics, never asserted.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { Outbox } from "../../src/delivery/outbox.js";
 import { Subscribers, type Subscriber } from "../../src/delivery/subscribers.js";
 import { openNamespaces } from "../../src/store/keyv.js";
-import { startFakeTelegram, type FakeTelegram, type SentMessage } from "../support/fake-telegram.js";
-import { rssXml, startFeedSite, type FeedSite, type RssItem } from "../support/feed-site.js";
-import { startNewswire, type NewswireProcess } from "../support/newswire-process.js";
+import type { FakeTelegram, SentMessage } from "../support/fake-telegram.js";
+import { rssXml, type FeedSite, type RssItem } from "../support/feed-site.js";
+import { startNewswire, startWorld, type NewswireProcess, type World } from "../support/newswire-process.js";
 
 type NewSubscriber = Omit<Subscriber, "topics" | "since">;
 
@@ -117,35 +114,24 @@ function killIfRunning(bot: NewswireProcess | undefined): void {
 }
 
 /** A fake Telegram (Telegram's flood limits on), a feed site, a work folder and the process settings. */
+/** A world per describe block, started before its tests and closed after them. */
 function harness(): {
   telegram: () => FakeTelegram;
   site: () => FeedSite;
   env: () => Record<string, string>;
   workdir: () => string;
 } {
-  let telegram: FakeTelegram;
-  let site: FeedSite;
-  let workdir: string;
-  let env: Record<string, string>;
+  let world: World;
   before(async () => {
-    telegram = await startFakeTelegram();
-    site = await startFeedSite();
-    workdir = mkdtempSync(join(tmpdir(), "newswire-broadcast-"));
-    env = {
-      BOT_TOKEN: telegram.token,
-      TELEGRAM_API_ROOT: telegram.apiRoot,
-      FEEDS: site.url("/feed.xml"),
-      STORE_URL: `sqlite://${join(workdir, "state", "newswire.sqlite")}`,
-      POLL_CRON: "* * * * * *",
-      LOG_LEVEL: "info",
-    };
+    world = await startWorld("broadcast");
   });
-  after(async () => {
-    await telegram?.close();
-    await site?.close();
-    rmSync(workdir, { recursive: true, force: true });
-  });
-  return { telegram: () => telegram, site: () => site, env: () => env, workdir: () => workdir };
+  after(() => world?.close());
+  return {
+    telegram: () => world.telegram,
+    site: () => world.site,
+    env: () => world.env({ FEEDS: world.site.url("/feed.xml") }),
+    workdir: () => world.workdir,
+  };
 }
 
 describe("broadcast to 600 chats through Telegram's flood limits", () => {

@@ -7,14 +7,13 @@
  * in two feeds reaches a chat once.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { stringify } from "yaml";
-import { startFakeTelegram, type FakeTelegram, type SentMessage } from "../support/fake-telegram.js";
-import { rssXml, startFeedSite, type FeedSite, type RssFeed, type RssItem } from "../support/feed-site.js";
-import { startNewswire, type NewswireProcess } from "../support/newswire-process.js";
+import type { FakeTelegram, SentMessage } from "../support/fake-telegram.js";
+import { rssXml, type FeedSite, type RssFeed, type RssItem } from "../support/feed-site.js";
+import { startNewswire, startWorld, type NewswireProcess, type World } from "../support/newswire-process.js";
 
 const READER = 5151;
 const ADMIN = 7070;
@@ -72,18 +71,14 @@ describe("feed ingestion that survives the real web", () => {
   let telegram: FakeTelegram;
   let site: FeedSite;
   let workdir: string;
+  let world: World;
 
   before(async () => {
-    telegram = await startFakeTelegram();
-    site = await startFeedSite();
-    workdir = mkdtempSync(join(tmpdir(), "newswire-feeds-e2e-"));
+    world = await startWorld("feeds");
+    ({ telegram, site, workdir } = world);
   });
 
-  after(async () => {
-    await telegram?.close();
-    await site?.close();
-    rmSync(workdir, { recursive: true, force: true });
-  });
+  after(() => world?.close());
 
   test("good feeds deliver beside broken ones; the bot stays up, small, and says what is wrong", async (t) => {
     const good: RssItem[] = [english(2), english(1)];
@@ -126,17 +121,12 @@ describe("feed ingestion that survives the real web", () => {
 
     const bot: NewswireProcess = startNewswire(
       {
-        BOT_TOKEN: telegram.token,
-        TELEGRAM_API_ROOT: telegram.apiRoot,
-        CONFIG_FILE: configFile,
-        STORE_URL: `sqlite://${join(workdir, "newswire.sqlite")}`,
-        POLL_CRON: "* * * * * *",
+        ...world.env({ CONFIG_FILE: configFile }),
         ADMIN_IDS: String(ADMIN),
         // Failed feeds back off a minute before their second poll, so a test sees only the first
         // failure; the threshold arithmetic is unit-tested (test/unit/poll-feed.test.ts).
         FEED_FAILURE_ALERT: "1",
         FETCH_TIMEOUT_MS: "1500",
-        LOG_LEVEL: "info",
       },
       workdir,
     );

@@ -4,13 +4,10 @@
  * once, SIGKILL and restart without repeats, the next item delivered, SIGTERM exits 0.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { startFakeTelegram, type FakeTelegram } from "../support/fake-telegram.js";
-import { rssXml, startFeedSite, type FeedSite } from "../support/feed-site.js";
-import { startNewswire, type NewswireProcess } from "../support/newswire-process.js";
+import type { FakeTelegram } from "../support/fake-telegram.js";
+import { rssXml, type FeedSite } from "../support/feed-site.js";
+import { startNewswire, startWorld, type NewswireProcess, type World } from "../support/newswire-process.js";
 
 const CHAT = 4242;
 
@@ -31,6 +28,7 @@ const article = (n: number): FeedItem => ({
 });
 
 describe("newswire end to end", () => {
+  let world: World;
   let telegram: FakeTelegram;
   let site: FeedSite;
   let workdir: string;
@@ -40,25 +38,13 @@ describe("newswire end to end", () => {
   const pushes = (title: string) => telegram.sent.filter((message) => message.chat_id === CHAT && message.text.includes(title) && !message.text.includes("1. "));
 
   before(async () => {
-    telegram = await startFakeTelegram();
-    site = await startFeedSite();
+    world = await startWorld("e2e");
+    ({ telegram, site, workdir } = world);
     publish();
-    workdir = mkdtempSync(join(tmpdir(), "newswire-e2e-"));
-    env = {
-      BOT_TOKEN: telegram.token,
-      TELEGRAM_API_ROOT: telegram.apiRoot,
-      FEEDS: site.url("/feed.xml"),
-      STORE_URL: `sqlite://${join(workdir, "state", "newswire.sqlite")}`,
-      POLL_CRON: "* * * * * *",
-      LOG_LEVEL: "info",
-    };
+    env = world.env({ FEEDS: site.url("/feed.xml") });
   });
 
-  after(async () => {
-    await telegram?.close();
-    await site?.close();
-    rmSync(workdir, { recursive: true, force: true });
-  });
+  after(() => world?.close());
 
   test("subscribe, baseline, deliver once, survive SIGKILL, stop on SIGTERM", async () => {
     let bot: NewswireProcess = startNewswire(env, workdir);

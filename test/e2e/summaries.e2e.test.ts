@@ -10,16 +10,15 @@
  * model fails the extractive one is.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { words } from "../../src/text/words.js";
-import { startFakeTelegram, type FakeTelegram, type SentMessage } from "../support/fake-telegram.js";
-import { rssXml, startFeedSite, type FeedSite, type RssItem } from "../support/feed-site.js";
-import { startNewswire, type NewswireProcess } from "../support/newswire-process.js";
+import type { FakeTelegram, SentMessage } from "../support/fake-telegram.js";
+import { rssXml, type FeedSite, type RssItem } from "../support/feed-site.js";
+import { startNewswire, startWorld, type NewswireProcess, type World } from "../support/newswire-process.js";
 import { validateTelegramHtml } from "../support/telegram-html.js";
 
 const CHAT = 5151;
@@ -102,6 +101,7 @@ describe("summaries end to end", () => {
   let telegram: FakeTelegram;
   let site: FeedSite;
   let workdir: string;
+  let world: World;
   let bot: NewswireProcess | undefined;
   let env: Record<string, string>;
   const items: RssItem[] = [
@@ -112,20 +112,12 @@ describe("summaries end to end", () => {
   const delivered = (text: string) => (message: SentMessage) => message.chat_id === CHAT && (message.message.text ?? "").includes(text);
 
   before(async () => {
-    telegram = await startFakeTelegram();
-    site = await startFeedSite();
+    world = await startWorld("summaries");
+    ({ telegram, site, workdir } = world);
     site.set("/local/2024/millbrook-solar", { body: ARTICLE_PAGE });
     publish();
-    workdir = mkdtempSync(join(tmpdir(), "newswire-summaries-"));
     writeFileSync(join(workdir, "newswire.yaml"), `feeds:\n  - url: ${site.url("/feed.xml")}\n    id: harbor\n    title: Harbor Daily\n    fulltext: true\n`);
-    env = {
-      BOT_TOKEN: telegram.token,
-      TELEGRAM_API_ROOT: telegram.apiRoot,
-      CONFIG_FILE: join(workdir, "newswire.yaml"),
-      STORE_URL: `sqlite://${join(workdir, "newswire.sqlite")}`,
-      POLL_CRON: "* * * * * *",
-      LOG_LEVEL: "info",
-    };
+    env = world.env({ CONFIG_FILE: join(workdir, "newswire.yaml") });
   });
 
   after(async () => {
@@ -133,9 +125,7 @@ describe("summaries end to end", () => {
       bot.child.kill("SIGTERM");
       await bot.exited;
     }
-    await telegram?.close();
-    await site?.close();
-    rmSync(workdir, { recursive: true, force: true });
+    await world?.close();
   });
 
   test("full-text summaries, hostile markup, a huge item and a Russian one", async () => {

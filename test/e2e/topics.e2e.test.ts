@@ -9,14 +9,13 @@
  * in a forum thread posts into that thread.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { InlineKeyboardMarkup, Update } from "grammy/types";
-import { startFakeTelegram, type FakeTelegram, type SentMessage } from "../support/fake-telegram.js";
-import { rssXml, startFeedSite, type FeedSite, type RssItem } from "../support/feed-site.js";
-import { startNewswire, type NewswireProcess } from "../support/newswire-process.js";
+import type { FakeTelegram, SentMessage } from "../support/fake-telegram.js";
+import { rssXml, type FeedSite, type RssItem } from "../support/feed-site.js";
+import { startNewswire, startWorld, type NewswireProcess, type World } from "../support/newswire-process.js";
 import { myChatMemberUpdate, user } from "../support/builders.js";
 
 const CHINA_CHAT = 5001;
@@ -65,6 +64,7 @@ describe("topics, the topic menu, channels and forum threads end to end", () => 
   let fake: FakeTelegram;
   let site: FeedSite;
   let workdir: string;
+  let world: World;
   let bot: NewswireProcess | undefined;
   const items: RssItem[] = [item("Harbour council meets", "The council met about the pier.")];
   const publish = () =>
@@ -84,10 +84,9 @@ describe("topics, the topic menu, channels and forum threads end to end", () => 
   const buttonTexts = (markup: unknown) => (markup as InlineKeyboardMarkup | undefined)?.inline_keyboard.flat().map((button) => button.text) ?? [];
 
   before(async () => {
-    fake = await startFakeTelegram();
-    site = await startFeedSite();
+    world = await startWorld("topics");
+    ({ telegram: fake, site, workdir } = world);
     publish();
-    workdir = mkdtempSync(join(tmpdir(), "newswire-topics-e2e-"));
     writeFileSync(join(workdir, "newswire.yaml"), CONFIG(site.url("/wire.xml")));
   });
 
@@ -96,9 +95,7 @@ describe("topics, the topic menu, channels and forum threads end to end", () => 
       bot.child.kill("SIGTERM");
       await bot.exited;
     }
-    await fake?.close();
-    await site?.close();
-    rmSync(workdir, { recursive: true, force: true });
+    await world?.close();
   });
 
   test("topics decide who gets what; the menu, channels and forum threads work as users expect", async () => {
@@ -111,17 +108,7 @@ describe("topics, the topic menu, channels and forum threads end to end", () => 
     fake.addChat({ id: FORUM, type: "supergroup", title: "Forum" });
     fake.setMember(FORUM, FORUM_ADMIN, "administrator");
 
-    bot = startNewswire(
-      {
-        BOT_TOKEN: fake.token,
-        TELEGRAM_API_ROOT: fake.apiRoot,
-        CONFIG_FILE: join(workdir, "newswire.yaml"),
-        STORE_URL: `sqlite://${join(workdir, "newswire.sqlite")}`,
-        POLL_CRON: "* * * * * *",
-        LOG_LEVEL: "info",
-      },
-      workdir,
-    );
+    bot = startNewswire(world.env({ CONFIG_FILE: join(workdir, "newswire.yaml") }), workdir);
     await bot.waitForOutput("newswire started");
     await bot.waitForOutput("feed baseline recorded");
 

@@ -21,6 +21,7 @@ import { Sender } from "../../src/delivery/sender.js";
 import type { PacingLimits } from "../../src/delivery/pacing.js";
 import type { TopicDefinition } from "../../src/topics/topics.js";
 import type { FeedDefinition } from "../../src/config/catalog.js";
+import { testBotInfo } from "./fake-telegram.js";
 
 /** The token every fake accepts. */
 export const TOKEN = "123456:TEST-TOKEN";
@@ -30,21 +31,7 @@ export const API_ROOT = "http://fake.telegram";
 export const FAST_LIMITS: PacingLimits = { perSecond: 1000, privateIntervalMs: 0, groupIntervalMs: 0 };
 
 /** The bot's identity, so grammY never calls getMe. */
-export const BOT_INFO: UserFromGetMe = {
-  id: 999,
-  is_bot: true,
-  first_name: "Newswire Test",
-  username: "newswire_test_bot",
-  can_join_groups: true,
-  can_read_all_group_messages: false,
-  supports_inline_queries: false,
-  can_connect_to_business: false,
-  has_main_web_app: false,
-  has_topics_enabled: false,
-  allows_users_to_create_topics: false,
-  can_manage_bots: false,
-  supports_join_request_queries: false,
-};
+export const BOT_INFO: UserFromGetMe = testBotInfo();
 
 /** A logger that prints nothing. */
 export const silentLogger: Logger = pino({ level: "silent" });

@@ -204,6 +204,25 @@ const NO_ADMIN_RIGHTS: Omit<ChatMemberAdministrator, "status" | "user"> = {
 
 const CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
 
+/** The identity of the bot under test (what getMe answers). */
+export function testBotInfo(id = 999, username = "newswire_test_bot"): UserFromGetMe {
+  return {
+    id,
+    is_bot: true,
+    first_name: "Newswire Test",
+    username,
+    can_join_groups: true,
+    can_read_all_group_messages: false,
+    supports_inline_queries: false,
+    can_connect_to_business: false,
+    has_main_web_app: false,
+    has_topics_enabled: false,
+    allows_users_to_create_topics: false,
+    can_manage_bots: false,
+    supports_join_request_queries: false,
+  };
+}
+
 /** The double. Create it with {@link startFakeTelegram}. */
 export class FakeTelegram {
   /** What the bot gets as TELEGRAM_API_ROOT, e.g. "http://127.0.0.1:40123". */
@@ -232,21 +251,7 @@ export class FakeTelegram {
     this.token = options.token ?? "123456:TEST-TOKEN";
     this.clock = options.clock ?? Date.now;
     this.limits = floodLimits(options.limits);
-    this.bot = {
-      id: options.botId ?? 999,
-      is_bot: true,
-      first_name: "Newswire Test",
-      username: options.botUsername ?? "newswire_test_bot",
-      can_join_groups: true,
-      can_read_all_group_messages: false,
-      supports_inline_queries: false,
-      can_connect_to_business: false,
-      has_main_web_app: false,
-      has_topics_enabled: false,
-      allows_users_to_create_topics: false,
-      can_manage_bots: false,
-      supports_join_request_queries: false,
-    };
+    this.bot = testBotInfo(options.botId, options.botUsername);
     this.handlers = {
       getMe: () => this.bot,
       getUpdates: (p, signal) => this.getUpdates(p, signal),

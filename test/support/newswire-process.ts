@@ -1,9 +1,15 @@
 /**
  * Runs the real entry point (src/main.ts, through tsx) as a child process, the way an operator
  * would: settings in the environment, a working directory of its own. Collects its log lines.
+ * `startWorld` sets up the loopback doubles it talks to.
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { startFakeTelegram, type FakeTelegram, type FakeTelegramOptions } from "./fake-telegram.js";
+import { startFeedSite, type FeedSite } from "./feed-site.js";
 
 const MAIN = fileURLToPath(new URL("../../src/main.ts", import.meta.url));
 const TSX = import.meta.resolve("tsx");
@@ -59,4 +65,43 @@ export function startNewswire(env: Record<string, string>, cwd: string): Newswir
     });
 
   return { child, output: () => output, waitForOutput, exited };
+}
+
+/** The loopback world an end-to-end test runs newswire in: a Bot API double, a feed site, a work folder. */
+export interface World {
+  telegram: FakeTelegram;
+  site: FeedSite;
+  workdir: string;
+  /**
+   * Settings for newswire in this world: the Bot API double, a store in the work folder, a poll
+   * every second, info logs; `extra` adds settings or overrides these.
+   */
+  env(extra?: Record<string, string>): Record<string, string>;
+  /** Stops the doubles and removes the work folder. */
+  close(): Promise<void>;
+}
+
+/** Starts a world; `name` tags its work folder. */
+export async function startWorld(name: string, telegramOptions?: FakeTelegramOptions): Promise<World> {
+  const telegram = await startFakeTelegram(telegramOptions);
+  const site = await startFeedSite();
+  const workdir = mkdtempSync(join(tmpdir(), `newswire-${name}-`));
+  return {
+    telegram,
+    site,
+    workdir,
+    env: (extra = {}) => ({
+      BOT_TOKEN: telegram.token,
+      TELEGRAM_API_ROOT: telegram.apiRoot,
+      STORE_URL: `sqlite://${join(workdir, "state", "newswire.sqlite")}`,
+      POLL_CRON: "* * * * * *",
+      LOG_LEVEL: "info",
+      ...extra,
+    }),
+    close: async () => {
+      await telegram.close();
+      await site.close();
+      rmSync(workdir, { recursive: true, force: true });
+    },
+  };
 }
