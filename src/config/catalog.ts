@@ -57,7 +57,12 @@ const fileSchema = z
     topics: z
       .array(
         z.strictObject({
-          id: z.string().trim().regex(TOPIC_ID, "must be lower-case letters, digits, _ or - (what users type)"),
+          id: z
+            .string()
+            .trim()
+            .regex(TOPIC_ID, "must be lower-case letters, digits, _ or - (what users type)")
+            // The topic menu's buttons carry `topic:<id>`, and Telegram allows 64 bytes of callback data.
+            .max(40, "must be at most 40 characters"),
           title: z.string().trim().min(1).optional(),
           keywords: words,
           categories: words,

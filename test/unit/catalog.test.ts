@@ -195,3 +195,10 @@ describe("loadCatalog", () => {
     assertConfigError(() => loadCatalog({ configFile: { path, explicit: true }, feedUrls: [] }), /invalid\.yaml: feeds\[0\] names topic "nope"/);
   });
 });
+
+test("a topic id longer than the topic menu's buttons can carry is refused", () => {
+  assert.throws(
+    () => buildCatalog({ feeds: [{ url: "https://example.org/rss" }], topics: [{ id: "t".repeat(41) }] }, [], "newswire.yaml"),
+    /topics\[0\]\.id must be at most 40 characters/,
+  );
+});
