@@ -19,7 +19,7 @@ import { RecentItems } from "./items/recent.js";
 import { SeenItems } from "./items/seen.js";
 import { AdminNotifier } from "./poller/admin-alerts.js";
 import { Poller } from "./poller/poller.js";
-import { openNamespaces, sweepPeriodically } from "./store/keyv.js";
+import { closeNamespaces, openNamespaces, sweepPeriodically } from "./store/keyv.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
 
@@ -123,7 +123,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     await sender.stop(5_000);
     await sweeper.stop();
     await recent.flush();
-    await Promise.allSettled(Object.values(store).map((keyv) => keyv.disconnect()));
+    await closeNamespaces(store);
   };
 }
 

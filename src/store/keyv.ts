@@ -74,6 +74,9 @@ type AdapterFactory = (namespace: Namespace) => Promise<Keyv>;
 /** Deletes a namespace's entries expired before `now`; resolves with how many were deleted. */
 type Sweep = (now: number) => Promise<number>;
 
+/** How to close a Keyv opened here, where its adapter's own disconnect is not it. */
+const closers = new WeakMap<Keyv, () => Promise<void>>();
+
 /** The sweep of each Keyv opened here over a store that expires lazily (Redis expires by itself). */
 const sweeps = new WeakMap<Keyv, Sweep>();
 
@@ -127,10 +130,12 @@ async function sqliteFactory(url: string): Promise<AdapterFactory> {
 
 async function redisFactory(url: string): Promise<AdapterFactory> {
   const { default: KeyvRedis } = await import("@keyv/redis");
+  // Keyv hands its namespace to the adapter, which prefixes keys (`newswire:seen::KEY`) and scopes
+  // its iterator to them; Keyv's own prefix would double it. Redis expires entries natively.
   return async (namespace) =>
     new Keyv({
-      store: new KeyvRedis(url, { namespace: `newswire:${namespace}`, throwOnConnectError: true, throwOnErrors: true }),
-      namespace: undefined,
+      store: new KeyvRedis(url, { throwOnConnectError: true, throwOnErrors: true }),
+      namespace: `newswire:${namespace}`,
       useKeyPrefix: false,
       serialize,
     });
@@ -138,6 +143,9 @@ async function redisFactory(url: string): Promise<AdapterFactory> {
 
 async function postgresFactory(url: string): Promise<AdapterFactory> {
   const { default: KeyvPostgres } = await import("@keyv/postgres");
+  // @keyv/postgres keeps one connection pool per process for all its adapters, and ending it twice
+  // throws: the namespaces share one close.
+  let closing: Promise<void> | undefined;
   return async (namespace) => {
     const table = `newswire_${namespace}`;
     const adapter = new KeyvPostgres({ uri: url, table });
@@ -145,6 +153,7 @@ async function postgresFactory(url: string): Promise<AdapterFactory> {
     // The same stored text as on SQLite; one statement, counted by a CTE instead of returned rows.
     const sweep = `WITH gone AS (DELETE FROM ${adapter.opts.schema}.${table} WHERE (value::jsonb ->> 'expires')::bigint < $1 RETURNING 1) SELECT count(*)::int AS deleted FROM gone`;
     sweeps.set(keyv, async (now) => ((await adapter.query(sweep, [now])) as { deleted: number }[])[0]?.deleted ?? 0);
+    closers.set(keyv, () => (closing ??= keyv.disconnect()));
     return keyv;
   };
 }
@@ -178,6 +187,11 @@ export async function openNamespaces(url: string): Promise<Record<Namespace, Key
   const [first, ...rest] = NAMESPACES;
   const entries = [await open(first), ...(await Promise.all(rest.map(open)))];
   return Object.fromEntries(entries) as Record<Namespace, Keyv>;
+}
+
+/** Closes the connections of every namespace opened by {@link openNamespaces}. */
+export async function closeNamespaces(store: Record<Namespace, Keyv>): Promise<void> {
+  await Promise.all(Object.values(store).map((keyv) => (closers.get(keyv) ?? (() => keyv.disconnect()))()));
 }
 
 /**
