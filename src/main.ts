@@ -64,6 +64,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     logger: logger.child({ part: "sender" }),
     limits: settings.paidBroadcast ? PAID_BROADCAST_LIMITS : TELEGRAM_LIMITS,
     paidBroadcast: settings.paidBroadcast,
+    concurrency: settings.sendConcurrency,
   });
   const dispatcher = new Dispatcher(subscribers, outbox, sender);
   const bot = createBot(

@@ -36,11 +36,12 @@ const boolean = () =>
       return z.NEVER;
     });
 
-const positiveInt = (fallback: number) =>
+/** A positive whole number; `fallback` when unset (undefined: the consumer's own default). */
+const positiveInt = <Fallback extends number | undefined>(fallback: Fallback) =>
   z
     .string()
     .optional()
-    .transform((value, ctx) => {
+    .transform((value, ctx): number | Fallback => {
       if (value === undefined || value.trim() === "") return fallback;
       const number = Number(value);
       if (!Number.isInteger(number) || number <= 0) {
@@ -138,6 +139,7 @@ const schema = z.object({
     .pipe(z.enum(LOG_LEVELS, { error: `must be one of ${LOG_LEVELS.join(", ")}` })),
   PAID_BROADCAST: boolean(),
   FEED_CONCURRENCY: positiveInt(8),
+  SEND_CONCURRENCY: positiveInt(undefined),
   FETCH_TIMEOUT_MS: positiveInt(15_000),
   MAX_FEED_BYTES: positiveInt(10 * 1024 * 1024),
   FEED_FAILURE_ALERT: positiveInt(5),
@@ -160,6 +162,8 @@ export interface Settings {
   paidBroadcast: boolean;
   /** Feeds fetched at once. */
   feedConcurrency: number;
+  /** Broadcast sends in flight at once; unset: the sender's default (3, or 32 with paid broadcasts). */
+  sendConcurrency?: number;
   fetchTimeoutMs: number;
   maxFeedBytes: number;
   /** Consecutive failed polls of a feed after which the admins are told (once, and again when it recovers). */
@@ -202,6 +206,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     logLevel: value.LOG_LEVEL,
     paidBroadcast: value.PAID_BROADCAST,
     feedConcurrency: value.FEED_CONCURRENCY,
+    ...(value.SEND_CONCURRENCY !== undefined ? { sendConcurrency: value.SEND_CONCURRENCY } : {}),
     fetchTimeoutMs: value.FETCH_TIMEOUT_MS,
     maxFeedBytes: value.MAX_FEED_BYTES,
     feedFailureAlert: value.FEED_FAILURE_ALERT,

@@ -36,6 +36,7 @@ describe("parseSettings defaults", () => {
     assert.equal(settings.logLevel, "info");
     assert.equal(settings.paidBroadcast, false);
     assert.equal(settings.feedConcurrency, 8);
+    assert.equal(settings.sendConcurrency, undefined, "unset: the sender's own default");
     assert.equal(settings.fetchTimeoutMs, 15_000);
     assert.equal(settings.maxFeedBytes, 10 * 1024 * 1024);
   });
@@ -97,6 +98,10 @@ describe("parseSettings values", () => {
     for (const no of ["0", "false", "off", "no"]) assert.equal(parse({ PAID_BROADCAST: no }).paidBroadcast, false);
   });
 
+  test("SEND_CONCURRENCY overrides the sender's default", () => {
+    assert.equal(parse({ SEND_CONCURRENCY: "8" }).sendConcurrency, 8);
+  });
+
   test("the token is trimmed", () => {
     assert.equal(parse({ BOT_TOKEN: `  ${TOKEN}\n` }).botToken, TOKEN);
   });
@@ -131,6 +136,7 @@ describe("parseSettings errors", () => {
       [{ PAID_BROADCAST: "maybe" }, "PAID_BROADCAST", /maybe/],
       [{ FEED_CONCURRENCY: "0" }, "FEED_CONCURRENCY", /positive/],
       [{ FEED_CONCURRENCY: "2.5" }, "FEED_CONCURRENCY"],
+      [{ SEND_CONCURRENCY: "0" }, "SEND_CONCURRENCY", /positive/],
       [{ FETCH_TIMEOUT_MS: "soon" }, "FETCH_TIMEOUT_MS"],
       [{ MAX_FEED_BYTES: "-1" }, "MAX_FEED_BYTES"],
     ];
