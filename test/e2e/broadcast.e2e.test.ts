@@ -109,10 +109,6 @@ async function stopGracefully(bot: NewswireProcess): Promise<void> {
   assert.equal(await bot.exited, 0, bot.output().slice(-2_000));
 }
 
-function killIfRunning(bot: NewswireProcess | undefined): void {
-  if (bot && bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill("SIGKILL");
-}
-
 /** A fake Telegram (Telegram's flood limits on), a feed site, a work folder and the process settings. */
 /** A world per describe block, started before its tests and closed after them. */
 function harness(): {
@@ -201,7 +197,7 @@ describe("broadcast to 600 chats through Telegram's flood limits", () => {
       assert.equal(subscribers.size, live.length + 1);
       assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 }, "the outbox is empty");
     } finally {
-      killIfRunning(bot);
+      await bot?.stop("SIGKILL");
     }
   });
 });
@@ -240,7 +236,7 @@ describe("two items published together", () => {
       assert.deepEqual(outOfOrder, [], "chats that got the newer item first");
       await stopGracefully(bot);
     } finally {
-      killIfRunning(bot);
+      await bot?.stop("SIGKILL");
     }
   });
 });

@@ -225,7 +225,7 @@ describe("feed ingestion that survives the real web", () => {
       assert.equal(await bot.exited, 0);
     } finally {
       clearInterval(sampler);
-      if (bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill("SIGKILL");
+      await bot.stop("SIGKILL");
     }
   });
 });

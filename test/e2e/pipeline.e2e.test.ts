@@ -96,7 +96,7 @@ describe("newswire end to end", () => {
       assert.ok(Date.now() - started < 10_000, "stops within 10 s");
       assert.ok(!bot.output().includes(telegram.token.split(":")[1]!), "the token never reaches the logs");
     } finally {
-      if (bot.child.exitCode === null && bot.child.signalCode === null) bot.child.kill("SIGKILL");
+      await bot.stop("SIGKILL");
     }
   });
 

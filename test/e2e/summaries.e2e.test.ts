@@ -121,10 +121,7 @@ describe("summaries end to end", () => {
   });
 
   after(async () => {
-    if (bot && bot.child.exitCode === null && bot.child.signalCode === null) {
-      bot.child.kill("SIGTERM");
-      await bot.exited;
-    }
+    await bot?.stop();
     await world?.close();
   });
 

@@ -91,10 +91,7 @@ describe("topics, the topic menu, channels and forum threads end to end", () => 
   });
 
   after(async () => {
-    if (bot && bot.child.exitCode === null && bot.child.signalCode === null) {
-      bot.child.kill("SIGTERM");
-      await bot.exited;
-    }
+    await bot?.stop();
     await world?.close();
   });
 

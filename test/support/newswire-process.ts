@@ -23,6 +23,8 @@ export interface NewswireProcess {
   waitForOutput(text: string, timeoutMs?: number): Promise<void>;
   /** Resolves with the exit code (or signal name) once the process has exited. */
   exited: Promise<number | string>;
+  /** Sends `signal` if the process still runs, and waits for it to exit. */
+  stop(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
 /** Starts newswire with exactly `env` (plus PATH and HOME) in `cwd`. */
@@ -64,7 +66,12 @@ export function startNewswire(env: Record<string, string>, cwd: string): Newswir
       check();
     });
 
-  return { child, output: () => output, waitForOutput, exited };
+  const stop = async (signal: NodeJS.Signals = "SIGTERM") => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    return exited;
+  };
+
+  return { child, output: () => output, waitForOutput, exited, stop };
 }
 
 /** The loopback world an end-to-end test runs newswire in: a Bot API double, a feed site, a work folder. */
