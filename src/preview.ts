@@ -20,7 +20,7 @@ import { parseFeed } from "./feeds/parse.js";
 import type { Locale } from "./i18n/i18n.js";
 import { identityKeys } from "./items/identity.js";
 import type { Item } from "./items/item.js";
-import { articleText, buildItem, oldestFirst } from "./poller/poll-feed.js";
+import { buildItem, oldestFirst } from "./poller/poll-feed.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
 
@@ -172,8 +172,7 @@ export async function runPreview(args: readonly string[], env: Record<string, st
         `(summaries: ${summaries}; full text: ${fulltext ? "yes" : "no"}; config: ${existsSync(configFile.path) ? configFile.path : "none"})\n\n`,
     );
     for (const [index, { entry }] of latest.entries()) {
-      const text = await articleText(entry, { id: feed.id, fulltext }, deps);
-      const item = await buildItem(entry, identityKeys(entry, feed.id), feed, source, text, deps, Date.now());
+      const item = await buildItem(entry, identityKeys(entry, feed.id), { ...feed, fulltext }, source, deps, Date.now());
       out.stdout.write(`${formatItem(item, renderItem(item, { locale: options.locale }), index + 1, latest.length)}\n`);
     }
     return 0;

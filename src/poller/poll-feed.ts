@@ -108,41 +108,55 @@ export function entryText(entry: FeedEntry): string {
   return stripBoilerplate(htmlToText(entry.html ?? ""));
 }
 
+/** What an item is summarised from: its text, and the article page's lead image when it was read. */
+export interface ArticleContent {
+  text: string;
+  image?: string;
+}
+
 /**
- * The text to summarise: for a `fulltext` feed the article page's main text when it is longer than
- * the feed's, else the feed's. A page that cannot be fetched is logged and the feed's text used.
+ * The content to summarise: for a `fulltext` feed the article page's main text (and its og:image)
+ * when it is longer than the feed's, else the feed's. A page that cannot be fetched is logged and
+ * the feed's text used.
  */
-export async function articleText(
+export async function articleContent(
   entry: FeedEntry,
   feed: Pick<FeedDefinition, "id" | "fulltext">,
   deps: Pick<PollDeps, "fetch" | "logger">,
   signal?: AbortSignal,
-): Promise<string> {
+): Promise<ArticleContent> {
   const feedText = entryText(entry);
-  if (!feed.fulltext || !entry.link) return feedText;
+  if (!feed.fulltext || !entry.link) return { text: feedText };
   try {
     const page = await fetchResource(entry.link, { ...deps.fetch, userAgent: USER_AGENT, accept: "text/html,*/*;q=0.5", signal });
-    if (page.status !== "ok") return feedText;
+    if (page.status !== "ok") return { text: feedText };
     const article = extractArticle(decodeText(page.bytes, page.contentType), page.url);
-    return article.text.length > feedText.length ? article.text : feedText;
+    return article.text.length > feedText.length ? { text: article.text, ...(article.image ? { image: article.image } : {}) } : { text: feedText };
   } catch (error) {
     if (signal?.aborted) throw error;
     deps.logger.warn({ feed: feed.id, link: entry.link, err: (error as Error).message }, "full text unavailable; using the feed's text");
-    return feedText;
+    return { text: feedText };
   }
 }
 
-/** The Item newswire stores for an entry: summary and topics computed once, here. */
+/** What building an item needs beyond the entry. */
+export type ItemDeps = Pick<PollDeps, "topics" | "fetch" | "logger"> & { summarizer: Summarizer };
+
+/**
+ * The Item newswire stores for a new entry: its content (the article page's for a `fulltext` feed),
+ * summary and topics, computed once, here. The feed's own image wins; a full-text page's og:image
+ * stands in where the feed has none.
+ */
 export async function buildItem(
   entry: FeedEntry,
   keys: string[],
-  feed: Pick<FeedDefinition, "id" | "topics">,
+  feed: Pick<FeedDefinition, "id" | "topics" | "fulltext">,
   source: string,
-  text: string,
-  deps: { topics: TopicMatcher; summarizer: Summarizer },
+  deps: ItemDeps,
   now: number,
   signal?: AbortSignal,
 ): Promise<Item> {
+  const { text, image } = await articleContent(entry, feed, deps, signal);
   const title = entry.title || text.slice(0, 120);
   return {
     key: keys[0]!,
@@ -153,7 +167,7 @@ export async function buildItem(
     summary: await deps.summarizer({ title, text }, signal),
     topics: deps.topics.match({ feedTopics: feed.topics, categories: entry.categories, title, text }),
     categories: entry.categories,
-    image: entry.image,
+    image: entry.image ?? image,
     publishedAt: entry.published?.getTime() ?? now,
     seenAt: now,
   };
@@ -205,8 +219,8 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
     // page fetches, no model calls (a first poll can hold a hundred items).
     const summarizer = baseline ? extractiveSummarizer : (deps.summarizer ?? extractiveSummarizer);
     for (const { entry, keys } of oldestFirst(candidates.filter((_, index) => claim.isNew[index]))) {
-      const text = baseline ? entryText(entry) : await articleText(entry, feed, deps, signal);
-      accepted.push({ item: await buildItem(entry, keys, feed, source, text, { topics: deps.topics, summarizer }, now, signal), identityKeys: keys });
+      const item = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, { ...deps, summarizer }, now, signal);
+      accepted.push({ item, identityKeys: keys });
     }
 
     await deps.recent.add(accepted.map(({ item }) => item));

@@ -161,6 +161,25 @@ describe("pollFeed against a loopback site", () => {
     assert.equal(h.deps.feedStates.get("order").itemsSeen, 5);
   });
 
+  test("a fulltext feed summarises the article page and takes its og:image when the feed has none", async () => {
+    const feed = { ...feedAt("full"), fulltext: true };
+    const h = await harness([feed]);
+    publish("full", [story(1)]);
+    await pollFeed(feed, h.deps);
+    const page = (n: number) =>
+      `<html><head><meta property="og:image" content="https://img.example/${n}.jpg"><title>Page ${n}</title></head><body><article>` +
+      `<h1>Story ${n}</h1><p>The harbour board approved the new breakwater after a long debate about storms and costs.</p>` +
+      `<p>Engineers said the work will take two summers and keep the fishing fleet safe in winter gales.</p>` +
+      `<p>Residents asked for the old lighthouse to be kept, and the board agreed to restore it as part of the plan.</p>` +
+      `</article></body></html>`;
+    site.set("/articles/2", { body: page(2), contentType: "text/html; charset=utf-8" });
+    publish("full", [story(2, { link: site.url("/articles/2") }), story(1)]);
+    await pollFeed(feed, h.deps);
+    const [item] = h.dispatched.at(-1)!.map(({ item }) => item);
+    assert.equal(item?.image, "https://img.example/2.jpg");
+    assert.match(item?.summary ?? "", /breakwater/);
+  });
+
   test("the second poll of an unchanged feed is a conditional GET answered 304, and costs no parse", async () => {
     const feed = feedAt("conditional");
     const h = await harness([feed]);

@@ -18,10 +18,11 @@ import { parseFeed } from "../../src/feeds/parse.js";
 import type { Locale } from "../../src/i18n/i18n.js";
 import { identityKeys } from "../../src/items/identity.js";
 import type { Item } from "../../src/items/item.js";
-import { buildItem, entryText } from "../../src/poller/poll-feed.js";
+import { buildItem } from "../../src/poller/poll-feed.js";
 import { DEFAULT_SUMMARY_CHARS, extractiveSummarizer } from "../../src/summaries/summarize.js";
 import { compileTopics } from "../../src/topics/topics.js";
 import { checkTextLength, parseTelegramHtml } from "../support/telegram-html.js";
+import { silentLogger } from "../support/builders.js";
 
 const CORPUS = fileURLToPath(new URL("../../../shared/fixtures/feeds/", import.meta.url));
 const MANIFEST = `${CORPUS}MANIFEST.tsv`;
@@ -109,7 +110,7 @@ describe("rendering every item of the real-world feed corpus", () => {
         tally.notFeeds++;
         return;
       }
-      const definition = { id: "corpus", topics: [] };
+      const definition = { id: "corpus", topics: [], fulltext: false };
       const source = feed.title || file;
       for (const [index, entry] of feed.entries.entries()) {
         const where = `${file} item ${index}`;
@@ -118,8 +119,7 @@ describe("rendering every item of the real-world feed corpus", () => {
           identityKeys(entry, definition.id),
           definition,
           source,
-          entryText(entry),
-          { topics, summarizer: extractiveSummarizer },
+          { topics, summarizer: extractiveSummarizer, fetch: { timeoutMs: 1_000, maxBytes: 1 }, logger: silentLogger },
           NOW,
         );
         assert.ok(item.summary.length <= DEFAULT_SUMMARY_CHARS, `${where}: summary of ${item.summary.length} characters`);
