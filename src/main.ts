@@ -26,11 +26,18 @@ import { compileTopics } from "./topics/topics.js";
 /** Grace for the whole stop; the spec allows 10 s. */
 const STOP_DEADLINE_MS = 9_000;
 
-/** Links the config file's channels (resolving `@username` to an id); failures are logged, not fatal. */
-async function linkConfiguredChannels(catalog: Catalog, api: Api, subscribers: Subscribers, logger: Logger): Promise<void> {
+/**
+ * Links the config file's channels (resolving `@username` to an id). A channel the bot can't see is
+ * logged and skipped; one where it may not post yet is linked with a warning saying what to fix.
+ */
+async function linkConfiguredChannels(catalog: Catalog, api: Api, botId: number, subscribers: Subscribers, logger: Logger): Promise<void> {
   for (const channel of catalog.channels) {
     try {
       const chat = await api.getChat(channel.chat);
+      const member = await api.getChatMember(chat.id, botId).catch(() => undefined);
+      if (member?.status !== "administrator" || member.can_post_messages === false) {
+        logger.warn({ channel: channel.chat }, "the bot is not an admin allowed to post in this configured channel: add it as an admin with the right to post messages");
+      }
       await subscribers.subscribe(
         { chatId: chat.id, kind: "channel", home: channel.home, ...("title" in chat && chat.title ? { title: chat.title } : {}) },
         channel.topics,
@@ -87,7 +94,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   sender.add(outbox.pending());
   sender.start();
 
-  await linkConfiguredChannels(catalog, bot.api, subscribers, logger);
+  await linkConfiguredChannels(catalog, bot.api, bot.botInfo.id, subscribers, logger);
   await commandMenu(settings.adminIds)
     .setCommands(bot)
     .catch((error: Error) => logger.warn({ err: error.message }, "command menu not registered"));

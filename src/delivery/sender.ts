@@ -8,6 +8,7 @@ import { setMaxListeners } from "node:events";
 import { GrammyError, HttpError, type Api } from "grammy";
 import type { Logger } from "pino";
 import { localeOf } from "../i18n/i18n.js";
+import { ALL_TOPIC } from "../topics/topics.js";
 import { MinHeap } from "./heap.js";
 import type { Delivery, Outbox } from "./outbox.js";
 import { chatInterval, TokenBucket, type PacingLimits } from "./pacing.js";
@@ -67,6 +68,9 @@ export interface SenderDeps {
 const MAX_BACKOFF_MS = 5 * 60_000;
 
 type ApiSignal = Parameters<Api["sendMessage"]>[3];
+
+/** Telegram's answers for a forum topic that no longer exists. */
+const THREAD_GONE = /message thread not found|TOPIC_DELETED/i;
 
 /** Classifies a failed send by Telegram's answer. */
 export function classifyError(error: unknown, failures: number): SendOutcome {
@@ -290,6 +294,10 @@ export class Sender {
     }
     if (outcome.kind === "refused") {
       this.deps.logger.error({ chatId: queue.chatId, item: job.id, reason: outcome.reason }, "message refused by Telegram; giving up on it");
+      if (target.threadId !== undefined && THREAD_GONE.test(outcome.reason)) {
+        // The forum topic was deleted: that subscription ends; the chat's others go on.
+        await this.deps.subscribers.unsubscribe({ chatId: queue.chatId, threadId: target.threadId }, [ALL_TOPIC]);
+      }
     }
     if (outcome.kind === "sent" && index === job.homeIndex) await this.deps.outbox.recordHomePost(job, outcome.messageId);
     return outcome;

@@ -166,6 +166,19 @@ describe("Sender", () => {
     assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
   });
 
+  test("a deleted forum topic ends that topic's subscription, not the group's others", async () => {
+    const { telegram, subscribers, sender, deliver } = await setup();
+    telegram.respond = (request): ApiAnswer | undefined =>
+      isSendTo(-100)(request) && request.params.message_thread_id === 7
+        ? { ok: false, error_code: 400, description: "Bad Request: message thread not found" }
+        : undefined;
+    await deliver([makeJob([{ chatId: -100, threadId: 7, kind: "supergroup" }, { chatId: -100, threadId: 8, kind: "supergroup" }])]);
+    sender.start();
+    await sender.idle();
+    assert.equal(subscribers.get({ chatId: -100, threadId: 7 }), undefined);
+    assert.deepEqual(subscribers.get({ chatId: -100, threadId: 8 })?.topics, ["all"]);
+  });
+
   test("each chat receives its items in order, however slow Telegram answers", async () => {
     const { telegram, sender, deliver } = await setup({ concurrency: 8 });
     let seed = 3;
