@@ -99,6 +99,12 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     .setCommands(bot)
     .catch((error: Error) => logger.warn({ err: error.message }, "command menu not registered"));
 
+  const alerts = new AdminNotifier(
+    settings.feedFailureAlert,
+    settings.adminIds,
+    (chatId, text) => bot.api.sendMessage(chatId, text, { link_preview_options: { is_disabled: true } }),
+    logger.child({ part: "alerts" }),
+  );
   const poller = new Poller(
     catalog.feeds,
     {
@@ -110,12 +116,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
       logger: logger.child({ part: "poller" }),
       summarizer: configuredSummarizer(settings.summarizer, logger.child({ part: "summarizer" })),
       fetch: { timeoutMs: settings.fetchTimeoutMs, maxBytes: settings.maxFeedBytes },
-      alerts: new AdminNotifier(
-        settings.feedFailureAlert,
-        settings.adminIds,
-        (chatId, text) => bot.api.sendMessage(chatId, text, { link_preview_options: { is_disabled: true } }),
-        logger.child({ part: "alerts" }),
-      ),
+      alerts,
     },
     settings.feedConcurrency,
   );
@@ -128,7 +129,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
 
   return async () => {
     await Promise.allSettled([poller.stop(), runner.isRunning() ? runner.stop() : undefined]);
-    await sender.stop(5_000);
+    await Promise.all([sender.stop(5_000), alerts.drain(5_000)]);
     await sweeper.stop();
     await recent.flush();
     await closeNamespaces(store);

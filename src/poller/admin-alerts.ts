@@ -27,7 +27,7 @@ export function alertMessages(alerts: readonly string[]): string[] {
 /** {@link AdminAlerts} over a send function: queued, coalesced, one message at a time. */
 export class AdminNotifier implements AdminAlerts {
   private pending: string[] = [];
-  private sending = false;
+  private sending: Promise<void> | undefined;
 
   constructor(
     readonly afterFailures: number,
@@ -40,23 +40,34 @@ export class AdminNotifier implements AdminAlerts {
   async notify(text: string): Promise<void> {
     if (this.adminIds.length === 0) return;
     this.pending.push(text);
-    if (!this.sending) void this.sendPending();
+    this.sending ??= this.sendPending();
+  }
+
+  /** Waits, at most `timeoutMs`, for the alerts still queued to go out (at a clean stop). */
+  async drain(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([this.sending ?? Promise.resolve(), deadline]);
+    clearTimeout(timer);
   }
 
   private async sendPending(): Promise<void> {
-    this.sending = true;
-    while (this.pending.length > 0) {
-      for (const text of alertMessages(this.pending.splice(0))) {
-        for (const chatId of this.adminIds) {
-          try {
-            await this.send(chatId, text);
-          } catch (error) {
-            // An admin who never started the bot can't be written to; the others still are.
-            this.logger.warn({ admin: chatId, err: (error as Error).message }, "admin alert not delivered");
+    try {
+      while (this.pending.length > 0) {
+        for (const text of alertMessages(this.pending.splice(0))) {
+          for (const chatId of this.adminIds) {
+            try {
+              await this.send(chatId, text);
+            } catch (error) {
+              // An admin who never started the bot can't be written to; the others still are.
+              this.logger.warn({ admin: chatId, err: (error as Error).message }, "admin alert not delivered");
+            }
           }
         }
       }
+    } finally {
+      // In the same step as the loop's end, so an alert queued right after starts a new round.
+      this.sending = undefined;
     }
-    this.sending = false;
   }
 }

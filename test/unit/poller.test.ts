@@ -146,6 +146,25 @@ describe("AdminNotifier", () => {
     assert.equal(mostInFlight, 1);
   });
 
+  test("drain waits for queued alerts at a stop, but no longer than it is given", async () => {
+    const sent: string[] = [];
+    const slow = (ms: number) => async (_chatId: number, text: string) => {
+      await new Promise((resolve) => setTimeout(resolve, ms));
+      sent.push(text);
+    };
+    const notifier = new AdminNotifier(5, [1], slow(30), silentLogger);
+    await notifier.notify("first");
+    await notifier.notify("second");
+    await notifier.drain(5_000);
+    assert.deepEqual(sent, ["first", "second"]);
+
+    sent.length = 0;
+    const stuck = new AdminNotifier(5, [1], slow(1_000), silentLogger);
+    await stuck.notify("answered late");
+    await stuck.drain(50);
+    assert.deepEqual(sent, [], "drain gave up at its deadline, before the send ended");
+  });
+
   test("a failed send is logged and the other admins still get theirs", async () => {
     const lines: string[] = [];
     const sent: number[] = [];
