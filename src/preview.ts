@@ -12,7 +12,7 @@ import { gunzipSync } from "node:zlib";
 import { pino, type DestinationStream } from "pino";
 import { loadCatalog } from "./config/catalog.js";
 import { ConfigError } from "./config/errors.js";
-import { loadDotEnv, parseSummarizerSettings } from "./config/settings.js";
+import { loadDotEnv, parseFeedReadingSettings } from "./config/settings.js";
 import { MESSAGE_LIMIT, renderItem, type RenderedMessage } from "./delivery/render.js";
 import { decodeText } from "./feeds/decode.js";
 import { FetchError, fetchResource, USER_AGENT } from "./feeds/fetch.js";
@@ -20,17 +20,16 @@ import { parseFeed } from "./feeds/parse.js";
 import type { Locale } from "./i18n/i18n.js";
 import { identityKeys } from "./items/identity.js";
 import type { Item } from "./items/item.js";
-import { buildItem, oldestFirst } from "./poller/poll-feed.js";
+import { buildItem, oldestFirst, type PollDeps } from "./poller/poll-feed.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
+
+type FetchLimits = PollDeps["fetch"];
 
 const USAGE = "usage: npm run preview -- URL_OR_FILE [--fulltext] [--count N] [--lang ru|en]";
 
 /** Items shown when `--count` is not given. */
 const DEFAULT_COUNT = 5;
-
-/** The defaults of FETCH_TIMEOUT_MS and MAX_FEED_BYTES: the limits the bot fetches with. */
-const FETCH_LIMITS = { timeoutMs: 15_000, maxBytes: 10 * 1024 * 1024 };
 
 /** What the command line asks for. */
 export interface PreviewOptions {
@@ -103,12 +102,12 @@ function isUrl(source: string): boolean {
 }
 
 /** The feed document's bytes: fetched as the poller fetches, or read from disk (gunzipped if saved compressed). */
-async function feedBytes(source: string): Promise<{ bytes: Uint8Array; contentType?: string }> {
+async function feedBytes(source: string, limits: FetchLimits): Promise<{ bytes: Uint8Array; contentType?: string }> {
   if (!isUrl(source)) {
     const bytes = readFileSync(source);
     return { bytes: bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes };
   }
-  const response = await fetchResource(source, { ...FETCH_LIMITS, userAgent: USER_AGENT });
+  const response = await fetchResource(source, { ...limits, userAgent: USER_AGENT });
   // No validators were sent, so there is no 304 to expect.
   if (response.status !== "ok") throw new FetchError("http", `no content from ${source}`);
   return response;
@@ -148,25 +147,26 @@ export async function runPreview(args: readonly string[], env: Record<string, st
   const logger = pino({ level: "warn" }, readableWarnings(out.stderr));
   try {
     const options = parsePreviewArgs(args);
-    const configFile = { path: env.CONFIG_FILE?.trim() || "./newswire.yaml", explicit: Boolean(env.CONFIG_FILE?.trim()) };
+    const settings = parseFeedReadingSettings(env);
+    const { configFile } = settings;
+    const limits: FetchLimits = { timeoutMs: settings.fetchTimeoutMs, maxBytes: settings.maxFeedBytes };
     // The previewed feed joins the catalog like a FEEDS entry; a URL the config lists keeps its definition there.
     const feedUrl = isUrl(options.source) ? options.source : pathToFileURL(resolve(options.source)).href;
     const catalog = loadCatalog({ configFile, feedUrls: [feedUrl] });
     const feed = catalog.feeds.find((candidate) => candidate.url === feedUrl)!;
-    const summarizerOptions = parseSummarizerSettings(env);
     const deps = {
       topics: compileTopics(catalog.topics),
-      summarizer: configuredSummarizer(summarizerOptions, logger),
-      fetch: FETCH_LIMITS,
+      summarizer: configuredSummarizer(settings.summarizer, logger),
+      fetch: limits,
       logger,
     };
 
-    const { bytes, contentType } = await feedBytes(options.source);
+    const { bytes, contentType } = await feedBytes(options.source, limits);
     const parsed = await parseFeed(decodeText(bytes, contentType), feedUrl);
     const source = feed.title ?? parsed.title ?? feed.id;
     const fulltext = options.fulltext || feed.fulltext;
     const latest = oldestFirst(parsed.entries.map((entry) => ({ entry }))).reverse().slice(0, options.count);
-    const summaries = summarizerOptions ? `LLM ${summarizerOptions.model} at ${summarizerOptions.url}` : "extractive";
+    const summaries = settings.summarizer ? `LLM ${settings.summarizer.model} at ${settings.summarizer.url}` : "extractive";
     out.stdout.write(
       `${source}: ${parsed.entries.length} items, the latest ${latest.length} below ` +
         `(summaries: ${summaries}; full text: ${fulltext ? "yes" : "no"}; config: ${existsSync(configFile.path) ? configFile.path : "none"})\n\n`,

@@ -84,6 +84,27 @@ function summarizerOptions(value: SummarizerFields): LlmSummarizerOptions | unde
   };
 }
 
+/** What reading feeds needs (the bot, and tools such as `npm run preview` that run without a token). */
+const feedReadingFields = {
+  CONFIG_FILE: z.string().trim().optional(),
+  FETCH_TIMEOUT_MS: positiveInt(15_000),
+  MAX_FEED_BYTES: positiveInt(10 * 1024 * 1024),
+  ...summarizerFields,
+};
+
+/** The settings of {@link feedReadingFields}. */
+export type FeedReadingSettings = Pick<Settings, "configFile" | "fetchTimeoutMs" | "maxFeedBytes" | "summarizer">;
+
+function feedReadingSettings(value: z.infer<z.ZodObject<typeof feedReadingFields>>): FeedReadingSettings {
+  const summarizer = summarizerOptions(value);
+  return {
+    configFile: { path: value.CONFIG_FILE || "./newswire.yaml", explicit: Boolean(value.CONFIG_FILE) },
+    fetchTimeoutMs: value.FETCH_TIMEOUT_MS,
+    maxFeedBytes: value.MAX_FEED_BYTES,
+    ...(summarizer ? { summarizer } : {}),
+  };
+}
+
 const schema = z.object({
   BOT_TOKEN: z
     .string({ error: "is required: the bot's token from @BotFather" })
@@ -95,7 +116,6 @@ const schema = z.object({
     .default("https://api.telegram.org")
     .refine(httpUrl, "must be an http(s) URL such as https://api.telegram.org")
     .transform((value) => value.replace(/\/+$/, "")),
-  CONFIG_FILE: z.string().trim().optional(),
   FEEDS: z
     .string()
     .optional()
@@ -140,10 +160,8 @@ const schema = z.object({
   PAID_BROADCAST: boolean(),
   FEED_CONCURRENCY: positiveInt(8),
   SEND_CONCURRENCY: positiveInt(undefined),
-  FETCH_TIMEOUT_MS: positiveInt(15_000),
-  MAX_FEED_BYTES: positiveInt(10 * 1024 * 1024),
   FEED_FAILURE_ALERT: positiveInt(5),
-  ...summarizerFields,
+  ...feedReadingFields,
 }).superRefine(requireBothOrNeither);
 
 /** Everything newswire is told by its environment, validated. */
@@ -194,11 +212,10 @@ function validate<T>(schema: z.ZodType<T>, env: Record<string, string | undefine
  */
 export function parseSettings(env: Record<string, string | undefined>): Settings {
   const value = validate(schema, env);
-  const summarizer = summarizerOptions(value);
   return {
+    ...feedReadingSettings(value),
     botToken: value.BOT_TOKEN,
     apiRoot: value.TELEGRAM_API_ROOT,
-    configFile: { path: value.CONFIG_FILE || "./newswire.yaml", explicit: Boolean(value.CONFIG_FILE) },
     feedUrls: value.FEEDS,
     storeUrl: value.STORE_URL,
     pollCron: value.POLL_CRON,
@@ -207,19 +224,17 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     paidBroadcast: value.PAID_BROADCAST,
     feedConcurrency: value.FEED_CONCURRENCY,
     ...(value.SEND_CONCURRENCY !== undefined ? { sendConcurrency: value.SEND_CONCURRENCY } : {}),
-    fetchTimeoutMs: value.FETCH_TIMEOUT_MS,
-    maxFeedBytes: value.MAX_FEED_BYTES,
     feedFailureAlert: value.FEED_FAILURE_ALERT,
-    ...(summarizer ? { summarizer } : {}),
   };
 }
 
 /**
- * The LLM summariser's settings alone (for tools such as `npm run preview`, which need no token).
+ * The settings that reading feeds needs, alone (for tools such as `npm run preview`, which need
+ * no token): the config file, fetch limits and the LLM summariser.
  * @throws ConfigError naming the bad or missing setting.
  */
-export function parseSummarizerSettings(env: Record<string, string | undefined>): LlmSummarizerOptions | undefined {
-  return summarizerOptions(validate(z.object(summarizerFields).superRefine(requireBothOrNeither), env));
+export function parseFeedReadingSettings(env: Record<string, string | undefined>): FeedReadingSettings {
+  return feedReadingSettings(validate(z.object(feedReadingFields).superRefine(requireBothOrNeither), env));
 }
 
 /**

@@ -1,6 +1,6 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { parseSettings, parseSummarizerSettings } from "../../src/config/settings.js";
+import { parseFeedReadingSettings, parseSettings } from "../../src/config/settings.js";
 import { ConfigError } from "../../src/config/errors.js";
 
 const TOKEN = "123456:ABC-def_ghi";
@@ -176,13 +176,18 @@ describe("LLM summariser settings", () => {
     assertRejected({ SUMMARIZER_URL: "http://127.0.0.1/v1", SUMMARIZER_MODEL: "m", SUMMARIZER_TIMEOUT_MS: "20s" }, "SUMMARIZER_TIMEOUT_MS");
   });
 
-  test("parseSummarizerSettings reads them without a bot token", () => {
-    assert.deepEqual(parseSummarizerSettings({ SUMMARIZER_URL: "http://127.0.0.1:8080", SUMMARIZER_MODEL: "m" }), {
+  test("parseFeedReadingSettings reads them (and the fetch limits and config file) without a bot token", () => {
+    assert.deepEqual(parseFeedReadingSettings({ SUMMARIZER_URL: "http://127.0.0.1:8080", SUMMARIZER_MODEL: "m" }).summarizer, {
       url: "http://127.0.0.1:8080",
       model: "m",
       timeoutMs: 20_000,
     });
-    assert.equal(parseSummarizerSettings({}), undefined);
-    assert.throws(() => parseSummarizerSettings({ SUMMARIZER_MODEL: "m" }), /^ConfigError: SUMMARIZER_URL is required/);
+    assert.equal(parseFeedReadingSettings({}).summarizer, undefined);
+    assert.throws(() => parseFeedReadingSettings({ SUMMARIZER_MODEL: "m" }), /^ConfigError: SUMMARIZER_URL is required/);
+    assert.deepEqual(parseFeedReadingSettings({ FETCH_TIMEOUT_MS: "2000", CONFIG_FILE: "feeds.yaml" }), {
+      configFile: { path: "feeds.yaml", explicit: true },
+      fetchTimeoutMs: 2000,
+      maxFeedBytes: 10 * 1024 * 1024,
+    });
   });
 });
