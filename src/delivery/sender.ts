@@ -12,7 +12,7 @@ import { ALL_TOPIC } from "../topics/topics.js";
 import { MinHeap } from "./heap.js";
 import type { Delivery, Outbox } from "./outbox.js";
 import { chatInterval, TokenBucket, type PacingLimits } from "./pacing.js";
-import { renderItem, renderPlain, type RenderedMessage } from "./render.js";
+import { renderItem, renderPlain, type RenderedMessage, type RenderOptions } from "./render.js";
 import type { ChatKind, Subscribers } from "./subscribers.js";
 
 /** What became of one attempt to send a delivery. */
@@ -34,8 +34,28 @@ export interface SenderStats {
   sent: number;
   tooManyRequests: number;
   failures: Record<string, number>;
-  /** Epoch ms of recent sends, for the per-minute rate. */
-  recent: number[];
+}
+
+/** Sends per second over the last minute: 60 slots, each for one epoch second. */
+class MinuteCounter {
+  private readonly counts = new Array<number>(60).fill(0);
+  private readonly seconds = new Array<number>(60).fill(-1);
+
+  add(now: number): void {
+    const second = Math.floor(now / 1000);
+    const slot = second % 60;
+    if (this.seconds[slot] !== second) {
+      this.seconds[slot] = second;
+      this.counts[slot] = 0;
+    }
+    this.counts[slot]!++;
+  }
+
+  /** Sends in the 60 seconds up to `now`. */
+  total(now: number): number {
+    const second = Math.floor(now / 1000);
+    return this.counts.reduce((sum, count, slot) => (this.seconds[slot]! > second - 60 ? sum + count : sum), 0);
+  }
 }
 
 interface ChatQueue {
@@ -101,7 +121,10 @@ function refusedForText(reason: string): boolean {
 
 /** Sends the outbox's deliveries; see the module comment. */
 export class Sender {
-  readonly stats: SenderStats = { sent: 0, tooManyRequests: 0, failures: {}, recent: [] };
+  readonly stats: SenderStats = { sent: 0, tooManyRequests: 0, failures: {} };
+  private readonly lastMinute = new MinuteCounter();
+  /** Each job's messages, rendered once per locale and kind of chat, not once per recipient. */
+  private readonly rendered = new WeakMap<Delivery["job"], Map<string, RenderedMessage>>();
   private readonly chats = new Map<number, ChatQueue>();
   private readonly migrated = new Map<number, number>();
   /** Jobs whose home post is still to come, with the chats whose next delivery forwards it. */
@@ -139,6 +162,11 @@ export class Sender {
       this.schedule(queue);
     }
     this.wake();
+  }
+
+  /** Messages sent in the last minute, for `/status`. */
+  sentLastMinute(): number {
+    return this.lastMinute.total(this.now());
   }
 
   /** Deliveries waiting in memory (not yet sent). */
@@ -287,10 +315,10 @@ export class Sender {
       }
     }
     const options = { locale: localeOf(target.language), share: target.kind === "channel" };
-    let outcome = await this.sendMessage(queue, target.threadId, renderItem(job.item, options));
+    let outcome = await this.sendMessage(queue, target.threadId, this.render(job, "html", options, renderItem));
     if (outcome.kind === "refused" && refusedForText(outcome.reason)) {
       this.deps.logger.warn({ chatId: queue.chatId, item: job.id, reason: outcome.reason }, "HTML message refused; sending as plain text");
-      outcome = await this.sendMessage(queue, target.threadId, renderPlain(job.item, options));
+      outcome = await this.sendMessage(queue, target.threadId, this.render(job, "plain", options, renderPlain));
     }
     if (outcome.kind === "refused") {
       this.deps.logger.error({ chatId: queue.chatId, item: job.id, reason: outcome.reason }, "message refused by Telegram; giving up on it");
@@ -301,6 +329,15 @@ export class Sender {
     }
     if (outcome.kind === "sent" && index === job.homeIndex) await this.deps.outbox.recordHomePost(job, outcome.messageId);
     return outcome;
+  }
+
+  private render(job: Delivery["job"], form: string, options: RenderOptions, render: typeof renderItem): RenderedMessage {
+    let forms = this.rendered.get(job);
+    if (!forms) this.rendered.set(job, (forms = new Map()));
+    const key = `${form}:${options.locale}:${options.share}`;
+    let message = forms.get(key);
+    if (!message) forms.set(key, (message = render(job.item, options)));
+    return message;
   }
 
   private sendMessage(queue: ChatQueue, threadId: number | undefined, message: RenderedMessage): Promise<SendOutcome> {
@@ -326,8 +363,7 @@ export class Sender {
       // grammY types the signal with its own shim; Node's AbortSignal is what it uses at run time.
       const message = await send(this.abort.signal as ApiSignal);
       this.stats.sent++;
-      this.stats.recent.push(this.now());
-      if (this.stats.recent.length > 5_000) this.stats.recent.splice(0, this.stats.recent.length - 5_000);
+      this.lastMinute.add(this.now());
       return { kind: "sent", messageId: message.message_id };
     } catch (error) {
       const outcome = classifyError(error, queue.failures);

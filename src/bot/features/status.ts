@@ -19,7 +19,7 @@ const ago = (at: number | undefined, now: number): string => {
 export function statusReport(deps: BotDeps, now = Date.now()): string[] {
   const { jobs, deliveries } = deps.outbox.size;
   const stats = deps.sender.stats;
-  const lastMinute = stats.recent.filter((at) => at > now - 60_000).length;
+  const lastMinute = deps.sender.sentLastMinute();
   const failures = Object.entries(stats.failures).map(([kind, count]) => `${kind} ${count}`).join(", ") || "none";
   const summary = [
     `<b>Subscribers</b>: ${deps.subscribers.size}`,
