@@ -29,19 +29,25 @@ export function extractArticle(html: string, url: string): ExtractedArticle {
   const base = pageBase(document, url);
   setDocumentUrl(document, url, base);
   const metaImage = metaImageUrl(document, base);
-  for (const chrome of [...document.body.querySelectorAll("*")].filter(isPageChrome)) chrome.remove();
+  pruneChrome(document);
 
   const article = readArticle(document);
   const text = stripBoilerplate(article === undefined ? "" : nodeToText(article.content));
   const image = metaImage ?? firstImage(article?.content, base);
   // The fallback parses the page afresh: pruning and Readability have taken nodes out of `document`.
   const result: ExtractedArticle = {
-    text: text !== "" ? text : stripBoilerplate(longestParagraphRun(parseDocument(html))),
+    text: text !== "" ? text : stripBoilerplate(longestParagraphRun(pruneChrome(parseDocument(html)))),
   };
   if (article?.title) result.title = normaliseSpaces(article.title);
   if (image !== undefined) result.image = image;
   if (article?.lang) result.lang = article.lang;
   return result;
+}
+
+/** Removes navigation, sidebars, share and newsletter boxes and the like; returns the document. */
+function pruneChrome(document: DomDocument): DomDocument {
+  for (const chrome of [...document.body.querySelectorAll("*")].filter(isPageChrome)) chrome.remove();
+  return document;
 }
 
 interface ReadArticle {
@@ -135,25 +141,21 @@ function firstImage(content: DomElement | undefined, base: string | undefined): 
 /**
  * The text of the `<p>` elements of the one parent that holds the most paragraph text: the
  * article body of a page Readability cannot read, since sidebars and footers hold fewer words.
+ * Expects a document already pruned of page chrome (one pass, not an ancestor walk per paragraph).
  */
 function longestParagraphRun(document: DomDocument): string {
   const runs = new Map<DomElement, string[]>();
   for (const p of document.body.querySelectorAll("p")) {
     const parent = p.parentElement;
     const text = nodeToText(p);
-    if (parent === null || text === "" || hasChromeAncestor(p)) continue;
-    runs.set(parent, [...(runs.get(parent) ?? []), text]);
+    if (parent === null || text === "") continue;
+    const run = runs.get(parent);
+    if (run) run.push(text);
+    else runs.set(parent, [text]);
   }
   let best: string[] = [];
   for (const run of runs.values()) if (textLength(run) > textLength(best)) best = run;
   return best.join("\n\n");
-}
-
-function hasChromeAncestor(element: DomElement): boolean {
-  for (let node = element.parentElement; node !== null; node = node.parentElement) {
-    if (isPageChrome(node)) return true;
-  }
-  return false;
 }
 
 function textLength(paragraphs: string[]): number {
