@@ -5,6 +5,7 @@
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api, GrammyError } from "grammy";
 import { pino, type Logger } from "pino";
+import { mayPost } from "./bot/chat.js";
 import { createBot, commandMenu } from "./bot/create-bot.js";
 import { loadCatalog, type Catalog } from "./config/catalog.js";
 import { ConfigError } from "./config/errors.js";
@@ -27,21 +28,29 @@ import { compileTopics } from "./topics/topics.js";
 const STOP_DEADLINE_MS = 9_000;
 
 /**
- * Links the config file's channels (resolving `@username` to an id). A channel the bot can't see is
- * logged and skipped; one where it may not post yet is linked with a warning saying what to fix.
+ * Links the config file's channels (resolving `@username` to an id) with exactly the topics the file
+ * gives. A channel the bot can't see is logged and skipped; one where it may not post yet is linked
+ * with a warning saying what to fix.
  */
 async function linkConfiguredChannels(catalog: Catalog, api: Api, botId: number, subscribers: Subscribers, logger: Logger): Promise<void> {
   for (const channel of catalog.channels) {
     try {
       const chat = await api.getChat(channel.chat);
       const member = await api.getChatMember(chat.id, botId).catch(() => undefined);
-      if (member?.status !== "administrator" || member.can_post_messages === false) {
+      if (!mayPost(member)) {
         logger.warn({ channel: channel.chat }, "the bot is not an admin allowed to post in this configured channel: add it as an admin with the right to post messages");
       }
-      await subscribers.subscribe(
-        { chatId: chat.id, kind: "channel", home: channel.home, ...("title" in chat && chat.title ? { title: chat.title } : {}) },
-        channel.topics,
-      );
+      // The config file is the truth for its channels: topics it no longer lists end there too.
+      const current = subscribers.get({ chatId: chat.id });
+      await subscribers.update({
+        ...current,
+        chatId: chat.id,
+        kind: "channel",
+        home: channel.home,
+        topics: [...new Set(channel.topics)],
+        since: current?.since ?? Date.now(),
+        ...("title" in chat && chat.title ? { title: chat.title } : {}),
+      });
     } catch (error) {
       logger.warn({ channel: channel.chat, err: (error as Error).message }, "configured channel cannot be linked");
     }

@@ -2,11 +2,17 @@
  * Small helpers over a command's chat: who may change its subscriptions, where its messages go,
  * and the words typed after a command.
  */
+import type { ChatMember } from "grammy/types";
 import type { BotContext } from "./context.js";
 import type { Subscriber } from "../delivery/subscribers.js";
 
 /** Telegram's account that speaks for a group's anonymous admins. */
 const GROUP_ANONYMOUS_BOT = 1087968824;
+
+/** Whether this member (the bot) may post in a channel: an administrator not denied the right to post. */
+export function mayPost(member: ChatMember | undefined): boolean {
+  return member?.status === "administrator" && member.can_post_messages !== false;
+}
 
 /** The words after a command, lower-cased (topic ids and numbers are case-free). */
 export function commandArgs(ctx: BotContext): string[] {

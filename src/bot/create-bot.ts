@@ -54,8 +54,15 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
   bot.use(sequentialize((ctx: BotContext) => ctx.chat?.id.toString()));
   bot.use(async (ctx, next) => {
     ctx.logger = deps.logger.child({ update: ctx.update.update_id, chat: ctx.chat?.id });
-    const stored = ctx.chat ? deps.subscribers.get({ chatId: ctx.chat.id })?.language : undefined;
-    ctx.locale = localeOf(stored ?? ctx.from?.language_code);
+    // In a private chat the user's current Telegram language wins; a group keeps the language it
+    // subscribed in (stored with its subscription), whoever speaks.
+    const subscriber = ctx.chat ? deps.subscribers.get({ chatId: ctx.chat.id }) : undefined;
+    const own = ctx.chat?.type === "private" ? ctx.from?.language_code : undefined;
+    ctx.locale = localeOf(own ?? subscriber?.language ?? ctx.from?.language_code);
+    // Broadcasts follow too: a private subscriber who switched languages gets the news in the new one.
+    if (subscriber && own !== undefined && subscriber.language !== ctx.locale) {
+      await deps.subscribers.update({ ...subscriber, language: ctx.locale });
+    }
     ctx.t = messages(ctx.locale);
     await next();
   });
@@ -85,7 +92,7 @@ type CommandName = keyof Messages["commands"];
 /** Which commands each kind of chat member sees in the menu. */
 const MENU: { scope: "all_private_chats" | "all_group_chats" | "all_chat_administrators" | "bot_admins"; commands: CommandName[] }[] = [
   { scope: "all_private_chats", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "channel", "channels"] },
-  { scope: "all_group_chats", commands: ["help", "subscriptions", "latest"] },
+  { scope: "all_group_chats", commands: ["help", "topics", "subscriptions", "latest"] },
   { scope: "all_chat_administrators", commands: ["help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest"] },
   { scope: "bot_admins", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "channel", "channels", "status"] },
 ];

@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { ALL_TOPIC, type TopicDefinition } from "../topics/topics.js";
+import { ALL_TOPIC, TOPIC_ID, type TopicDefinition } from "../topics/topics.js";
 import { ConfigError } from "./errors.js";
 import type { Settings } from "./settings.js";
 
@@ -38,7 +38,6 @@ export interface Catalog {
   channels: ChannelDefinition[];
 }
 
-const TOPIC_ID = /^[a-z0-9_-]+$/;
 const words = z.array(z.string().trim().min(1)).default([]);
 
 const fileSchema = z

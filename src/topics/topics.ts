@@ -121,7 +121,8 @@ export function compileTopics(definitions: readonly TopicDefinition[]): TopicMat
   };
 }
 
-const TOPIC_ID = /^[a-z0-9_-]+$/;
+/** What a topic id may be: what users type after /subscribe. */
+export const TOPIC_ID = /^[a-z0-9_-]+$/;
 
 function checkIds(definitions: readonly TopicDefinition[]): void {
   const seen = new Set<string>();

@@ -158,7 +158,11 @@ describe("bot: over a SQLite store", () => {
       await say("/unsubscribe science", { from: user(900, "ru") });
       const restarted = await setup({ namespaces: await store.open() });
       assert.deepEqual(restarted.deps.subscribers.get({ chatId: 900 })?.topics, ["china"]);
-      assert.match((await restarted.say("/subscriptions", { from: user(900, "en") }))[0]!, /Этот чат подписан на: china/, "the chat's language is kept");
+      const { language_code: _unknown, ...withoutLanguage } = user(900);
+      assert.match((await restarted.say("/subscriptions", { from: withoutLanguage }))[0]!, /Этот чат подписан на: china/, "the chat's language is kept");
+      // A user who switched Telegram to English is answered, and sent the news, in English from then on.
+      assert.match((await restarted.say("/subscriptions", { from: user(900, "en") }))[0]!, /This chat follows: china\nLanguage: en/);
+      assert.equal(restarted.deps.subscribers.get({ chatId: 900 })?.language, "en");
     } finally {
       await store.dispose();
     }

@@ -228,13 +228,14 @@ describe("bot: /channel home, /channel remove, /channels", () => {
     assert.deepEqual(await say("/channels", { from: user(READER) }), ["Someone else's: all"]);
   });
 
-  test("in a group, /channel and /channels are ignored: channels are linked in a private chat", async () => {
+  test("in a group, /channel and /channels answer that channels are linked in a private chat, and link nothing", async () => {
     const { handle, ready, deps } = await setup();
     ready();
     const chat = groupChat(-100900);
     for (const text of ["/channel add @newsch china", "/channels"]) {
       const requests = await handle(messageUpdate(text, { chat, from: user(ADMIN) }));
-      assert.deepEqual(requests, [], `${text}: no reply, nothing asked of Telegram`);
+      assert.deepEqual(requests.map(({ method }) => method), ["sendMessage"], `${text}: one reply, nothing else asked of Telegram`);
+      assert.match(String(requests[0]!.params.text), /in a private chat with me/);
     }
     assert.equal(deps.subscribers.size, 0);
   });

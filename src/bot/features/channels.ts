@@ -9,9 +9,10 @@ import { Composer, GrammyError } from "grammy";
 import type { ChatFullInfo } from "grammy/types";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
-import { commandArgs } from "../chat.js";
+import { commandArgs, mayPost } from "../chat.js";
 import { topicIds } from "./subscriptions.js";
 import { localeOf, messages } from "../../i18n/i18n.js";
+import { ALL_TOPIC } from "../../topics/topics.js";
 
 /** `@name` or a numeric id as typed by a user; undefined when it is neither. */
 export function parseChannelRef(word: string | undefined): string | number | undefined {
@@ -84,16 +85,16 @@ export function channelsFeature(deps: BotDeps): Composer<BotContext> {
     const title = channel.title ?? String(channel.id);
 
     if (action === "remove") {
-      const { changed } = await deps.subscribers.unsubscribe({ chatId: channel.id }, ["all"]);
+      const { changed } = await deps.subscribers.unsubscribe({ chatId: channel.id }, [ALL_TOPIC]);
       await ctx.reply(changed.length > 0 ? ctx.t.channelRemoved(title) : ctx.t.channelNotLinked(title));
       return;
     }
     const bot = await ctx.api.getChatMember(channel.id, ctx.me.id).catch(() => undefined);
-    if (!bot || bot.status !== "administrator") {
+    if (bot?.status !== "administrator") {
       await ctx.reply(ctx.t.channelBotNotAdmin(title, ctx.me.username));
       return;
     }
-    if (!bot.can_post_messages) {
+    if (!mayPost(bot)) {
       await ctx.reply(ctx.t.channelBotCannotPost(title));
       return;
     }
@@ -107,6 +108,9 @@ export function channelsFeature(deps: BotDeps): Composer<BotContext> {
     );
   });
 
+  // Linking needs the user's own admin rights, checked in a private chat; say so elsewhere.
+  feature.chatType(["group", "supergroup"]).command(["channel", "channels"], (ctx) => ctx.reply(ctx.t.channelUsage));
+
   privateChats.command("channels", async (ctx) => {
     const mine = deps.subscribers.all().filter((subscriber) => subscriber.kind === "channel" && subscriber.linkedBy === ctx.from.id);
     await ctx.reply(
@@ -118,8 +122,7 @@ export function channelsFeature(deps: BotDeps): Composer<BotContext> {
 
   feature.on("my_chat_member", async (ctx, next) => {
     const member = ctx.myChatMember.new_chat_member;
-    const canPost = member.status === "administrator" && member.can_post_messages !== false;
-    if (ctx.chat.type !== "channel" || canPost) return next();
+    if (ctx.chat.type !== "channel" || mayPost(member)) return next();
     const removed = await deps.subscribers.removeChat(ctx.chat.id);
     for (const channel of removed) {
       ctx.logger.info({ channel: channel.chatId, status: member.status }, "bot lost its place in a channel; link ended");

@@ -24,8 +24,8 @@ export function subscriptionsFeature(deps: BotDeps): Composer<BotContext> {
     await ctx.reply(header, { reply_markup: topicsKeyboard(deps, subscriber, ctx.t.allTopics) });
   });
 
-  feature.command(["subscribe", "unsubscribe"], async (ctx) => {
-    const subscribing = ctx.msg?.text?.startsWith("/subscribe") ?? true;
+  /** `/subscribe` and `/unsubscribe`: the same checks, then the change each asks for. */
+  const changeTopics = (subscribing: boolean) => async (ctx: BotContext) => {
     const wanted = [...new Set(commandArgs(ctx))];
     if (wanted.length === 0) {
       await ctx.reply(subscribing ? ctx.t.subscribeUsage(valid()) : ctx.t.unsubscribeUsage);
@@ -41,18 +41,16 @@ export function subscriptionsFeature(deps: BotDeps): Composer<BotContext> {
       return;
     }
     const target = subscriberTarget(ctx);
+    const { changed, unchanged } = subscribing
+      ? await deps.subscribers.subscribe(target, wanted)
+      : await deps.subscribers.unsubscribe(target, wanted);
     const lines: string[] = [];
-    if (subscribing) {
-      const { changed, unchanged } = await deps.subscribers.subscribe(target, wanted);
-      if (changed.length > 0) lines.push(ctx.t.subscribed(changed.join(", ")));
-      if (unchanged.length > 0) lines.push(ctx.t.alreadySubscribed(unchanged.join(", ")));
-    } else {
-      const { changed, unchanged } = await deps.subscribers.unsubscribe(target, wanted);
-      if (changed.length > 0) lines.push(ctx.t.unsubscribed(changed.join(", ")));
-      if (unchanged.length > 0) lines.push(ctx.t.notSubscribed(unchanged.join(", ")));
-    }
+    if (changed.length > 0) lines.push((subscribing ? ctx.t.subscribed : ctx.t.unsubscribed)(changed.join(", ")));
+    if (unchanged.length > 0) lines.push((subscribing ? ctx.t.alreadySubscribed : ctx.t.notSubscribed)(unchanged.join(", ")));
     await ctx.reply(lines.join("\n"));
-  });
+  };
+  feature.command("subscribe", changeTopics(true));
+  feature.command("unsubscribe", changeTopics(false));
 
   feature.command("subscriptions", async (ctx) => {
     const subscriber = deps.subscribers.get(subscriberTarget(ctx));

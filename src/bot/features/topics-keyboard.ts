@@ -8,6 +8,7 @@ import { Composer, InlineKeyboard } from "grammy";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { mayManageChat, subscriberTarget } from "../chat.js";
+import { topicIds } from "./subscriptions.js";
 import type { Subscriber } from "../../delivery/subscribers.js";
 import { ALL_TOPIC } from "../../topics/topics.js";
 
@@ -30,8 +31,7 @@ export function topicsKeyboardFeature(deps: BotDeps): Composer<BotContext> {
   const feature = new Composer<BotContext>();
   feature.callbackQuery(new RegExp(`^${PREFIX}`), async (ctx) => {
     const topic = ctx.callbackQuery.data.slice(PREFIX.length);
-    const known = topic === ALL_TOPIC || deps.topics.some(({ id }) => id === topic);
-    if (!known) {
+    if (!topicIds(deps).includes(topic)) {
       await ctx.answerCallbackQuery({ text: ctx.t.staleButton });
       return;
     }
