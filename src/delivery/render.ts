@@ -7,6 +7,7 @@ import type { InlineKeyboardMarkup, LinkPreviewOptions } from "grammy/types";
 import type { Item } from "../items/item.js";
 import { messages, type Locale } from "../i18n/i18n.js";
 import { ALL_TOPIC } from "../topics/topics.js";
+import { clip } from "../text/clip.js";
 
 /** Telegram's limit for a message's text, counted after entity parsing. */
 export const MESSAGE_LIMIT = 4096;
@@ -49,15 +50,6 @@ export function safeUrl(link: string | undefined): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Cuts at a word boundary and marks the cut; text within the limit is returned as it is. */
-export function clip(text: string, limit: number): string {
-  if (text.length <= limit) return text;
-  // Never end on half of a surrogate pair (an emoji): Telegram refuses text that is not valid UTF-8.
-  const cut = text.slice(0, limit - 1).replace(/[\uD800-\uDBFF]$/, "");
-  const boundary = cut.search(/\s\S*$/);
-  return `${(boundary > limit / 2 ? cut.slice(0, boundary) : cut).trimEnd()}…`;
 }
 
 /** `#topic` for each topic but `all`; Telegram hashtags take letters, digits and `_` only. */

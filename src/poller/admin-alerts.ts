@@ -5,7 +5,8 @@
  * counts the rest, instead of thousands of messages.
  */
 import type { Logger } from "pino";
-import { clip, packMessages } from "../delivery/render.js";
+import { packMessages } from "../delivery/render.js";
+import { clip } from "../text/clip.js";
 import type { AdminAlerts } from "./poll-feed.js";
 
 /** Alerts listed per round; the rest of a burst is counted. */

@@ -7,7 +7,8 @@
 import type { Logger } from "pino";
 import { detectLanguage, type Language } from "../text/words.js";
 import { normaliseSpaces } from "./html-text.js";
-import { DEFAULT_SUMMARY_CHARS, extractiveSummarizer, truncateAtWord, type Summarizer, type SummaryInput } from "./summarize.js";
+import { clip } from "../text/clip.js";
+import { DEFAULT_SUMMARY_CHARS, extractiveSummarizer, type Summarizer, type SummaryInput } from "./summarize.js";
 
 /** Where and how to ask the model. */
 export interface LlmSummarizerOptions {
@@ -69,7 +70,7 @@ function chatRequest(input: SummaryInput, language: Language, model: string): ob
     model,
     messages: [
       { role: "system", content: PROMPTS[language] },
-      { role: "user", content: `${input.title}\n\n${truncateAtWord(input.text, MAX_INPUT_CHARS)}` },
+      { role: "user", content: `${input.title}\n\n${clip(input.text, MAX_INPUT_CHARS)}` },
     ],
     temperature: TEMPERATURE,
     max_tokens: MAX_ANSWER_TOKENS,
@@ -88,7 +89,7 @@ function answerSummary(answer: unknown, language: Language): string {
   const summary = normaliseSpaces(content.replace(THINKING, " "));
   if (summary === "") throw new Error("the answer is empty");
   if (detectLanguage(summary) !== language) throw new Error(`the answer is not in the article's language (${language})`);
-  return truncateAtWord(summary, DEFAULT_SUMMARY_CHARS);
+  return clip(summary, DEFAULT_SUMMARY_CHARS);
 }
 
 /** One request to the model; rejects with a one-line reason on any failure. */

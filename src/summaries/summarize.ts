@@ -3,6 +3,7 @@
  * central sentences (LexRank: PageRank over the cosine similarity of stemmed content words),
  * in their original order, within a character budget.
  */
+import { clip } from "../text/clip.js";
 import { eng, rus } from "stopword";
 import { detectLanguage, stem, words } from "../text/words.js";
 import type { Language } from "../text/words.js";
@@ -19,7 +20,6 @@ export interface SummaryOptions {
 /** The summary length the product promises: "at most about 600 characters". */
 export const DEFAULT_SUMMARY_CHARS = 600;
 
-const ELLIPSIS = "…";
 
 /** Both lists at once: Russian articles quote English names and the reverse. */
 const STOP_WORDS = new Set([...eng, ...rus].map((word) => word.toLowerCase().replaceAll("ё", "е")));
@@ -188,22 +188,6 @@ function isRealSentence(sentence: Sentence): boolean {
 }
 
 /**
- * `text` cut to at most `maxChars` UTF-16 code units at a word boundary, with "…" added when
- * anything was cut (trailing commas, dashes and spaces before it removed). A single word longer
- * than the limit is the only thing ever cut inside a word. Text that fits is returned as is.
- */
-export function truncateAtWord(text: string, maxChars: number): string {
-  if (text.length <= maxChars) return text;
-  if (maxChars < 1) return "";
-  const room = maxChars - ELLIPSIS.length;
-  // The character just past the room tells whether the cut falls between two words.
-  const boundary = /\s/u.test(text[room] ?? "") ? room : text.slice(0, room).search(/\s\S*$/u);
-  let head = boundary > 0 ? text.slice(0, boundary) : text.slice(0, room);
-  if (/[\uD800-\uDBFF]$/u.test(head)) head = head.slice(0, -1); // never split a surrogate pair
-  return head.replace(/[\s,;:\-–—(«"“]+$/u, "") + ELLIPSIS;
-}
-
-/**
  * A short faithful summary of an article's text: its lead sentence (the first real sentence)
  * and then its most central sentences that fit, in the order the article has them, joined by
  * spaces, at most `maxChars` characters (default 600). Whole sentences only; when even the lead
@@ -218,7 +202,7 @@ export function summarize(text: string, options: SummaryOptions = {}): string {
   const sentences = vectorise(splitSentences(text, options.language ?? detectLanguage(text)));
   const lead = sentences.find(isRealSentence) ?? sentences[0];
   if (lead === undefined) return "";
-  if (lead.text.length > maxChars) return truncateAtWord(lead.text, maxChars);
+  if (lead.text.length > maxChars) return clip(lead.text, maxChars);
 
   const scores = centrality(sentences);
   const chosen = [lead];

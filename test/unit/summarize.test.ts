@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { splitSentences, summarize, truncateAtWord } from "../../src/summaries/summarize.js";
+import { splitSentences, summarize } from "../../src/summaries/summarize.js";
+import { clip } from "../../src/text/clip.js";
 import { detectLanguage } from "../../src/text/words.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -127,25 +128,25 @@ describe("splitSentences", () => {
   });
 });
 
-describe("truncateAtWord", () => {
+describe("clip, as summaries cut a lead too long to fit", () => {
   test("text that fits is unchanged", () => {
-    assert.equal(truncateAtWord("Short text.", 11), "Short text.");
+    assert.equal(clip("Short text.", 11), "Short text.");
   });
 
   test("cuts between words and adds an ellipsis within the limit", () => {
-    assert.equal(truncateAtWord("The quick brown fox jumps", 16), "The quick brown…");
-    assert.equal(truncateAtWord("The quick brown fox jumps", 15), "The quick…");
-    assert.equal(truncateAtWord("Alpha, beta, gamma", 13), "Alpha, beta…");
+    assert.equal(clip("The quick brown fox jumps", 16), "The quick brown…");
+    assert.equal(clip("The quick brown fox jumps", 15), "The quick…");
+    assert.equal(clip("Alpha, beta, gamma", 13), "Alpha, beta…");
   });
 
   test("a single word longer than the limit is the only thing cut inside a word", () => {
-    const cut = truncateAtWord("https://example.org/a/very/long/path/without/spaces", 20);
+    const cut = clip("https://example.org/a/very/long/path/without/spaces", 20);
     assert.equal(cut.length, 20);
     assert.ok(cut.endsWith("…"));
   });
 
   test("never splits a surrogate pair", () => {
-    const cut = truncateAtWord("😀😀😀😀😀😀", 6);
+    const cut = clip("😀😀😀😀😀😀", 6);
     assert.ok(cut.length <= 6);
     assert.doesNotMatch(cut, /[\uD800-\uDBFF](?![\uDC00-\uDFFF])/u);
   });

@@ -7,7 +7,8 @@ import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { commandArgs } from "../chat.js";
 import { topicIds } from "./subscriptions.js";
-import { clip, escapeHtml, packMessages, safeUrl } from "../../delivery/render.js";
+import { escapeHtml, packMessages, safeUrl } from "../../delivery/render.js";
+import { clip } from "../../text/clip.js";
 import type { Item } from "../../items/item.js";
 import { ALL_TOPIC } from "../../topics/topics.js";
 
