@@ -255,6 +255,6 @@ export function loadDotEnv(envFile = ".env"): void {
   try {
     loadEnvFile(envFile);
   } catch (error) {
-    throw new ConfigError(`.env could not be read: ${(error as Error).message}`);
+    throw new ConfigError(`${envFile} could not be read: ${(error as Error).message}`);
   }
 }

@@ -218,7 +218,8 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
 }
 
 /** The most specific description of a fetch failure: undici hides the system error in `cause`. */
-function describeCause(error: unknown): string {
+/** The innermost reason of a failed request (undici puts it in `cause`), for a one-line message. */
+export function describeCause(error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
   return cause instanceof Error ? cause.message : String(cause);
 }

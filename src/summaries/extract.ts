@@ -6,6 +6,7 @@
 import { Readability } from "@mozilla/readability";
 import { isPageChrome, nodeToText, normaliseSpaces, parseDocument } from "./html-text.js";
 import type { DomDocument, DomElement } from "./html-text.js";
+import { SENTENCE_END } from "./summarize.js";
 
 /** What an article page yields. */
 export interface ExtractedArticle {
@@ -164,9 +165,6 @@ function textLength(paragraphs: string[]): number {
 
 // ---------------------------------------------------------------------------------------------
 // Text-level boilerplate
-
-/** Ends a sentence: terminal punctuation, then any closing quotes or brackets. */
-const SENTENCE_END = /[.!?…](?:["'»”’)\]]*)$/u;
 
 /**
  * A non-sentence paragraph (no terminal punctuation) this long is still prose, e.g. a text whose

@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import { detectLanguage, type Language } from "../text/words.js";
 import { normaliseSpaces } from "./html-text.js";
+import { describeCause } from "../feeds/fetch.js";
 import { clip } from "../text/clip.js";
 import { DEFAULT_SUMMARY_CHARS, extractiveSummarizer, type Summarizer, type SummaryInput } from "./summarize.js";
 
@@ -83,12 +84,12 @@ function chatRequest(input: SummaryInput, language: Language, model: string): ob
  * on one line, cut at a word boundary to 600 characters.
  * @throws Error saying what is wrong when there is no content, it is empty, or it is not in `language`.
  */
-function answerSummary(answer: unknown, language: Language): string {
+function answerSummary(answer: unknown, language: Language, endpoint: string): string {
   const content = (answer as { choices?: Array<{ message?: { content?: unknown } }> } | null)?.choices?.[0]?.message?.content;
-  if (typeof content !== "string") throw new Error("the answer has no choices[0].message.content");
+  if (typeof content !== "string") throw new Error(`the answer from ${endpoint} has no choices[0].message.content: is it a chat-completions API?`);
   const summary = normaliseSpaces(content.replace(THINKING, " "));
-  if (summary === "") throw new Error("the answer is empty");
-  if (detectLanguage(summary) !== language) throw new Error(`the answer is not in the article's language (${language})`);
+  if (summary === "") throw new Error(`the answer from ${endpoint} is empty`);
+  if (detectLanguage(summary) !== language) throw new Error(`the answer from ${endpoint} is not in the article's language (${language})`);
   return clip(summary, DEFAULT_SUMMARY_CHARS);
 }
 
@@ -118,8 +119,7 @@ async function askModel(
   } catch (error) {
     if (signal?.aborted) throw error;
     if (deadline.aborted) throw new Error(`no answer within ${options.timeoutMs} ms from ${endpoint}`);
-    const cause = (error as Error).cause;
-    throw new Error(`network error from ${endpoint}: ${cause instanceof Error ? cause.message : (error as Error).message}`);
+    throw new Error(`network error from ${endpoint}: ${describeCause(error)}`);
   }
   // The server's own words (Ollama: "model 'x' not found") tell the operator what to fix.
   if (!response.ok) throw new Error(`HTTP ${response.status} from ${endpoint}: ${normaliseSpaces(body).slice(0, 200)}`);
@@ -127,9 +127,10 @@ async function askModel(
   try {
     answer = JSON.parse(body);
   } catch {
-    throw new Error(`the answer from ${endpoint} is not JSON`);
+    // A web page (a UI or proxy at that URL) is the usual cause: show its start.
+    throw new Error(`the answer from ${endpoint} is not JSON: ${normaliseSpaces(body).slice(0, 200)}`);
   }
-  return answerSummary(answer, language);
+  return answerSummary(answer, language, endpoint);
 }
 
 /**

@@ -25,7 +25,8 @@ export const DEFAULT_SUMMARY_CHARS = 600;
 const STOP_WORDS = new Set([...eng, ...rus].map((word) => word.toLowerCase().replaceAll("ё", "е")));
 
 /** Terminal punctuation, then any closing quotes or brackets. */
-const SENTENCE_END = /[.!?…]["'»”’)\]]*$/u;
+/** The end of a sentence: its punctuation, then any closing quotes or brackets. */
+export const SENTENCE_END = /[.!?…]["'»”’)\]]*$/u;
 
 /** A sentence needs this many words to open or join a summary; shorter ones are labels or asides. */
 const MIN_SENTENCE_WORDS = 5;
