@@ -26,6 +26,8 @@ export type SendOutcome =
   | { kind: "retry"; afterMs: number; reason: string }
   /** The chat blocked the bot, left, or no longer exists. */
   | { kind: "gone"; reason: string }
+  /** The forum topic the message was for no longer exists (the group itself is fine). */
+  | { kind: "thread-gone"; reason: string }
   /** The group became a supergroup with this id. */
   | { kind: "migrated"; toChatId: number };
 
@@ -107,6 +109,7 @@ export function classifyError(error: unknown, failures: number): SendOutcome {
     if (error.error_code === 403 || /chat not found|PEER_ID_INVALID|chat was deactivated|CHANNEL_PRIVATE|need administrator rights|not enough rights to send/i.test(description)) {
       return { kind: "gone", reason: description };
     }
+    if (THREAD_GONE.test(description)) return { kind: "thread-gone", reason: description };
     if (error.error_code >= 500) return { kind: "retry", afterMs: backoff, reason: `http ${error.error_code}` };
     return { kind: "refused", reason: description };
   }
@@ -289,6 +292,9 @@ export class Sender {
       case "gone":
         await this.dropChat(queue, outcome.reason);
         return;
+      case "thread-gone":
+        await this.dropThread(queue, delivery.job.targets[delivery.index]!.threadId, outcome.reason);
+        return;
       case "migrated":
         await this.migrateChat(queue, outcome.toChatId);
         return;
@@ -320,12 +326,10 @@ export class Sender {
       this.deps.logger.warn({ chatId: queue.chatId, item: job.id, reason: outcome.reason }, "HTML message refused; sending as plain text");
       outcome = await this.sendMessage(queue, target.threadId, this.render(job, "plain", options, renderPlain));
     }
+    // Only a message for a forum topic can lose its topic; anything else saying so is just refused.
+    if (outcome.kind === "thread-gone" && target.threadId === undefined) outcome = { kind: "refused", reason: outcome.reason };
     if (outcome.kind === "refused") {
       this.deps.logger.error({ chatId: queue.chatId, item: job.id, reason: outcome.reason }, "message refused by Telegram; giving up on it");
-      if (target.threadId !== undefined && THREAD_GONE.test(outcome.reason)) {
-        // The forum topic was deleted: that subscription ends; the chat's others go on.
-        await this.deps.subscribers.unsubscribe({ chatId: queue.chatId, threadId: target.threadId }, [ALL_TOPIC]);
-      }
     }
     if (outcome.kind === "sent" && index === job.homeIndex) await this.deps.outbox.recordHomePost(job, outcome.messageId);
     return outcome;
@@ -386,6 +390,19 @@ export class Sender {
       this.schedule(queue);
     }
     this.wake();
+  }
+
+  /** A deleted forum topic: its subscription and queued messages end; the chat's others go on. */
+  private async dropThread(queue: ChatQueue, threadId: number | undefined, reason: string): Promise<void> {
+    this.deps.logger.info({ chatId: queue.chatId, threadId, reason }, "forum topic is gone; ending its subscription");
+    const inThread = (delivery: Delivery) => delivery.job.targets[delivery.index]!.threadId === threadId;
+    const dropped = queue.deliveries.filter(inThread);
+    queue.deliveries = queue.deliveries.filter((delivery) => !inThread(delivery));
+    await this.deps.subscribers.unsubscribe({ chatId: queue.chatId, threadId }, [ALL_TOPIC]);
+    for (const delivery of dropped) {
+      await this.deps.outbox.complete(delivery);
+      this.homeDone(delivery);
+    }
   }
 
   private async dropChat(queue: ChatQueue, reason: string): Promise<void> {

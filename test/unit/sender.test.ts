@@ -172,11 +172,15 @@ describe("Sender", () => {
       isSendTo(-100)(request) && request.params.message_thread_id === 7
         ? { ok: false, error_code: 400, description: "Bad Request: message thread not found" }
         : undefined;
-    await deliver([makeJob([{ chatId: -100, threadId: 7, kind: "supergroup" }, { chatId: -100, threadId: 8, kind: "supergroup" }])]);
+    const threads = [{ chatId: -100, threadId: 7, kind: "supergroup" as const }, { chatId: -100, threadId: 8, kind: "supergroup" as const }];
+    await deliver([makeJob(threads, makeItem({ key: "first" })), makeJob(threads, makeItem({ key: "second" }))]);
     sender.start();
     await sender.idle();
     assert.equal(subscribers.get({ chatId: -100, threadId: 7 }), undefined);
     assert.deepEqual(subscribers.get({ chatId: -100, threadId: 8 })?.topics, ["all"]);
+    const toThread = (threadId: number) => telegram.calls("sendMessage").filter((request) => request.params.message_thread_id === threadId).length;
+    assert.equal(toThread(7), 1, "the topic's second message is dropped, not tried again");
+    assert.equal(toThread(8), 2);
   });
 
   test("each chat receives its items in order, however slow Telegram answers", async () => {
