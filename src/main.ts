@@ -12,7 +12,6 @@ import { ConfigError } from "./config/errors.js";
 import { loadSettings, type Settings } from "./config/settings.js";
 import { Dispatcher } from "./delivery/dispatch.js";
 import { Outbox } from "./delivery/outbox.js";
-import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS } from "./delivery/pacing.js";
 import { Sender } from "./delivery/sender.js";
 import { Subscribers } from "./delivery/subscribers.js";
 import { FeedStates } from "./feeds/feed-state.js";
@@ -78,7 +77,6 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     outbox,
     subscribers,
     logger: logger.child({ part: "sender" }),
-    limits: settings.paidBroadcast ? PAID_BROADCAST_LIMITS : TELEGRAM_LIMITS,
     paidBroadcast: settings.paidBroadcast,
     concurrency: settings.sendConcurrency,
   });

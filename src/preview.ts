@@ -32,7 +32,7 @@ const USAGE = "usage: npm run preview -- URL_OR_FILE [--fulltext] [--count N] [-
 const DEFAULT_COUNT = 5;
 
 /** What the command line asks for. */
-export interface PreviewOptions {
+interface PreviewOptions {
   /** An http(s) feed URL or a path to a feed file. */
   source: string;
   /** Fetch each item's article page, as for a feed with `fulltext: true`. */
@@ -50,7 +50,7 @@ class UsageError extends Error {}
  * Reads the command line (the arguments after `--`).
  * @throws UsageError naming what is wrong.
  */
-export function parsePreviewArgs(args: readonly string[]): PreviewOptions {
+function parsePreviewArgs(args: readonly string[]): PreviewOptions {
   let parsed;
   try {
     parsed = parseArgs({

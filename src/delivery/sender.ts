@@ -11,7 +11,7 @@ import { localeOf } from "../i18n/i18n.js";
 import { ALL_TOPIC } from "../topics/topics.js";
 import { MinHeap } from "./heap.js";
 import type { Delivery, Outbox } from "./outbox.js";
-import { chatInterval, TokenBucket, type PacingLimits } from "./pacing.js";
+import { chatInterval, PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS, TokenBucket, type PacingLimits } from "./pacing.js";
 import { renderItem, renderPlain, type RenderedMessage, type RenderOptions } from "./render.js";
 import type { ChatKind, Subscribers } from "./subscribers.js";
 
@@ -80,7 +80,8 @@ export interface SenderDeps {
   outbox: Outbox;
   subscribers: Subscribers;
   logger: Logger;
-  limits: PacingLimits;
+  /** Default: Telegram's limits, or the paid-broadcast ones with `paidBroadcast`. */
+  limits?: PacingLimits;
   /** Sends at once: enough to cover Telegram's latency at the target rate, few enough to be gentle. */
   concurrency?: number;
   paidBroadcast?: boolean;
@@ -134,6 +135,7 @@ export class Sender {
   private readonly awaitingHome = new Map<string, Set<ChatQueue>>();
   private readonly heap = new MinHeap<ChatQueue>((a, b) => a.readyAt < b.readyAt || (a.readyAt === b.readyAt && a.turn < b.turn));
   private readonly bucket: TokenBucket;
+  private readonly limits: PacingLimits;
   private readonly concurrency: number;
   private readonly now: () => number;
   private readonly abort = new AbortController();
@@ -145,7 +147,8 @@ export class Sender {
 
   constructor(private readonly deps: SenderDeps) {
     this.now = deps.now ?? Date.now;
-    this.bucket = new TokenBucket(deps.limits.perSecond, this.now());
+    this.limits = deps.limits ?? (deps.paidBroadcast ? PAID_BROADCAST_LIMITS : TELEGRAM_LIMITS);
+    this.bucket = new TokenBucket(this.limits.perSecond, this.now());
     this.concurrency = deps.concurrency ?? (deps.paidBroadcast ? 32 : 3);
     // Every send in flight listens to the stop signal; past 10, Node would warn of a leak.
     setMaxListeners(this.concurrency, this.abort.signal);
@@ -270,7 +273,7 @@ export class Sender {
       case "sent":
       case "refused":
         queue.failures = 0;
-        queue.readyAt = now + chatInterval(this.deps.limits, queue.kind);
+        queue.readyAt = now + chatInterval(this.limits, queue.kind);
         queue.deliveries.shift();
         await this.deps.outbox.complete(delivery);
         this.homeDone(delivery);

@@ -6,7 +6,7 @@
 import type Keyv from "keyv";
 
 /** Items leave feeds within days; remembering them for half a year covers every feed we know. */
-export const SEEN_TTL_MS = 180 * 24 * 60 * 60 * 1000;
+const SEEN_TTL_MS = 180 * 24 * 60 * 60 * 1000;
 
 /**
  * A key found again after this long is remembered afresh: an item that stays in a quiet feed for

@@ -104,12 +104,12 @@ export function oldestFirst<T extends { entry: Pick<FeedEntry, "published"> }>(e
 }
 
 /** An entry's text as the feed gives it: clean text without site furniture ("The post … appeared first on …"). */
-export function entryText(entry: FeedEntry): string {
+function entryText(entry: FeedEntry): string {
   return stripBoilerplate(htmlToText(entry.html ?? ""));
 }
 
 /** What an item is summarised from: its text, and the article page's lead image when it was read. */
-export interface ArticleContent {
+interface ArticleContent {
   text: string;
   image?: string;
 }
@@ -119,7 +119,7 @@ export interface ArticleContent {
  * when it is longer than the feed's, else the feed's. A page that cannot be fetched is logged and
  * the feed's text used.
  */
-export async function articleContent(
+async function articleContent(
   entry: FeedEntry,
   feed: Pick<FeedDefinition, "id" | "fulltext">,
   deps: Pick<PollDeps, "fetch" | "logger">,

@@ -15,7 +15,7 @@ import { localeOf, messages } from "../../i18n/i18n.js";
 import { ALL_TOPIC } from "../../topics/topics.js";
 
 /** `@name` or a numeric id as typed by a user; undefined when it is neither. */
-export function parseChannelRef(word: string | undefined): string | number | undefined {
+function parseChannelRef(word: string | undefined): string | number | undefined {
   if (!word) return undefined;
   if (/^-?\d+$/.test(word)) return Number(word);
   if (/^@?[a-z][a-z0-9_]{3,}$/i.test(word)) return word.startsWith("@") ? word : `@${word}`;

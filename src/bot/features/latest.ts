@@ -16,7 +16,7 @@ const DEFAULT_COUNT = 5;
 const MAX_COUNT = 20;
 
 /** What `/latest`'s words ask for, or undefined when they don't parse. */
-export function parseLatestArgs(args: readonly string[], known: readonly string[]): { count: number; topic: string } | undefined {
+function parseLatestArgs(args: readonly string[], known: readonly string[]): { count: number; topic: string } | undefined {
   let count: number | undefined;
   let topic: string | undefined;
   for (const arg of args) {

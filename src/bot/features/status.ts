@@ -16,7 +16,7 @@ const ago = (at: number | undefined, now: number): string => {
 };
 
 /** The status report as HTML messages. */
-export function statusReport(deps: BotDeps, now = Date.now()): string[] {
+function statusReport(deps: BotDeps, now = Date.now()): string[] {
   const { jobs, deliveries } = deps.outbox.size;
   const stats = deps.sender.stats;
   const lastMinute = deps.sender.sentLastMinute();
