@@ -8,6 +8,7 @@ import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
 import type { LlmSummarizerOptions } from "../summaries/llm.js";
 import { ConfigError } from "./errors.js";
+import { httpUrl } from "../text/url.js";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 const STORE_SCHEMES = ["sqlite:", "redis:", "rediss:", "postgres:", "postgresql:"];
@@ -15,14 +16,7 @@ const STORE_SCHEMES = ["sqlite:", "redis:", "rediss:", "postgres:", "postgresql:
 const commaList = (value: string | undefined): string[] =>
   (value ?? "").split(",").map((part) => part.trim()).filter((part) => part.length > 0);
 
-const httpUrl = (value: string): boolean => {
-  try {
-    const { protocol } = new URL(value);
-    return protocol === "http:" || protocol === "https:";
-  } catch {
-    return false;
-  }
-};
+const isHttpUrl = (value: string): boolean => httpUrl(value) !== undefined;
 
 const boolean = () =>
   z
@@ -56,7 +50,7 @@ const summarizerFields = {
   SUMMARIZER_URL: z
     .string()
     .trim()
-    .refine(httpUrl, "must be an http(s) URL such as http://127.0.0.1:11434/v1 (an OpenAI-compatible API)")
+    .refine(isHttpUrl, "must be an http(s) URL such as http://127.0.0.1:11434/v1 (an OpenAI-compatible API)")
     .optional(),
   SUMMARIZER_MODEL: z.string().trim().optional(),
   SUMMARIZER_API_KEY: z.string().trim().optional(),
@@ -114,7 +108,7 @@ const schema = z.object({
     .string()
     .trim()
     .default("https://api.telegram.org")
-    .refine(httpUrl, "must be an http(s) URL such as https://api.telegram.org")
+    .refine(isHttpUrl, "must be an http(s) URL such as https://api.telegram.org")
     .transform((value) => value.replace(/\/+$/, "")),
   FEEDS: z
     .string()
@@ -122,7 +116,7 @@ const schema = z.object({
     .transform((value, ctx) => {
       const urls = commaList(value);
       for (const url of urls) {
-        if (!httpUrl(url)) ctx.addIssue({ code: "custom", message: `${JSON.stringify(url)} is not an http(s) URL` });
+        if (!isHttpUrl(url)) ctx.addIssue({ code: "custom", message: `${JSON.stringify(url)} is not an http(s) URL` });
       }
       return urls;
     }),

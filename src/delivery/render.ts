@@ -8,6 +8,7 @@ import type { Item } from "../items/item.js";
 import { messages, type Locale } from "../i18n/i18n.js";
 import { ALL_TOPIC } from "../topics/topics.js";
 import { clip } from "../text/clip.js";
+import { httpUrl } from "../text/url.js";
 
 /** Telegram's limit for a message's text, counted after entity parsing. */
 export const MESSAGE_LIMIT = 4096;
@@ -43,13 +44,7 @@ export function escapeHtml(text: string): string {
 
 /** The link when it is a well-formed http(s) URL — `javascript:` and friends never become links. */
 export function safeUrl(link: string | undefined): string | undefined {
-  if (!link) return undefined;
-  try {
-    const url = new URL(link);
-    return url.protocol === "http:" || url.protocol === "https:" ? url.href : undefined;
-  } catch {
-    return undefined;
-  }
+  return httpUrl(link)?.href;
 }
 
 /** `#topic` for each topic but `all`; Telegram hashtags take letters, digits and `_` only. */

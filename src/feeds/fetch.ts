@@ -4,6 +4,7 @@
  * `FetchError` with a reason the poller can act on (back off, give up, show in /status).
  */
 import { createRequire } from "node:module";
+import { httpUrl } from "../text/url.js";
 
 // createRequire rather than a JSON import: package.json is outside tsconfig.build's rootDir.
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
@@ -155,13 +156,8 @@ function isRedirect(status: number): boolean {
 
 /** `href` resolved against `base` when it is an http(s) URL; anything else is a network failure. */
 function parseHttpUrl(href: string, base?: URL): URL {
-  let url: URL | undefined;
-  try {
-    url = new URL(href, base);
-  } catch {
-    url = undefined;
-  }
-  if (url === undefined || (url.protocol !== "http:" && url.protocol !== "https:")) {
+  const url = httpUrl(href, base);
+  if (url === undefined) {
     throw new FetchError("network", `not an http(s) URL: ${href}${base ? ` (redirect from ${base.href})` : ""}`);
   }
   return url;

@@ -8,6 +8,7 @@ import { parseHTML } from "linkedom";
 import Parser from "rss-parser";
 import type { FeedEntry, ParsedFeed } from "../items/item.js";
 import { FetchError } from "./fetch.js";
+import { httpUrl } from "../text/url.js";
 
 type Raw = Record<string, unknown>;
 
@@ -295,13 +296,7 @@ function escapeHtml(text: string): string {
 
 /** `href` resolved against `base` when that gives an http(s) URL. */
 function resolveUrl(href: string | undefined, base: string): string | undefined {
-  if (href === undefined || href.trim() === "") return undefined;
-  try {
-    const url = new URL(href.trim(), base);
-    return url.protocol === "http:" || url.protocol === "https:" ? url.href : undefined;
-  } catch {
-    return undefined;
-  }
+  return httpUrl(href, base)?.href;
 }
 
 /** The first value that is a parseable date. */

@@ -4,6 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import type { FeedEntry } from "./item.js";
+import { httpUrl } from "../text/url.js";
 
 /** Query parameters that only track the reader; removing them never changes the article. */
 const TRACKING_PARAMS = new Set([
@@ -22,13 +23,8 @@ function isTrackingParam(name: string): boolean {
  * slash. Relative links resolve against `base`. Returns undefined for anything that isn't http(s).
  */
 export function normalizeLink(link: string, base?: string): string | undefined {
-  let url: URL;
-  try {
-    url = new URL(link.trim(), base);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+  const url = httpUrl(link, base);
+  if (url === undefined) return undefined;
   const host = url.hostname.toLowerCase().replace(/^www\./, "");
   const port = url.port && url.port !== "80" && url.port !== "443" ? `:${url.port}` : "";
   const params = [...url.searchParams].filter(([name]) => !isTrackingParam(name));

@@ -7,6 +7,7 @@ import { Readability } from "@mozilla/readability";
 import { isPageChrome, nodeToText, normaliseSpaces, parseDocument } from "./html-text.js";
 import type { DomDocument, DomElement } from "./html-text.js";
 import { SENTENCE_END } from "./summarize.js";
+import { httpUrl } from "../text/url.js";
 
 /** What an article page yields. */
 export interface ExtractedArticle {
@@ -110,10 +111,7 @@ function setDocumentUrl(document: DomDocument, url: string, base: string | undef
 
 /** `href` as an absolute http(s) URL, or undefined when it is none. */
 function absoluteUrl(href: string, base?: string): string | undefined {
-  const trimmed = href.trim();
-  if (!URL.canParse(trimmed, base)) return undefined;
-  const resolved = new URL(trimmed, base);
-  return resolved.protocol === "http:" || resolved.protocol === "https:" ? resolved.href : undefined;
+  return httpUrl(href, base)?.href;
 }
 
 const IMAGE_META = [
