@@ -9,6 +9,7 @@ import { messages, type Locale } from "../i18n/i18n.js";
 import { ALL_TOPIC } from "../topics/topics.js";
 import { clip } from "../text/clip.js";
 import { httpUrl } from "../text/url.js";
+import { escapeHtml } from "../text/html.js";
 
 /** Telegram's limit for a message's text, counted after entity parsing. */
 export const MESSAGE_LIMIT = 4096;
@@ -35,11 +36,6 @@ function shareButton(link: string | undefined, locale: Locale): InlineKeyboardMa
   if (!link) return undefined;
   const url = `https://t.me/share/url?url=${encodeURIComponent(link)}`;
   return { inline_keyboard: [[{ text: messages(locale).share, url }]] };
-}
-
-/** Escapes text for Telegram HTML (also inside attribute values). */
-export function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
 }
 
 /** The link when it is a well-formed http(s) URL — `javascript:` and friends never become links. */

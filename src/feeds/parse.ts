@@ -9,6 +9,7 @@ import Parser from "rss-parser";
 import type { FeedEntry, ParsedFeed } from "../items/item.js";
 import { FetchError } from "./fetch.js";
 import { httpUrl } from "../text/url.js";
+import { escapeHtml } from "../text/html.js";
 
 type Raw = Record<string, unknown>;
 
@@ -288,10 +289,6 @@ function plainText(value: string): string {
 function htmlText(html: string): string {
   scratch.innerHTML = html;
   return scratch.textContent ?? "";
-}
-
-function escapeHtml(text: string): string {
-  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
 /** `href` resolved against `base` when that gives an http(s) URL. */

@@ -1,7 +1,8 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { clip } from "../../src/text/clip.js";
-import { escapeHtml, hashtags, MESSAGE_LIMIT, renderItem, renderPlain, packMessages, safeUrl } from "../../src/delivery/render.js";
+import { escapeHtml } from "../../src/text/html.js";
+import { hashtags, MESSAGE_LIMIT, renderItem, renderPlain, packMessages, safeUrl } from "../../src/delivery/render.js";
 import { parseTelegramHtml, validateTelegramHtml } from "../support/telegram-html.js";
 import { makeItem } from "../support/builders.js";
 

@@ -6,7 +6,7 @@ import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { subscriberTarget } from "../chat.js";
 import { topicsKeyboard } from "./topics-keyboard.js";
-import { escapeHtml } from "../../delivery/render.js";
+import { escapeHtml } from "../../text/html.js";
 
 /** Greeting and help. */
 export function startFeature(deps: BotDeps): Composer<BotContext> {

@@ -5,7 +5,8 @@
 import { Composer } from "grammy";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
-import { escapeHtml, packMessages } from "../../delivery/render.js";
+import { packMessages } from "../../delivery/render.js";
+import { escapeHtml } from "../../text/html.js";
 
 const ago = (at: number | undefined, now: number): string => {
   if (at === undefined) return "never";
