@@ -359,7 +359,8 @@ describe("bot: /status", () => {
     const { handle, deps } = await setup({ adminIds: [42] });
     await deps.subscribers.subscribe({ chatId: 1, kind: "private" }, ["all"]);
     await deps.subscribers.subscribe({ chatId: 2, kind: "private" }, ["china"]);
-    await deps.feedStates.set("example", { baselined: true, failures: 2, itemsSeen: 17, lastError: "HTTP 503 <Service Unavailable>" });
+    const lastSuccessAt = Date.now() - 3 * 60 * 60_000;
+    await deps.feedStates.set("example", { baselined: true, failures: 2, itemsSeen: 17, lastError: "HTTP 503 <Service Unavailable>", lastSuccessAt });
     const requests = await handle(messageUpdate("/status", { from: user(42) }));
     assertValidReplies(requests);
     const text = requests.filter((request) => request.method === "sendMessage").map((request) => String(request.params.text)).join("\n");
@@ -367,7 +368,7 @@ describe("bot: /status", () => {
     assert.match(text, /Queue<\/b>: 0 messages in 0 items/);
     assert.match(text, /example/);
     assert.match(text, /17 items seen/);
-    assert.match(text, /HTTP 503 &lt;Service Unavailable&gt;/);
+    assert.match(text, /2 failures in a row, last success 3h ago: HTTP 503 &lt;Service Unavailable&gt;/);
   });
 });
 

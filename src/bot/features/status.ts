@@ -31,7 +31,10 @@ function statusReport(deps: BotDeps, now = Date.now()): string[] {
   ].join("\n");
   const feeds = deps.feeds.map((feed) => {
     const state = deps.feedStates.get(feed.id);
-    const health = state.failures > 0 ? `❌ ${state.failures} failures: ${escapeHtml(state.lastError ?? "")}` : "✅";
+    const health =
+      state.failures > 0
+        ? `❌ ${state.failures} failure${state.failures === 1 ? "" : "s"} in a row, last success ${ago(state.lastSuccessAt, now)}: ${escapeHtml(state.lastError ?? "")}`
+        : "✅";
     return `<b>${escapeHtml(feed.id)}</b> ${health}\npolled ${ago(state.lastPollAt, now)}, ${state.itemsSeen} items seen`;
   });
   return packMessages(summary, feeds);
