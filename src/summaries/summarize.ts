@@ -72,7 +72,7 @@ const MIN_FRAGMENT_WORDS = 2;
 /** A sentence this similar to one already chosen says the same thing again. */
 const MAX_REDUNDANCY = 0.5;
 
-/** A sentence sharing this share of its terms with the title (and the title with it) is the title again. */
+/** A sentence sharing this share of its words with the title (and the title with it) is the title again. */
 const TITLE_OVERLAP = 0.8;
 
 const DAMPING = 0.85;
@@ -222,13 +222,14 @@ export function splitSentences(text: string, language: Language = detectLanguage
 
 /**
  * The terms a sentence is compared by: stems of its content words (stop words and one-letter
- * tokens left out) and, for Chinese and Japanese, the pairs of characters of each run.
+ * tokens left out, unless `everyWord`) and, for Chinese and Japanese, the pairs of characters
+ * of each run.
  */
-function terms(tokens: readonly string[]): string[] {
+function terms(tokens: readonly string[], everyWord = false): string[] {
   const found: string[] = [];
   for (const token of tokens) {
     if (!CJK.test(token)) {
-      if (token.length > 1 && !STOP_WORDS.has(token)) found.push(stem(token));
+      if (everyWord || (token.length > 1 && !STOP_WORDS.has(token))) found.push(stem(token));
       continue;
     }
     for (const run of token.match(CJK_RUNS) ?? []) {
@@ -324,7 +325,15 @@ function isRealSentence(sentence: Sentence): boolean {
   return sentence.wordCount >= MIN_SENTENCE_WORDS && SENTENCE_END.test(sentence.text);
 }
 
-/** True when a sentence's terms and the title's are (nearly) the same: it says the title again. */
+/**
+ * The words a text is compared with a title by: every word's stem, stop words and numbers too, so
+ * "Bridge to close" and "The bridge closes on March 1" differ, and "Bridge closes." does not.
+ */
+function titleTerms(tokens: readonly string[]): Set<string> {
+  return new Set(terms(tokens, true));
+}
+
+/** True when a sentence's words and the title's are (nearly) the same: it says the title again. */
 function repeatsTitle(sentence: ReadonlySet<string>, title: ReadonlySet<string>): boolean {
   if (title.size === 0 || sentence.size === 0) return false;
   let shared = 0;
@@ -332,14 +341,9 @@ function repeatsTitle(sentence: ReadonlySet<string>, title: ReadonlySet<string>)
   return shared / Math.max(sentence.size, title.size) >= TITLE_OVERLAP;
 }
 
-/** The term set of a whole text, as titles are compared. */
-function termSet(text: string): Set<string> {
-  return new Set(terms(words(text)));
-}
-
-/** True when `text` is the title again, after normalisation (case, punctuation, stop words, word forms). */
+/** True when `text` is the title again, after normalisation (case, punctuation, word forms). */
 export function isTitleRepeated(text: string, title: string): boolean {
-  return repeatsTitle(termSet(text), termSet(title));
+  return repeatsTitle(titleTerms(words(text)), titleTerms(words(title)));
 }
 
 /** Sentences as one paragraph: a space between them, none after a Chinese or Japanese full stop. */
@@ -379,8 +383,8 @@ function readSentences(text: string, language: Language | undefined): { read: Ar
 export function summarize(text: string, options: SummaryOptions = {}): string {
   const maxChars = options.maxChars ?? DEFAULT_SUMMARY_CHARS;
   const { read, all } = readSentences(text, options.language);
-  const title = termSet(options.title ?? "");
-  const kept = read.filter((sentence) => !repeatsTitle(new Set(sentence.terms), title));
+  const title = titleTerms(words(options.title ?? ""));
+  const kept = read.filter((sentence) => !repeatsTitle(titleTerms(sentence.tokens), title));
   if (all) {
     const whole = joinSentences(kept.map((sentence) => sentence.text));
     if (whole.length <= maxChars) return whole;

@@ -131,6 +131,7 @@ describe("the title is never repeated", () => {
     assert.equal(summarize(TITLE, { title: TITLE }), "");
     assert.equal(summarize("Port Alder CLOSES the harbour bridge for two years.", { title: TITLE }), "", "case, punctuation");
     assert.equal(summarize("«Мосты Заречья закроют на ремонт»", { title: "Мост в Заречье закроют на ремонт" }), "", "word forms, quotes");
+    assert.equal(summarize("港湾市议会通过了漂浮式太阳能电站计划。", { title: "港湾市议会通过漂浮式太阳能电站计划" }), "", "Chinese");
   });
 
   test("the rest of a short text is kept", () => {
