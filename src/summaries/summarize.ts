@@ -59,9 +59,10 @@ const OPENING_QUOTE = /^["\p{Ps}\p{Pi}]/u;
 const TRAILING_OPENERS = /[\p{Ps}\p{Pi}]+$/u;
 
 /** Chinese and Japanese characters: written without spaces, each about half a word. */
-const CJK = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}ー]/u;
-const CJK_RUNS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}ー]+/gu;
-const CJK_CHARS = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}ー]/gu;
+const CJK_CHARACTER = "[\\p{Script=Han}\\p{Script=Hiragana}\\p{Script=Katakana}ー]";
+const CJK = new RegExp(CJK_CHARACTER, "u");
+const CJK_RUNS = new RegExp(`${CJK_CHARACTER}+`, "gu");
+const CJK_CHARS = new RegExp(CJK_CHARACTER, "gu");
 
 /** A sentence needs this many words to open or join a summary; shorter ones are labels or asides. */
 const MIN_SENTENCE_WORDS = 5;
