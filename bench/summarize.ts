@@ -4,14 +4,21 @@
  * Russian article inside a full site page: navigation, counters, sidebar, newsletter, footer,
  * scripts). Median of 5 runs of N pages each, after a warm-up run.
  *
- * Run: node --import tsx bench/summarize.ts
+ * Then the cost of a hostile item: `summarize` on texts of 4,000 and 25,000 sentences
+ * (test/support/long-article.ts), median milliseconds of 3 runs each, the ratio to the 4,000
+ * one (linear work gives about 6), and the process's peak RSS after each size.
+ *
+ * Run: node --import tsx bench/summarize.ts [sentence counts, default 4000 25000]
  */
 import { readFileSync } from "node:fs";
 import { extractArticle } from "../src/summaries/extract.js";
 import { summarize } from "../src/summaries/summarize.js";
+import { longArticleText } from "../test/support/long-article.js";
 
 const PAGES_PER_RUN = 50;
 const RUNS = 5;
+const LONG_RUNS = 3;
+const LONG_SIZES = process.argv.length > 2 ? process.argv.slice(2).map(Number) : [4_000, 25_000];
 
 const fixtures = new URL("../test/fixtures/summaries/", import.meta.url);
 const pages = [
@@ -46,5 +53,28 @@ for (const page of pages) {
     `${page.name} (${kb} KB, ${text.length} chars of article): ` +
       `extract+summarize ${both.toFixed(0)}/s, extract ${extractOnly.toFixed(0)}/s, summarize ${summarizeOnly.toFixed(0)}/s ` +
       `(medians of ${RUNS} runs × ${PAGES_PER_RUN})`,
+  );
+}
+
+/** Median milliseconds of LONG_RUNS calls of `work`. */
+function medianMs(work: () => unknown): number {
+  const times: number[] = [];
+  for (let run = 0; run < LONG_RUNS; run++) {
+    const started = performance.now();
+    work();
+    times.push(performance.now() - started);
+  }
+  return median(times);
+}
+
+let baselineMs: number | undefined;
+for (const count of LONG_SIZES) {
+  const text = longArticleText(count);
+  const ms = medianMs(() => summarize(text));
+  baselineMs ??= ms;
+  const peakMb = process.resourceUsage().maxRSS / 1024;
+  console.log(
+    `${count} sentences (${(text.length / 1e6).toFixed(1)} M chars): summarize ${ms.toFixed(0)} ms ` +
+      `(median of ${LONG_RUNS}), ×${(ms / baselineMs).toFixed(1)} the ${LONG_SIZES[0]}-sentence time, peak RSS so far ${peakMb.toFixed(0)} MB`,
   );
 }

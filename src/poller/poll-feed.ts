@@ -215,17 +215,26 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
   try {
     const baseline = !state.baselined;
     const accepted: AcceptedItem[] = [];
+    // Keys of items that could not be built: remembered as seen, so no poll or restart meets them again.
+    const failed: string[] = [];
     // The baseline is only shown by /latest: the feed's text and extractive summaries suffice, no
     // page fetches, no model calls (a first poll can hold a hundred items).
     const summarizer = baseline ? extractiveSummarizer : (deps.summarizer ?? extractiveSummarizer);
     for (const { entry, keys } of oldestFirst(candidates.filter((_, index) => claim.isNew[index]))) {
-      const item = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, { ...deps, summarizer }, now, signal);
-      accepted.push({ item, identityKeys: keys });
+      try {
+        const item = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, { ...deps, summarizer }, now, signal);
+        accepted.push({ item, identityKeys: keys });
+      } catch (error) {
+        if (signal?.aborted) throw error;
+        // One item's fault (a bug, a step over its budget) must not hold back the rest of the feed.
+        deps.logger.error({ feed: feed.id, link: entry.link, title: entry.title, err: error }, "item could not be built; marked seen, not delivered");
+        failed.push(...keys);
+      }
     }
 
     await deps.recent.add(accepted.map(({ item }) => item));
     const queued = baseline ? 0 : await deps.dispatcher.accept(accepted, now);
-    await deps.seen.remember(accepted.flatMap(({ identityKeys: keys }) => keys), now);
+    await deps.seen.remember([...accepted.flatMap(({ identityKeys: keys }) => keys), ...failed], now);
 
     const ttlMs = parsed.ttlMinutes ? parsed.ttlMinutes * 60_000 : undefined;
     await record(

@@ -9,7 +9,7 @@ import { detectLanguage, type Language } from "../text/words.js";
 import { normaliseSpaces } from "./html-text.js";
 import { describeCause } from "../feeds/fetch.js";
 import { clip } from "../text/clip.js";
-import { DEFAULT_SUMMARY_CHARS, extractiveSummarizer, type Summarizer, type SummaryInput } from "./summarize.js";
+import { DEFAULT_SUMMARY_CHARS, extractiveSummarizer, isTitleRepeated, type Summarizer, type SummaryInput } from "./summarize.js";
 
 /** Where and how to ask the model. */
 export interface LlmSummarizerOptions {
@@ -82,14 +82,16 @@ function chatRequest(input: SummaryInput, language: Language, model: string): ob
 /**
  * The summary in a chat-completions answer: `choices[0].message.content` without any thinking,
  * on one line, cut at a word boundary to 600 characters.
- * @throws Error saying what is wrong when there is no content, it is empty, or it is not in `language`.
+ * @throws Error saying what is wrong when there is no content, it is empty, it is not in
+ * `language`, or it only repeats the title.
  */
-function answerSummary(answer: unknown, language: Language, endpoint: string): string {
+function answerSummary(answer: unknown, input: SummaryInput, language: Language, endpoint: string): string {
   const content = (answer as { choices?: Array<{ message?: { content?: unknown } }> } | null)?.choices?.[0]?.message?.content;
   if (typeof content !== "string") throw new Error(`the answer from ${endpoint} has no choices[0].message.content: is it a chat-completions API?`);
   const summary = normaliseSpaces(content.replace(THINKING, " "));
   if (summary === "") throw new Error(`the answer from ${endpoint} is empty`);
   if (detectLanguage(summary) !== language) throw new Error(`the answer from ${endpoint} is not in the article's language (${language})`);
+  if (isTitleRepeated(summary, input.title)) throw new Error(`the answer from ${endpoint} only repeats the title`);
   return clip(summary, DEFAULT_SUMMARY_CHARS);
 }
 
@@ -130,7 +132,7 @@ async function askModel(
     // A web page (a UI or proxy at that URL) is the usual cause: show its start.
     throw new Error(`the answer from ${endpoint} is not JSON: ${normaliseSpaces(body).slice(0, 200)}`);
   }
-  return answerSummary(answer, language, endpoint);
+  return answerSummary(answer, input, language, endpoint);
 }
 
 /**

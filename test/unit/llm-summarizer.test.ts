@@ -130,6 +130,7 @@ describe("llmSummarizer", () => {
       ["JSON without choices", json(200, { object: "chat.completion", choices: [] }), /no choices\[0\]\.message\.content/],
       ["an empty answer", completion(" \n "), /empty/],
       ["an answer in another language", completion("Мост на Элм-стрит закроют для машин первого марта."), /language \(en\)/],
+      ["an answer that only repeats the title", completion("Elm Street bridge to close to cars!"), /only repeats the title/],
       ["no answer before the timeout", "hang", /no answer within 300 ms/],
     ];
     for (const [name, failure, reason] of failures) {

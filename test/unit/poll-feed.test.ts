@@ -1,5 +1,6 @@
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { pino } from "pino";
 import type { FeedDefinition } from "../../src/config/catalog.js";
 import type { AcceptedItem, Dispatcher } from "../../src/delivery/dispatch.js";
 import { FeedStates } from "../../src/feeds/feed-state.js";
@@ -311,6 +312,32 @@ describe("pollFeed against a loopback site", () => {
     await pollFeed(feed, h.deps);
     publish("doubled", [story(2), story(2, { guid: "story-2-again", link: "https://news.example/story-2?utm_medium=rss" }), story(1)]);
     assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 1, queued: 1, baseline: false });
+  });
+
+  test("an item whose build fails is logged and marked seen; the rest of the feed is delivered", async () => {
+    const feed = feedAt("poison");
+    const h = await harness([feed]);
+    const logged: Array<{ msg: string; link?: string }> = [];
+    h.deps.logger = pino({ level: "error" }, { write: (line: string) => void logged.push(JSON.parse(line)) });
+    const summarised: string[] = [];
+    h.deps.summarizer = async ({ title, text }) => {
+      summarised.push(title);
+      if (title === "Story 3") throw new RangeError("Invalid array length");
+      return text;
+    };
+    publish("poison", [story(1)]);
+    await pollFeed(feed, h.deps);
+    publish("poison", [story(4), story(3), story(2), story(1)]);
+    assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 2, queued: 2, baseline: false });
+    assert.deepEqual(titles(h.dispatched[0]), ["Story 2", "Story 4"]);
+    assert.deepEqual(summarised, ["Story 2", "Story 3", "Story 4"]);
+    assert.deepEqual(logged.map(({ msg, link }) => ({ msg, link })), [{ msg: "item could not be built; marked seen, not delivered", link: "https://news.example/story-3" }]);
+
+    // The next poll, or a restart with the same store, does not meet it again.
+    publish("poison", [story(5), story(4), story(3), story(2), story(1)]);
+    assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 1, queued: 1, baseline: false });
+    assert.deepEqual(summarised, ["Story 2", "Story 3", "Story 4", "Story 5"]);
+    assert.equal(h.deps.feedStates.get("poison").failures, 0, "the feed is healthy");
   });
 
   test("a poll aborted by shutdown rejects and records no failure", async () => {
