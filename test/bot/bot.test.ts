@@ -29,7 +29,7 @@ import { validateTelegramHtml } from "../support/telegram-html.js";
 async function setup(options: DepsOptions = {}) {
   const deps = await buildDeps(options);
   const telegram: ScriptedTelegram = deps.telegram;
-  const bot: Bot<BotContext> = createBot({ token: TOKEN, apiRoot: API_ROOT, botInfo: BOT_INFO, fetch: telegram.fetch as never }, deps);
+  const bot: Bot<BotContext> = createBot({ token: TOKEN, apiRoot: API_ROOT, botInfo: BOT_INFO, fetch: telegram.fetch as never, budget: deps.budget }, deps);
   /** Handles one update and returns the requests the bot made for it. */
   const handle = async (update: Update): Promise<ApiRequest[]> => {
     telegram.clear();

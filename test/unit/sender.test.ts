@@ -4,6 +4,7 @@ import { GrammyError } from "grammy";
 import { Outbox, type Job, type Target } from "../../src/delivery/outbox.js";
 import { classifyError, Sender } from "../../src/delivery/sender.js";
 import { Subscribers } from "../../src/delivery/subscribers.js";
+import { TelegramBudget } from "../../src/delivery/budget.js";
 import {
   answers,
   FAST_LIMITS,
@@ -23,12 +24,13 @@ async function setup(options: { concurrency?: number } = {}) {
   const telegram = new ScriptedTelegram();
   const subscribers = await Subscribers.open(namespaces.subscribers);
   const outbox = await Outbox.open(namespaces.outbox);
+  const budget = new TelegramBudget(FAST_LIMITS);
   const sender = new Sender({
     api: telegram.api(),
     outbox,
     subscribers,
     logger: silentLogger,
-    limits: FAST_LIMITS,
+    budget,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });
   running.push(sender);
@@ -40,7 +42,7 @@ async function setup(options: { concurrency?: number } = {}) {
     const fresh = await outbox.enqueue(jobs);
     sender.add(fresh.flatMap((job) => job.targets.map((_, index) => ({ job, index }))));
   };
-  return { telegram, subscribers, outbox, sender, deliver, namespaces };
+  return { telegram, subscribers, outbox, sender, deliver, namespaces, budget };
 }
 
 const running: Sender[] = [];
@@ -223,7 +225,7 @@ describe("Sender", () => {
     await outbox.complete({ job, index: 1 });
 
     const recovered = await Outbox.open(namespaces.outbox);
-    const sender = new Sender({ api: telegram.api(), outbox: recovered, subscribers, logger: silentLogger, limits: FAST_LIMITS });
+    const sender = new Sender({ api: telegram.api(), outbox: recovered, subscribers, logger: silentLogger, budget: new TelegramBudget(FAST_LIMITS) });
     running.push(sender);
     sender.add(recovered.pending());
     sender.start();
