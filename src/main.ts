@@ -131,6 +131,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
       summarizer: configuredSummarizer(settings.summarizer, logger.child({ part: "summarizer" })),
       fetch: { timeoutMs: settings.fetchTimeoutMs, maxBytes: settings.maxFeedBytes },
       alerts,
+      maxNewItems: settings.maxNewItemsPerPoll,
     },
     settings.feedConcurrency,
   );

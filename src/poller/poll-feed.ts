@@ -38,6 +38,8 @@ export interface PollDeps {
   logger: Logger;
   fetch: { timeoutMs: number; maxBytes: number };
   alerts: AdminAlerts;
+  /** New items taken in per poll, the newest (`MAX_NEW_ITEMS_PER_POLL`); unlimited when absent. */
+  maxNewItems?: number;
   /** Writes new items' summaries (the baseline's are always extractive); extractive when absent. */
   summarizer?: Summarizer;
   now?: () => number;
@@ -218,14 +220,20 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
     // The baseline is only shown by /latest: the feed's text and extractive summaries suffice, no
     // page fetches, no model calls (a first poll can hold a hundred items).
     const summarizer = baseline ? extractiveSummarizer : (deps.summarizer ?? extractiveSummarizer);
-    for (const { entry, keys } of oldestFirst(candidates.filter((_, index) => claim.isNew[index]))) {
+    // A flood (a feed re-published its archive) sends only its newest; the rest count as seen.
+    const fresh = oldestFirst(candidates.filter((_, index) => claim.isNew[index]));
+    const skipped = fresh.splice(0, Math.max(0, fresh.length - (deps.maxNewItems ?? fresh.length)));
+    if (skipped.length > 0) {
+      deps.logger.warn({ feed: feed.id, skipped: skipped.length, kept: fresh.length }, "too many new items in one poll; the oldest were marked seen unsent");
+    }
+    for (const { entry, keys } of fresh) {
       const item = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, { ...deps, summarizer }, now, signal);
       accepted.push({ item, identityKeys: keys });
     }
 
     await deps.recent.add(accepted.map(({ item }) => item));
     const queued = baseline ? 0 : await deps.dispatcher.accept(accepted, now);
-    await deps.seen.remember(accepted.flatMap(({ identityKeys: keys }) => keys), now);
+    await deps.seen.remember([...accepted.map(({ identityKeys: keys }) => keys), ...skipped.map(({ keys }) => keys)].flat(), now);
 
     const ttlMs = parsed.ttlMinutes ? parsed.ttlMinutes * 60_000 : undefined;
     await record(
@@ -237,7 +245,7 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
         etag: response.etag,
         lastModified: response.lastModified,
         baselined: true,
-        itemsSeen: state.itemsSeen + accepted.length,
+        itemsSeen: state.itemsSeen + accepted.length + skipped.length,
         ttlMs,
         lastReadAt: now,
         nextPollAt: nextPollAfterSuccess(now, ttlMs),
