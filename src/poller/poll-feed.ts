@@ -105,6 +105,28 @@ export function oldestFirst<T extends { entry: Pick<FeedEntry, "published"> }>(e
   return dated ? ordered.sort((a, b) => a.entry.published!.getTime() - b.entry.published!.getTime()) : ordered;
 }
 
+/**
+ * A flood (a feed that re-published its archive) is taken in only as its newest
+ * `deps.maxNewItems`: the older new entries are remembered as seen unsent, with one log line
+ * giving their count, and are no longer new in `isNew` (the poll's claim).
+ * @returns how many were skipped
+ */
+async function skipFlood(
+  feed: Pick<FeedDefinition, "id">,
+  candidates: readonly { entry: FeedEntry; keys: string[] }[],
+  isNew: boolean[],
+  deps: Pick<PollDeps, "maxNewItems" | "seen" | "logger">,
+  now: number,
+): Promise<number> {
+  const fresh = oldestFirst(candidates.map((candidate, index) => ({ ...candidate, index })).filter(({ index }) => isNew[index]));
+  const skipped = fresh.slice(0, Math.max(0, fresh.length - (deps.maxNewItems ?? fresh.length)));
+  if (skipped.length === 0) return 0;
+  for (const { index } of skipped) isNew[index] = false;
+  await deps.seen.remember(skipped.flatMap(({ keys }) => keys), now);
+  deps.logger.warn({ feed: feed.id, skipped: skipped.length, kept: fresh.length - skipped.length }, "too many new items in one poll; the oldest were marked seen unsent");
+  return skipped.length;
+}
+
 /** An entry's text as the feed gives it: clean text without site furniture ("The post … appeared first on …"). */
 function entryText(entry: FeedEntry): string {
   return stripBoilerplate(htmlToText(entry.html ?? ""));
@@ -215,25 +237,20 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
   const candidates = parsed.entries.map((entry) => ({ entry, keys: identityKeys(entry, feed.id) }));
   const claim = await deps.seen.claimNew(candidates.map(({ keys }) => keys), now);
   try {
+    const skipped = await skipFlood(feed, candidates, claim.isNew, deps, now);
     const baseline = !state.baselined;
     const accepted: AcceptedItem[] = [];
     // The baseline is only shown by /latest: the feed's text and extractive summaries suffice, no
     // page fetches, no model calls (a first poll can hold a hundred items).
     const summarizer = baseline ? extractiveSummarizer : (deps.summarizer ?? extractiveSummarizer);
-    // A flood (a feed re-published its archive) sends only its newest; the rest count as seen.
-    const fresh = oldestFirst(candidates.filter((_, index) => claim.isNew[index]));
-    const skipped = fresh.splice(0, Math.max(0, fresh.length - (deps.maxNewItems ?? fresh.length)));
-    if (skipped.length > 0) {
-      deps.logger.warn({ feed: feed.id, skipped: skipped.length, kept: fresh.length }, "too many new items in one poll; the oldest were marked seen unsent");
-    }
-    for (const { entry, keys } of fresh) {
+    for (const { entry, keys } of oldestFirst(candidates.filter((_, index) => claim.isNew[index]))) {
       const item = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, { ...deps, summarizer }, now, signal);
       accepted.push({ item, identityKeys: keys });
     }
 
     await deps.recent.add(accepted.map(({ item }) => item));
     const queued = baseline ? 0 : await deps.dispatcher.accept(accepted, now);
-    await deps.seen.remember([...accepted.map(({ identityKeys: keys }) => keys), ...skipped.map(({ keys }) => keys)].flat(), now);
+    await deps.seen.remember(accepted.flatMap(({ identityKeys: keys }) => keys), now);
 
     const ttlMs = parsed.ttlMinutes ? parsed.ttlMinutes * 60_000 : undefined;
     await record(
@@ -245,7 +262,7 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
         etag: response.etag,
         lastModified: response.lastModified,
         baselined: true,
-        itemsSeen: state.itemsSeen + accepted.length + skipped.length,
+        itemsSeen: state.itemsSeen + accepted.length + skipped,
         ttlMs,
         lastReadAt: now,
         nextPollAt: nextPollAfterSuccess(now, ttlMs),
