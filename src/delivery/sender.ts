@@ -154,8 +154,8 @@ export class Sender {
   constructor(private readonly deps: SenderDeps) {
     this.now = deps.now ?? deps.budget.now;
     this.concurrency = deps.concurrency ?? (deps.paidBroadcast ? 32 : 3);
-    // Every send in flight listens to the stop signal; past 10, Node would warn of a leak.
-    setMaxListeners(this.concurrency, this.abort.signal);
+    // Every send in flight listens to the stop signals; past 10, Node would warn of a leak.
+    setMaxListeners(this.concurrency, this.abort.signal, this.stopWaiting.signal);
   }
 
   /** Queues deliveries (from newly accepted jobs, or the outbox at start). */
