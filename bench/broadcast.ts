@@ -29,6 +29,7 @@ import { Dispatcher } from "../src/delivery/dispatch.js";
 import { Outbox } from "../src/delivery/outbox.js";
 import { TELEGRAM_LIMITS, type PacingLimits } from "../src/delivery/pacing.js";
 import { Sender } from "../src/delivery/sender.js";
+import { TelegramBudget } from "../src/delivery/budget.js";
 import { Subscribers } from "../src/delivery/subscribers.js";
 import type { Item } from "../src/items/item.js";
 import { openNamespaces, type Namespace } from "../src/store/keyv.js";
@@ -193,7 +194,7 @@ async function run(telegram: RemoteTelegram, store: Store, scenario: Scenario): 
     outbox,
     subscribers,
     logger: pino({ level: "silent" }),
-    limits: scenario.pacing,
+    budget: new TelegramBudget(scenario.pacing),
     ...(scenario.concurrency ? { concurrency: scenario.concurrency } : {}),
   });
   const dispatcher = new Dispatcher(subscribers, outbox, sender);

@@ -6,12 +6,14 @@ import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api, GrammyError } from "grammy";
 import { pino, type Logger } from "pino";
 import { mayPost } from "./bot/chat.js";
-import { createBot, commandMenu } from "./bot/create-bot.js";
+import { budgetTransformer, createBot, commandMenu } from "./bot/create-bot.js";
 import { loadCatalog, type Catalog } from "./config/catalog.js";
 import { ConfigError } from "./config/errors.js";
 import { loadSettings, type Settings } from "./config/settings.js";
+import { TelegramBudget } from "./delivery/budget.js";
 import { Dispatcher } from "./delivery/dispatch.js";
 import { Outbox } from "./delivery/outbox.js";
+import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS } from "./delivery/pacing.js";
 import { Sender } from "./delivery/sender.js";
 import { Subscribers } from "./delivery/subscribers.js";
 import { FeedStates } from "./feeds/feed-state.js";
@@ -62,9 +64,13 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   const store = await openNamespaces(settings.storeUrl);
   const sweeper = sweepPeriodically(store, logger.child({ part: "store" }));
 
-  // The sender's own Api has no auto-retry: the sender obeys retry_after per chat and retries
-  // 5xx and network errors itself, and a transformer resending outside its pacing causes more 429s.
+  // One budget for every message of the token: replies, then admin alerts, then broadcasts. The
+  // sender's own Api is bare: it takes its slots from the budget and handles 429s, 5xx and
+  // network errors itself, per chat.
+  const budget = new TelegramBudget(settings.paidBroadcast ? PAID_BROADCAST_LIMITS : TELEGRAM_LIMITS);
   const broadcastApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
+  const alertApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
+  alertApi.config.use(budgetTransformer(budget, "alert"));
   const [seen, recent, feedStates, subscribers, outbox] = await Promise.all([
     new SeenItems(store.seen),
     RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
@@ -77,12 +83,13 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     outbox,
     subscribers,
     logger: logger.child({ part: "sender" }),
+    budget,
     paidBroadcast: settings.paidBroadcast,
     concurrency: settings.sendConcurrency,
   });
   const dispatcher = new Dispatcher(subscribers, outbox, sender);
   const bot = createBot(
-    { token: settings.botToken, apiRoot: settings.apiRoot },
+    { token: settings.botToken, apiRoot: settings.apiRoot, budget },
     { logger: logger.child({ part: "bot" }), topics: catalog.topics, feeds: catalog.feeds, subscribers, recent, feedStates, outbox, sender, adminIds: settings.adminIds },
   );
 
@@ -109,7 +116,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   const alerts = new AdminNotifier(
     settings.feedFailureAlert,
     settings.adminIds,
-    (chatId, text) => bot.api.sendMessage(chatId, text, { link_preview_options: { is_disabled: true } }),
+    (chatId, text) => alertApi.sendMessage(chatId, text, { link_preview_options: { is_disabled: true } }),
     logger.child({ part: "alerts" }),
   );
   const poller = new Poller(
@@ -124,6 +131,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
       summarizer: configuredSummarizer(settings.summarizer, logger.child({ part: "summarizer" })),
       fetch: { timeoutMs: settings.fetchTimeoutMs, maxBytes: settings.maxFeedBytes },
       alerts,
+      maxNewItems: settings.maxNewItemsPerPoll,
     },
     settings.feedConcurrency,
   );

@@ -1,12 +1,14 @@
 /**
- * `createBot(deps)`: the grammY bot with its transport (auto-retry on flood limits and network
- * errors), a child logger and locale per update, an error boundary, and one Composer per feature.
+ * `createBot(deps)`: the grammY bot with its transport (every message it writes waits for a slot
+ * of the bot's one Telegram budget), a child logger and locale per update, an error boundary, and
+ * one Composer per feature.
  */
-import { autoRetry } from "@grammyjs/auto-retry";
+import { setTimeout as delay } from "node:timers/promises";
 import { CommandGroup } from "@grammyjs/commands";
 import { sequentialize } from "@grammyjs/runner";
-import { Bot, type Api } from "grammy";
+import { Bot, GrammyError, HttpError, type Transformer } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
+import { SlotExpired, type Permit, type Priority, type SlotChat, type TelegramBudget } from "../delivery/budget.js";
 import type { BotContext } from "./context.js";
 import type { BotDeps } from "./deps.js";
 import { channelsFeature } from "./features/channels.js";
@@ -29,14 +31,79 @@ export interface BotTransport {
   botInfo?: UserFromGetMe;
   /** The fetch grammY uses (tests fake the network below grammY with it). */
   fetch?: typeof fetch;
+  /** The bot token's budget, shared with the sender and the admin alerts. */
+  budget: TelegramBudget;
+}
+
+/** How long a call may wait for its slot: a reply is worth sending for a few minutes, an alert longer. */
+export const MAX_WAIT_MS: Record<Exclude<Priority, "broadcast">, number> = { reply: 3 * 60_000, alert: 30 * 60_000 };
+
+/** Times a call is tried again after a 5xx or a network error (1 s, then 2 s later). */
+const RETRIES = 2;
+
+/**
+ * The slot a call needs: methods that write a message take one of its chat (a message by
+ * `inline_message_id` has none: an overall slot only); reads and callback answers take none.
+ */
+function slotOf(method: string, payload: Record<string, unknown>): { chat?: SlotChat } | undefined {
+  if (!/^(send|forwardMessage|copyMessage|editMessage)/.test(method) || method === "sendChatAction") return undefined;
+  const id = payload["chat_id"];
+  if (typeof id !== "number" && typeof id !== "string") return {};
+  // Negative ids and @usernames are groups and channels: they share the slower pace.
+  return { chat: { id, kind: typeof id === "number" && id > 0 ? "private" : "channel" } };
 }
 
 /**
- * Installs auto-retry: 429s are waited out (up to a minute per wait), 5xx and network errors are
- * retried with backoff a few times; past that the caller (the sender) reschedules.
+ * The transformer for `priority`'s calls. A message waits for its slot in the budget (queued, not
+ * failed, until `MAX_WAIT_MS`: then {@link SlotExpired}); a 429 holds its chat there and the call
+ * queues again; other calls wait out a 429 here. 5xx and network errors are retried a little.
+ * getUpdates passes untouched: the runner retries its long poll itself.
+ *
+ * This replaces @grammyjs/auto-retry, which resent 429s after its own sleep, outside any pacing
+ * (so a burst of replies went on spending the budget three times over), and retried network
+ * errors without end (so an unreachable Telegram hung the start).
  */
-export function installTransport(api: Api): void {
-  api.config.use(autoRetry({ maxRetryAttempts: 3, maxDelaySeconds: 60 }));
+export function budgetTransformer(budget: TelegramBudget, priority: Exclude<Priority, "broadcast">): Transformer {
+  return async (prev, method, payload, signal) => {
+    if (method === "getUpdates") return prev(method, payload, signal);
+    const slot = slotOf(method, payload as Record<string, unknown>);
+    const deadline = budget.now() + MAX_WAIT_MS[priority];
+    const wait = (ms: number) => delay(ms, undefined, { signal: signal as AbortSignal | undefined });
+    for (let failures = 0; ; ) {
+      const permit: Permit | undefined = slot && (await budget.acquire({ priority, ...slot, deadline, signal: signal as AbortSignal | undefined }));
+      let result: Awaited<ReturnType<typeof prev>>;
+      try {
+        result = await prev(method, payload, signal);
+      } catch (error) {
+        permit?.release();
+        if (!(error instanceof HttpError) || signal?.aborted || failures >= RETRIES) throw error;
+        await wait(1000 * 2 ** failures++);
+        continue;
+      }
+      const retryAfter = result.ok ? undefined : result.parameters?.retry_after;
+      permit?.release(retryAfter === undefined ? undefined : retryAfter * 1000);
+      if (retryAfter !== undefined) {
+        // Past the deadline the caller gets the 429 itself.
+        if (budget.now() + retryAfter * 1000 > deadline) return result;
+        if (!slot) await wait(retryAfter * 1000);
+        continue;
+      }
+      if (!result.ok && result.error_code >= 500 && failures < RETRIES) {
+        await wait(1000 * 2 ** failures++);
+        continue;
+      }
+      return result;
+    }
+  };
+}
+
+/**
+ * Whether Telegram could not take a message now (flood limits, outage, network, a chat that
+ * blocked the bot): an error reply would fail the same way, and the command's own work is done.
+ */
+export function undeliverable(error: unknown): boolean {
+  if (error instanceof SlotExpired || error instanceof HttpError) return true;
+  return error instanceof GrammyError && (error.error_code === 429 || error.error_code === 403 || error.error_code >= 500);
 }
 
 /** Builds the bot. Nothing is sent until it is started. */
@@ -48,7 +115,7 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
       ...(transport.fetch ? { fetch: transport.fetch as never } : {}),
     },
   });
-  installTransport(bot.api);
+  bot.api.config.use(budgetTransformer(transport.budget, "reply"));
 
   // The runner handles updates concurrently; one chat's updates must still apply in order.
   bot.use(sequentialize((ctx: BotContext) => ctx.chat?.id.toString()));
@@ -67,9 +134,16 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
     await next();
   });
 
-  const features = bot.errorBoundary(async (error) => {
-    error.ctx.logger.error({ err: error.error }, "update failed");
-    await error.ctx.reply(error.ctx.t.internalError).catch(() => undefined);
+  // Only a failure of the command's own work gets an error reply; a reply that Telegram could
+  // not take is logged (the work, such as a saved subscription, stands).
+  const features = bot.errorBoundary(async ({ error, ctx }) => {
+    if (undeliverable(error)) {
+      ctx.logger.warn({ err: error }, "reply dropped: Telegram did not take it");
+      return;
+    }
+    ctx.logger.error({ err: error }, "update failed");
+    const told = ctx.callbackQuery ? ctx.answerCallbackQuery({ text: ctx.t.internalError }) : ctx.chat ? ctx.reply(ctx.t.internalError) : undefined;
+    await told?.catch((err: unknown) => ctx.logger.warn({ err }, "error reply not delivered"));
   });
   features.use(startFeature(deps));
   features.use(subscriptionsFeature(deps));

@@ -155,6 +155,7 @@ const schema = z.object({
   FEED_CONCURRENCY: positiveInt(8),
   SEND_CONCURRENCY: positiveInt(undefined),
   FEED_FAILURE_ALERT: positiveInt(5),
+  MAX_NEW_ITEMS_PER_POLL: positiveInt(20),
   ...feedReadingFields,
 }).superRefine(requireBothOrNeither);
 
@@ -180,6 +181,8 @@ export interface Settings {
   maxFeedBytes: number;
   /** Consecutive failed polls of a feed after which the admins are told (once, and again when it recovers). */
   feedFailureAlert: number;
+  /** New items of one feed taken in per poll (the newest); the rest are marked seen unsent. */
+  maxNewItemsPerPoll: number;
   /** The LLM summariser, when `SUMMARIZER_URL` and `SUMMARIZER_MODEL` are set; extractive summaries otherwise. */
   summarizer?: LlmSummarizerOptions;
 }
@@ -219,6 +222,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     feedConcurrency: value.FEED_CONCURRENCY,
     ...(value.SEND_CONCURRENCY !== undefined ? { sendConcurrency: value.SEND_CONCURRENCY } : {}),
     feedFailureAlert: value.FEED_FAILURE_ALERT,
+    maxNewItemsPerPoll: value.MAX_NEW_ITEMS_PER_POLL,
   };
 }
 

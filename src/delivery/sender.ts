@@ -1,17 +1,19 @@
 /**
- * The sender: works through the outbox's deliveries at Telegram's ceiling. Each chat has a FIFO of
- * deliveries (so its items arrive in order); chats wait in a heap by the time they may next be sent
- * to; a token bucket keeps the overall rate; a few sends run at once. A delivery leaves the outbox
- * only when it was sent or can never be (the chat is gone, the message is refused as text too).
+ * The sender: works through the outbox's deliveries at Telegram's ceiling. Each chat has a queue
+ * of deliveries (each feed's in order, feeds taking turns); chats wait in a heap by the time they
+ * may next be sent to; every send takes its slot from the bot's one Telegram budget (broadcasts
+ * after replies and alerts); a few sends run at once. A delivery leaves the outbox only when it
+ * was sent or can never be (the chat is gone, the message is refused as text too).
  */
 import { setMaxListeners } from "node:events";
 import { GrammyError, HttpError, type Api } from "grammy";
 import type { Logger } from "pino";
 import { localeOf } from "../i18n/i18n.js";
 import { ALL_TOPIC } from "../topics/topics.js";
+import type { Permit, TelegramBudget } from "./budget.js";
+import { FairQueue } from "./fair-queue.js";
 import { MinHeap } from "./heap.js";
 import type { Delivery, Outbox } from "./outbox.js";
-import { chatInterval, PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS, TokenBucket, type PacingLimits } from "./pacing.js";
 import { renderItem, renderPlain, type RenderedMessage, type RenderOptions } from "./render.js";
 import type { ChatKind, Subscribers } from "./subscribers.js";
 
@@ -63,7 +65,7 @@ class MinuteCounter {
 interface ChatQueue {
   chatId: number;
   kind: ChatKind;
-  deliveries: Delivery[];
+  deliveries: FairQueue<Delivery>;
   readyAt: number;
   /** Tie-break so chats ready at the same moment take turns. */
   turn: number;
@@ -80,8 +82,8 @@ export interface SenderDeps {
   outbox: Outbox;
   subscribers: Subscribers;
   logger: Logger;
-  /** Default: Telegram's limits, or the paid-broadcast ones with `paidBroadcast`. */
-  limits?: PacingLimits;
+  /** The bot token's budget, shared with the bot's replies and the admin alerts. */
+  budget: TelegramBudget;
   /** Sends at once: enough to cover Telegram's latency at the target rate, few enough to be gentle. */
   concurrency?: number;
   paidBroadcast?: boolean;
@@ -89,6 +91,9 @@ export interface SenderDeps {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+
+/** A chat's deliveries take turns by feed. */
+const feedOf = (delivery: Delivery): string => delivery.job.item.feedId;
 
 type ApiSignal = Parameters<Api["sendMessage"]>[3];
 
@@ -134,11 +139,12 @@ export class Sender {
   /** Jobs whose home post is still to come, with the chats whose next delivery forwards it. */
   private readonly awaitingHome = new Map<string, Set<ChatQueue>>();
   private readonly heap = new MinHeap<ChatQueue>((a, b) => a.readyAt < b.readyAt || (a.readyAt === b.readyAt && a.turn < b.turn));
-  private readonly bucket: TokenBucket;
-  private readonly limits: PacingLimits;
   private readonly concurrency: number;
   private readonly now: () => number;
+  /** Aborts the sends in flight (after the stop's grace). */
   private readonly abort = new AbortController();
+  /** Aborts the waits for a slot (at once on stop: nothing new goes out). */
+  private readonly stopWaiting = new AbortController();
   private inFlight = new Set<Promise<void>>();
   private turn = 0;
   private running = false;
@@ -146,12 +152,10 @@ export class Sender {
   private wakeUp: (() => void) | undefined;
 
   constructor(private readonly deps: SenderDeps) {
-    this.now = deps.now ?? Date.now;
-    this.limits = deps.limits ?? (deps.paidBroadcast ? PAID_BROADCAST_LIMITS : TELEGRAM_LIMITS);
-    this.bucket = new TokenBucket(this.limits.perSecond, this.now());
+    this.now = deps.now ?? deps.budget.now;
     this.concurrency = deps.concurrency ?? (deps.paidBroadcast ? 32 : 3);
-    // Every send in flight listens to the stop signal; past 10, Node would warn of a leak.
-    setMaxListeners(this.concurrency, this.abort.signal);
+    // Every send in flight listens to the stop signals; past 10, Node would warn of a leak.
+    setMaxListeners(this.concurrency, this.abort.signal, this.stopWaiting.signal);
   }
 
   /** Queues deliveries (from newly accepted jobs, or the outbox at start). */
@@ -161,7 +165,7 @@ export class Sender {
       const chatId = this.currentChatId(target.chatId);
       let queue = this.chats.get(chatId);
       if (!queue) {
-        queue = { chatId, kind: target.kind, deliveries: [], readyAt: 0, turn: 0, failures: 0, inHeap: false, busy: false, awaitingHome: false };
+        queue = { chatId, kind: target.kind, deliveries: new FairQueue(feedOf), readyAt: 0, turn: 0, failures: 0, inHeap: false, busy: false, awaitingHome: false };
         this.chats.set(chatId, queue);
       }
       queue.deliveries.push(delivery);
@@ -195,6 +199,7 @@ export class Sender {
    */
   async stop(graceMs = 5_000): Promise<void> {
     this.running = false;
+    this.stopWaiting.abort();
     this.wake();
     await this.loopDone;
     const timer = setTimeout(() => this.abort.abort(), graceMs);
@@ -247,11 +252,6 @@ export class Sender {
         await this.pause(head.readyAt - now);
         continue;
       }
-      const wait = this.bucket.take(now);
-      if (wait > 0) {
-        await this.pause(wait);
-        continue;
-      }
       this.heap.pop();
       head.inHeap = false;
       head.busy = true;
@@ -266,21 +266,22 @@ export class Sender {
   }
 
   private async sendHead(queue: ChatQueue): Promise<void> {
-    const delivery = queue.deliveries[0]!;
+    const delivery = queue.deliveries.peek()!;
     const outcome = await this.attempt(queue, delivery);
     const now = this.now();
+    // The budget knows the chat's pace and any 429 it heard; a backoff of our own may come on top.
+    queue.readyAt = this.deps.budget.chatReadyAt(queue.chatId);
     switch (outcome.kind) {
       case "sent":
       case "refused":
         queue.failures = 0;
-        queue.readyAt = now + chatInterval(this.limits, queue.kind);
         queue.deliveries.shift();
         await this.deps.outbox.complete(delivery);
         this.homeDone(delivery);
         return;
       case "retry":
         queue.failures++;
-        queue.readyAt = now + outcome.afterMs;
+        queue.readyAt = Math.max(queue.readyAt, now + outcome.afterMs);
         return;
       case "wait": {
         // The home post may have been done while this attempt was returning.
@@ -364,15 +365,30 @@ export class Sender {
     );
   }
 
-  /** One Bot API call that puts a message in a chat, with its outcome classified and counted. */
+  /**
+   * One Bot API call that puts a message in a chat, in a slot of the budget, with its outcome
+   * classified and counted. A 429 is the sender's own to handle (its Api has no auto-retry): the
+   * budget holds the chat for retry_after, and the delivery waits in the heap meanwhile.
+   */
   private async call(queue: ChatQueue, send: (signal: ApiSignal) => Promise<{ message_id: number }>): Promise<SendOutcome> {
+    let permit: Permit | undefined;
     try {
+      permit = await this.deps.budget.acquire({
+        priority: "broadcast",
+        chat: { id: queue.chatId, kind: queue.kind },
+        signal: this.stopWaiting.signal,
+      });
       // grammY types the signal with its own shim; Node's AbortSignal is what it uses at run time.
       const message = await send(this.abort.signal as ApiSignal);
+      permit.release();
       this.stats.sent++;
       this.lastMinute.add(this.now());
       return { kind: "sent", messageId: message.message_id };
     } catch (error) {
+      // No slot yet: the sender is stopping; the delivery stays in the outbox.
+      if (!permit) return { kind: "retry", afterMs: 0, reason: "stopping" };
+      const retryAfter = error instanceof GrammyError ? error.parameters.retry_after : undefined;
+      permit?.release(retryAfter === undefined ? undefined : retryAfter * 1000);
       const outcome = classifyError(error, queue.failures);
       if (outcome.kind === "retry" && outcome.reason === "429") this.stats.tooManyRequests++;
       const kind = outcome.kind === "retry" ? outcome.reason : outcome.kind;
@@ -399,8 +415,7 @@ export class Sender {
   private async dropThread(queue: ChatQueue, threadId: number | undefined, reason: string): Promise<void> {
     this.deps.logger.info({ chatId: queue.chatId, threadId, reason }, "forum topic is gone; ending its subscription");
     const inThread = (delivery: Delivery) => delivery.job.targets[delivery.index]!.threadId === threadId;
-    const dropped = queue.deliveries.filter(inThread);
-    queue.deliveries = queue.deliveries.filter((delivery) => !inThread(delivery));
+    const dropped = queue.deliveries.remove(inThread);
     await this.deps.subscribers.unsubscribe({ chatId: queue.chatId, threadId }, [ALL_TOPIC]);
     for (const delivery of dropped) {
       await this.deps.outbox.complete(delivery);
@@ -411,7 +426,7 @@ export class Sender {
   private async dropChat(queue: ChatQueue, reason: string): Promise<void> {
     this.deps.logger.info({ chatId: queue.chatId, reason }, "chat is gone; ending its subscriptions");
     this.chats.delete(queue.chatId);
-    const deliveries = queue.deliveries.splice(0);
+    const deliveries = queue.deliveries.drain();
     await this.deps.subscribers.removeChat(queue.chatId);
     for (const delivery of deliveries) {
       await this.deps.outbox.complete(delivery);
@@ -424,7 +439,7 @@ export class Sender {
     await this.deps.subscribers.migrateChat(queue.chatId, toChatId);
     this.migrated.set(queue.chatId, toChatId);
     this.chats.delete(queue.chatId);
-    const deliveries = queue.deliveries.splice(0);
+    const deliveries = queue.deliveries.drain();
     this.add(deliveries);
   }
 }

@@ -38,6 +38,8 @@ export interface PollDeps {
   logger: Logger;
   fetch: { timeoutMs: number; maxBytes: number };
   alerts: AdminAlerts;
+  /** New items taken in per poll, the newest (`MAX_NEW_ITEMS_PER_POLL`); unlimited when absent. */
+  maxNewItems?: number;
   /** Writes new items' summaries (the baseline's are always extractive); extractive when absent. */
   summarizer?: Summarizer;
   now?: () => number;
@@ -101,6 +103,28 @@ export function oldestFirst<T extends { entry: Pick<FeedEntry, "published"> }>(e
   const dated = entries.every(({ entry }) => entry.published !== undefined);
   const ordered = [...entries].reverse();
   return dated ? ordered.sort((a, b) => a.entry.published!.getTime() - b.entry.published!.getTime()) : ordered;
+}
+
+/**
+ * A flood (a feed that re-published its archive) is taken in only as its newest
+ * `deps.maxNewItems`: the older new entries are remembered as seen unsent, with one log line
+ * giving their count, and are no longer new in `isNew` (the poll's claim).
+ * @returns how many were skipped
+ */
+async function skipFlood(
+  feed: Pick<FeedDefinition, "id">,
+  candidates: readonly { entry: FeedEntry; keys: string[] }[],
+  isNew: boolean[],
+  deps: Pick<PollDeps, "maxNewItems" | "seen" | "logger">,
+  now: number,
+): Promise<number> {
+  const fresh = oldestFirst(candidates.map((candidate, index) => ({ ...candidate, index })).filter(({ index }) => isNew[index]));
+  const skipped = fresh.slice(0, Math.max(0, fresh.length - (deps.maxNewItems ?? fresh.length)));
+  if (skipped.length === 0) return 0;
+  for (const { index } of skipped) isNew[index] = false;
+  await deps.seen.remember(skipped.flatMap(({ keys }) => keys), now);
+  deps.logger.warn({ feed: feed.id, skipped: skipped.length, kept: fresh.length - skipped.length }, "too many new items in one poll; the oldest were marked seen unsent");
+  return skipped.length;
 }
 
 /** An entry's text as the feed gives it: clean text without site furniture ("The post … appeared first on …"). */
@@ -213,6 +237,7 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
   const candidates = parsed.entries.map((entry) => ({ entry, keys: identityKeys(entry, feed.id) }));
   const claim = await deps.seen.claimNew(candidates.map(({ keys }) => keys), now);
   try {
+    const skipped = await skipFlood(feed, candidates, claim.isNew, deps, now);
     const baseline = !state.baselined;
     const accepted: AcceptedItem[] = [];
     // Keys of items that could not be built: remembered as seen, so no poll or restart meets them again.
@@ -246,7 +271,7 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
         etag: response.etag,
         lastModified: response.lastModified,
         baselined: true,
-        itemsSeen: state.itemsSeen + accepted.length,
+        itemsSeen: state.itemsSeen + accepted.length + skipped,
         ttlMs,
         lastReadAt: now,
         nextPollAt: nextPollAfterSuccess(now, ttlMs),

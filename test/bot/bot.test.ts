@@ -5,6 +5,7 @@ import type { InlineKeyboardMarkup, Update } from "grammy/types";
 import { createBot } from "../../src/bot/create-bot.js";
 import type { BotContext } from "../../src/bot/context.js";
 import {
+  answers,
   API_ROOT,
   BOT_INFO,
   buildDeps,
@@ -29,7 +30,7 @@ import { validateTelegramHtml } from "../support/telegram-html.js";
 async function setup(options: DepsOptions = {}) {
   const deps = await buildDeps(options);
   const telegram: ScriptedTelegram = deps.telegram;
-  const bot: Bot<BotContext> = createBot({ token: TOKEN, apiRoot: API_ROOT, botInfo: BOT_INFO, fetch: telegram.fetch as never }, deps);
+  const bot: Bot<BotContext> = createBot({ token: TOKEN, apiRoot: API_ROOT, botInfo: BOT_INFO, fetch: telegram.fetch as never, budget: deps.budget }, deps);
   /** Handles one update and returns the requests the bot made for it. */
   const handle = async (update: Update): Promise<ApiRequest[]> => {
     telegram.clear();
@@ -117,6 +118,21 @@ describe("bot: private chat commands", () => {
     const [reply] = await say("/subscribe chnia");
     assert.match(reply!, /chnia/);
     assert.match(reply!, /china, science, all/);
+    assert.equal(deps.subscribers.size, 0);
+  });
+
+  test("/subscribe with 500 unknown names: one reply within Telegram's limit, saying what was wrong and what is right", async () => {
+    const { say, deps } = await setup();
+    const names = Array.from({ length: 500 }, (_, index) => `no-such-topic-number-${index}`);
+    const replies = await say(`/subscribe ${names.join(" ")}`);
+    assert.equal(replies.length, 1);
+    const reply = replies[0]!;
+    assert.ok(reply.length <= 4096, `${reply.length} characters`);
+    assert.match(reply, /Unknown topic: no-such-topic-number-0, no-such-topic-number-1, /);
+    const more = /… and (\d+) more/.exec(reply);
+    assert.ok(more, reply);
+    assert.equal(reply.match(/no-such-topic-number-\d+/g)!.length + Number(more[1]), 500, "every name is listed or counted");
+    assert.match(reply, /Valid topics: china, science, all$/);
     assert.equal(deps.subscribers.size, 0);
   });
 
@@ -237,6 +253,19 @@ describe("bot: topic menu", () => {
     requests = await handle(callbackUpdate("topic:china"));
     assert.equal(deps.subscribers.get({ chatId: 100 }), undefined);
     assert.match(String(requests.find((request) => request.method === "answerCallbackQuery")?.params.text), /Unsubscribed from china/);
+  });
+
+  test("a button under an inline message (no message, no chat) is answered, nothing changes", async () => {
+    const { handle, deps } = await setup();
+    const update = {
+      update_id: 900_001,
+      callback_query: { id: "inline1", from: user(100), chat_instance: "ci", inline_message_id: "AAQ", data: "topic:china" },
+    } as Update;
+    const requests = await handle(update);
+    const answer = requests.find((request) => request.method === "answerCallbackQuery");
+    assert.equal(answer?.params.callback_query_id, "inline1");
+    assert.match(String(answer?.params.text), /out of date/);
+    assert.equal(deps.subscribers.size, 0);
   });
 
   test("a button for a topic that no longer exists is answered, nothing changes", async () => {
@@ -373,6 +402,29 @@ describe("bot: /status", () => {
 });
 
 describe("bot: errors", () => {
+  test("a reply Telegram will not take (429 past the reply's wait) is not answered with an error: the subscription stands", async () => {
+    const context = await setup();
+    context.telegram.respond = (request) => (request.method === "sendMessage" ? answers.tooManyRequests(24 * 60 * 60) : undefined);
+    const requests = await context.handle(messageUpdate("/subscribe china"));
+    assert.deepEqual(context.deps.subscribers.get({ chatId: 100 })?.topics, ["china"]);
+    const sends = requests.filter((request) => request.method === "sendMessage");
+    assert.equal(sends.length, 1, "the confirmation was tried once; no 'Something went wrong' after it");
+    assert.match(String(sends[0]!.params.text), /Subscribed to china/);
+  });
+
+  test("a reply refused with 429 waits in the budget and is sent once the chat's retry_after has passed", async () => {
+    const context = await setup();
+    context.telegram.once((request) => request.method === "sendMessage", answers.tooManyRequests(1));
+    const started = Date.now();
+    const requests = await context.handle(messageUpdate("/help"));
+    const sends = requests.filter((request) => request.method === "sendMessage");
+    assert.equal(sends.length, 2, "refused, then sent");
+    assert.deepEqual(sends[0]!.params, sends[1]!.params);
+    assert.ok(Date.now() - started >= 1000, "not before retry_after");
+    assert.equal(context.deps.budget.stats.tooManyRequests, 1, "the budget heard the 429");
+  });
+
+
   test("a failing handler replies politely, without a stack trace", async () => {
     const context = await setup();
     context.deps.recent.latest = async () => {

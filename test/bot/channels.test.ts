@@ -51,7 +51,7 @@ async function setup() {
     return undefined;
   };
   const setMember = (chatId: number, userId: number, status: Status, rights: Rights = {}) => members.set(`${chatId}:${userId}`, { status, rights });
-  const bot = createBot({ token: TOKEN, apiRoot: API_ROOT, botInfo: BOT_INFO, fetch: telegram.fetch as never }, deps);
+  const bot = createBot({ token: TOKEN, apiRoot: API_ROOT, botInfo: BOT_INFO, fetch: telegram.fetch as never, budget: deps.budget }, deps);
 
   /** Handles one update and returns the requests the bot made for it. */
   const handle = async (update: Update): Promise<ApiRequest[]> => {

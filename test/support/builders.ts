@@ -11,13 +11,13 @@ import { Api } from "grammy";
 import type { Chat, Message, MessageEntity, Update, User, UserFromGetMe } from "grammy/types";
 import type { Item } from "../../src/items/item.js";
 import { openNamespaces, type Namespace } from "../../src/store/keyv.js";
-import { installTransport } from "../../src/bot/create-bot.js";
 import type { BotDeps } from "../../src/bot/deps.js";
 import { Subscribers } from "../../src/delivery/subscribers.js";
 import { RecentItems } from "../../src/items/recent.js";
 import { FeedStates } from "../../src/feeds/feed-state.js";
 import { Outbox, type Job, type Target } from "../../src/delivery/outbox.js";
 import { Sender } from "../../src/delivery/sender.js";
+import { TelegramBudget } from "../../src/delivery/budget.js";
 import type { PacingLimits } from "../../src/delivery/pacing.js";
 import type { TopicDefinition } from "../../src/topics/topics.js";
 import type { FeedDefinition } from "../../src/config/catalog.js";
@@ -195,11 +195,9 @@ export class ScriptedTelegram {
     this.requests.length = 0;
   }
 
-  /** A grammY `Api` over this fake, with newswire's transport (auto-retry) installed. */
+  /** A bare grammY `Api` over this fake, as the sender's (no transformer: the sender handles 429s itself). */
   api(): Api {
-    const api = new Api(TOKEN, { apiRoot: API_ROOT, fetch: this.fetch as never });
-    installTransport(api);
-    return api;
+    return new Api(TOKEN, { apiRoot: API_ROOT, fetch: this.fetch as never });
   }
 
   private success({ method, params }: ApiRequest): ApiAnswer {
@@ -320,14 +318,16 @@ export interface DepsOptions {
 }
 
 /** The bot's dependencies over in-memory (or given) namespaces and a scripted Telegram. */
-export async function buildDeps(options: DepsOptions = {}): Promise<BotDeps & { telegram: ScriptedTelegram }> {
+export async function buildDeps(options: DepsOptions = {}): Promise<BotDeps & { telegram: ScriptedTelegram; budget: TelegramBudget }> {
   const namespaces = options.namespaces ?? memoryNamespaces();
   const telegram = options.telegram ?? new ScriptedTelegram();
   const feeds = options.feeds ?? [{ id: "example", url: "https://example.org/rss", topics: [], fulltext: false }];
   const subscribers = await Subscribers.open(namespaces.subscribers);
   const outbox = await Outbox.open(namespaces.outbox);
+  const budget = new TelegramBudget(options.limits ?? FAST_LIMITS);
   return {
     telegram,
+    budget,
     logger: silentLogger,
     topics: options.topics ?? [topic("china", "China"), topic("science", "Science")],
     feeds,
@@ -335,7 +335,7 @@ export async function buildDeps(options: DepsOptions = {}): Promise<BotDeps & { 
     recent: await RecentItems.open(namespaces.items, namespaces.recent),
     feedStates: await FeedStates.open(namespaces.feeds, feeds.map((feed) => feed.id)),
     outbox,
-    sender: new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, limits: options.limits ?? FAST_LIMITS }),
+    sender: new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget }),
     adminIds: options.adminIds ?? [],
   };
 }

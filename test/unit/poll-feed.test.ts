@@ -162,6 +162,27 @@ describe("pollFeed against a loopback site", () => {
     assert.equal(h.deps.feedStates.get("order").itemsSeen, 5);
   });
 
+  test("a flood takes in only the newest MAX_NEW_ITEMS_PER_POLL; the rest are seen, unsent, and counted in one log line", async () => {
+    const feed = feedAt("flood");
+    const h = await harness([feed]);
+    const lines: string[] = [];
+    h.deps.logger = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
+    h.deps.maxNewItems = 3;
+    publish("flood", [story(1)]);
+    await pollFeed(feed, h.deps);
+    const flood = Array.from({ length: 50 }, (_, index) => story(index + 2));
+    publish("flood", [...flood, story(1)]);
+    assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 3, queued: 3, baseline: false });
+    assert.deepEqual(titles(h.dispatched[0]), ["Story 49", "Story 50", "Story 51"], "the newest three, oldest first");
+    const logged = lines.map((line) => JSON.parse(line) as { msg: string; skipped?: number }).filter((line) => line.skipped !== undefined);
+    assert.equal(logged.length, 1);
+    assert.equal(logged[0]!.skipped, 47);
+    // The skipped ones are remembered: the next full read finds nothing new.
+    publish("flood", [...flood, story(1)], "<!-- read again -->");
+    assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 0, queued: 0, baseline: false });
+    assert.equal(h.deps.feedStates.get("flood").itemsSeen, 51);
+  });
+
   test("a fulltext feed summarises the article page and takes its og:image when the feed has none", async () => {
     const feed = { ...feedAt("full"), fulltext: true };
     const h = await harness([feed]);

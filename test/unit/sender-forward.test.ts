@@ -9,6 +9,7 @@ import type Keyv from "keyv";
 import type { Namespace } from "../../src/store/keyv.js";
 import { Outbox, type Job, type Target } from "../../src/delivery/outbox.js";
 import { Sender } from "../../src/delivery/sender.js";
+import { TelegramBudget } from "../../src/delivery/budget.js";
 import { Subscribers } from "../../src/delivery/subscribers.js";
 import {
   answers,
@@ -62,7 +63,7 @@ afterEach(async () => {
 async function setup(namespaces: Record<Namespace, Keyv> = memoryNamespaces(), telegram = scriptedTelegram()) {
   const subscribers = await Subscribers.open(namespaces.subscribers);
   const outbox = await Outbox.open(namespaces.outbox);
-  const sender = new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, limits: FAST_LIMITS });
+  const sender = new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget: new TelegramBudget(FAST_LIMITS) });
   running.push(sender);
   const deliver = async (jobs: Job[]) => {
     for (const job of jobs) {

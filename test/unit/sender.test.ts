@@ -4,6 +4,7 @@ import { GrammyError } from "grammy";
 import { Outbox, type Job, type Target } from "../../src/delivery/outbox.js";
 import { classifyError, Sender } from "../../src/delivery/sender.js";
 import { Subscribers } from "../../src/delivery/subscribers.js";
+import { TelegramBudget } from "../../src/delivery/budget.js";
 import {
   answers,
   FAST_LIMITS,
@@ -23,12 +24,13 @@ async function setup(options: { concurrency?: number } = {}) {
   const telegram = new ScriptedTelegram();
   const subscribers = await Subscribers.open(namespaces.subscribers);
   const outbox = await Outbox.open(namespaces.outbox);
+  const budget = new TelegramBudget(FAST_LIMITS);
   const sender = new Sender({
     api: telegram.api(),
     outbox,
     subscribers,
     logger: silentLogger,
-    limits: FAST_LIMITS,
+    budget,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
   });
   running.push(sender);
@@ -40,7 +42,7 @@ async function setup(options: { concurrency?: number } = {}) {
     const fresh = await outbox.enqueue(jobs);
     sender.add(fresh.flatMap((job) => job.targets.map((_, index) => ({ job, index }))));
   };
-  return { telegram, subscribers, outbox, sender, deliver, namespaces };
+  return { telegram, subscribers, outbox, sender, deliver, namespaces, budget };
 }
 
 const running: Sender[] = [];
@@ -81,17 +83,37 @@ describe("Sender", () => {
     assert.equal(telegram.calls("sendMessage").find((request) => request.params.chat_id === 3)?.params.reply_markup, undefined);
   });
 
-  test("a 429 with retry_after is waited out and the message delivered once", async () => {
-    const { telegram, outbox, sender, deliver } = await setup();
+  test("a 429 is the sender's own to handle: the chat waits retry_after, the others go on, the message is delivered once", async () => {
+    const { telegram, outbox, sender, deliver, budget } = await setup();
+    // The sender's Api is bare (as in main.ts): nothing below it retries, so the sender sees the 429.
+    const at = new Map<ApiRequest, number>();
+    telegram.latency = (request) => (at.set(request, Date.now()), 0);
     telegram.once(isSendTo(1), answers.tooManyRequests(1));
-    await deliver([makeJob([privateTarget(1)])]);
+    await deliver([makeJob([privateTarget(1), privateTarget(2)]), makeJob([privateTarget(2)])]);
     sender.start();
     await sender.idle();
     const sends = telegram.calls("sendMessage");
-    assert.equal(sends.length, 2, "one refused with 429, one accepted");
-    assert.deepEqual(sends[0]!.params, sends[1]!.params, "the same message again");
-    assert.equal(sender.stats.sent, 1);
+    const toOne = sends.filter(isSendTo(1));
+    assert.equal(toOne.length, 2, "one refused with 429, one accepted");
+    assert.deepEqual(toOne[0]!.params, toOne[1]!.params, "the same message again");
+    assert.equal(sender.stats.tooManyRequests, 1, "counted by the sender, not swallowed below it");
+    assert.equal(budget.stats.tooManyRequests, 1, "and told to the budget, which held the chat");
+    assert.ok(at.get(toOne[1]!)! - at.get(toOne[0]!)! >= 1_000, "not retried before retry_after");
+    assert.ok(sends.indexOf(sends.filter(isSendTo(2))[1]!) < sends.indexOf(toOne[1]!), "chat 2 was not held up meanwhile");
+    assert.equal(sender.stats.sent, 3);
     assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
+  });
+
+  test("one feed's burst does not hold up another feed's item to the same chat; each feed keeps its order", async () => {
+    const { telegram, sender, deliver } = await setup({ concurrency: 1 });
+    const burst = Array.from({ length: 10 }, (_, index) => makeJob([privateTarget(1)], makeItem({ feedId: "busy", title: `Busy ${index}` })));
+    const other = makeJob([privateTarget(1)], makeItem({ feedId: "quiet", title: "Quiet news" }));
+    await deliver([...burst, other]);
+    sender.start();
+    await sender.idle();
+    const titles = telegram.texts(1).map((text) => /^(?:<b>)?(Busy \d|Quiet news)/.exec(text)?.[1] ?? text.slice(0, 20));
+    assert.equal(titles.indexOf("Quiet news"), 1, titles.join(" | "));
+    assert.deepEqual(titles.filter((title) => title.startsWith("Busy")), burst.map((job) => job.item.title));
   });
 
   test("a chat that blocked the bot loses its subscription and its queued deliveries", async () => {
@@ -223,7 +245,7 @@ describe("Sender", () => {
     await outbox.complete({ job, index: 1 });
 
     const recovered = await Outbox.open(namespaces.outbox);
-    const sender = new Sender({ api: telegram.api(), outbox: recovered, subscribers, logger: silentLogger, limits: FAST_LIMITS });
+    const sender = new Sender({ api: telegram.api(), outbox: recovered, subscribers, logger: silentLogger, budget: new TelegramBudget(FAST_LIMITS) });
     running.push(sender);
     sender.add(recovered.pending());
     sender.start();

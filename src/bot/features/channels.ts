@@ -10,7 +10,7 @@ import type { ChatFullInfo } from "grammy/types";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { commandArgs, mayPost } from "../chat.js";
-import { topicIds } from "./subscriptions.js";
+import { topicIds, unknownTopicsReply } from "./subscriptions.js";
 import { localeOf, messages } from "../../i18n/i18n.js";
 import { ALL_TOPIC } from "../../topics/topics.js";
 
@@ -76,7 +76,7 @@ export function channelsFeature(deps: BotDeps): Composer<BotContext> {
     if (action !== "remove") {
       const unknown = topics.filter((topic) => !topicIds(deps).includes(topic));
       if (topics.length === 0 || unknown.length > 0) {
-        await ctx.reply(unknown.length > 0 ? ctx.t.unknownTopics(unknown.join(", "), topicIds(deps).join(", ")) : ctx.t.channelUsage);
+        await ctx.reply(unknown.length > 0 ? unknownTopicsReply(unknown, deps, ctx.t) : ctx.t.channelUsage);
         return;
       }
     }

@@ -6,7 +6,7 @@ import { Composer } from "grammy";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { commandArgs } from "../chat.js";
-import { topicIds } from "./subscriptions.js";
+import { topicIds, validTopics } from "./subscriptions.js";
 import { packMessages, safeUrl } from "../../delivery/render.js";
 import { escapeHtml } from "../../text/html.js";
 import { clip } from "../../text/clip.js";
@@ -48,7 +48,7 @@ export function latestFeature(deps: BotDeps): Composer<BotContext> {
   feature.command("latest", async (ctx) => {
     const request = parseLatestArgs(commandArgs(ctx), topicIds(deps));
     if (!request) {
-      await ctx.reply(ctx.t.latestUsage(topicIds(deps).join(", ")));
+      await ctx.reply(ctx.t.latestUsage(validTopics(deps, ctx.t)));
       return;
     }
     const items = await deps.recent.latest(request.count, request.topic);

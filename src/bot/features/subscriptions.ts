@@ -6,6 +6,8 @@ import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { commandArgs, mayManageChat, subscriberTarget } from "../chat.js";
 import { topicsKeyboard } from "./topics-keyboard.js";
+import type { Messages } from "../../i18n/i18n.js";
+import { clip } from "../../text/clip.js";
 import { ALL_TOPIC } from "../../topics/topics.js";
 
 /** The topic ids users may type, `all` included. */
@@ -13,10 +15,39 @@ export function topicIds(deps: BotDeps): string[] {
   return [...deps.topics.map(({ id }) => id), ALL_TOPIC];
 }
 
+/** Longest name shown in a reply (whatever a user typed). */
+const MAX_NAME_LENGTH = 40;
+
+/**
+ * Names for a reply, as many as fit in `room` characters, then how many more: a user may type
+ * 500 names, and a reply over Telegram's 4,096 characters is refused.
+ */
+export function someNames(names: readonly string[], t: Pick<Messages, "andMore">, room = 1_200): string {
+  const listed: string[] = [];
+  let length = 0;
+  for (const name of names) {
+    const shown = clip(name, MAX_NAME_LENGTH);
+    if (length + shown.length > room) break;
+    listed.push(shown);
+    length += shown.length + 2;
+  }
+  const rest = names.length - listed.length;
+  return rest > 0 ? `${listed.join(", ")} ${t.andMore(rest)}` : listed.join(", ");
+}
+
+/** The topics a user may type, for a reply. */
+export function validTopics(deps: BotDeps, t: Pick<Messages, "andMore">): string {
+  return someNames(topicIds(deps), t, 2_000);
+}
+
+/** The reply to unknown topics: what was wrong, and what would be right. */
+export function unknownTopicsReply(unknown: readonly string[], deps: BotDeps, t: Messages): string {
+  return t.unknownTopics(someNames(unknown, t), validTopics(deps, t));
+}
+
 /** Subscription commands. */
 export function subscriptionsFeature(deps: BotDeps): Composer<BotContext> {
   const feature = new Composer<BotContext>();
-  const valid = () => topicIds(deps).join(", ");
 
   feature.command("topics", async (ctx) => {
     const subscriber = deps.subscribers.get(subscriberTarget(ctx));
@@ -28,12 +59,12 @@ export function subscriptionsFeature(deps: BotDeps): Composer<BotContext> {
   const changeTopics = (subscribing: boolean) => async (ctx: BotContext) => {
     const wanted = [...new Set(commandArgs(ctx))];
     if (wanted.length === 0) {
-      await ctx.reply(subscribing ? ctx.t.subscribeUsage(valid()) : ctx.t.unsubscribeUsage);
+      await ctx.reply(subscribing ? ctx.t.subscribeUsage(validTopics(deps, ctx.t)) : ctx.t.unsubscribeUsage);
       return;
     }
     const unknown = wanted.filter((topic) => !topicIds(deps).includes(topic));
     if (unknown.length > 0) {
-      await ctx.reply(ctx.t.unknownTopics(unknown.join(", "), valid()));
+      await ctx.reply(unknownTopicsReply(unknown, deps, ctx.t));
       return;
     }
     if (!(await mayManageChat(ctx))) {
@@ -45,8 +76,8 @@ export function subscriptionsFeature(deps: BotDeps): Composer<BotContext> {
       ? await deps.subscribers.subscribe(target, wanted)
       : await deps.subscribers.unsubscribe(target, wanted);
     const lines: string[] = [];
-    if (changed.length > 0) lines.push((subscribing ? ctx.t.subscribed : ctx.t.unsubscribed)(changed.join(", ")));
-    if (unchanged.length > 0) lines.push((subscribing ? ctx.t.alreadySubscribed : ctx.t.notSubscribed)(unchanged.join(", ")));
+    if (changed.length > 0) lines.push((subscribing ? ctx.t.subscribed : ctx.t.unsubscribed)(someNames(changed, ctx.t)));
+    if (unchanged.length > 0) lines.push((subscribing ? ctx.t.alreadySubscribed : ctx.t.notSubscribed)(someNames(unchanged, ctx.t)));
     await ctx.reply(lines.join("\n"));
   };
   feature.command("subscribe", changeTopics(true));

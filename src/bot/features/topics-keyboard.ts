@@ -31,6 +31,11 @@ export function topicsKeyboardFeature(deps: BotDeps): Composer<BotContext> {
   const feature = new Composer<BotContext>();
   feature.callbackQuery(new RegExp(`^${PREFIX}`), async (ctx) => {
     const topic = ctx.callbackQuery.data.slice(PREFIX.length);
+    // A button under an inline message (or one Telegram no longer tells about) names no chat.
+    if (!ctx.chat) {
+      await ctx.answerCallbackQuery({ text: ctx.t.staleMenu });
+      return;
+    }
     if (!topicIds(deps).includes(topic)) {
       await ctx.answerCallbackQuery({ text: ctx.t.staleButton });
       return;
