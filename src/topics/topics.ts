@@ -3,9 +3,12 @@
  * words of its title and text (SPEC "Config file").
  *
  * Everything that depends only on the configuration is computed once by `compileTopics`. Matching
- * an item tokenises its title and text once (not once per topic) and costs a handful of Map
- * lookups per word, whatever the number of topics. No regular expression is ever built from
- * configuration (ReDoS): keywords are matched as sequences of word tokens.
+ * an item tokenises its title and text once (not once per topic) and costs one Map lookup per word
+ * already seen (a handful the first time), whatever the number of topics. No regular expression is
+ * ever built from configuration (ReDoS): keywords are matched as sequences of word tokens.
+ *
+ * Text words are taken as written (`writtenWords`): a dotted acronym is one word (U.S. is US), and
+ * a hyphenated compound is two words, the first of which may take a linking vowel (российско-).
  *
  * Word forms. A configured word matches a text word when the text word is the word itself, or is
  * the word's *key* followed by an ending from a closed list of endings that the word allows:
@@ -15,18 +18,28 @@
  *   (китай → кита but китая → кит, the stem of кит "whale"); cutting a text word into key + ending
  *   is what makes Китай, Китая, Китаю, Китаем, Китае meet.
  * - endings: Russian case endings of nouns and adjectives, and the suffixes of adjectives and
- *   people formed from a name (китайский, российские, украинцы, кремлёвский); English -s, -ed, -ing
- *   (-e, -y and -es spelling variants) and nationality suffixes formed from a name (Chinese, Russian,
- *   Ukrainian, Israeli).
+ *   people formed from a name (китайский, российские, украинцы, кремлёвский), and before a hyphen
+ *   the first part of a compound adjective (российско-китайский, американо-); English -s, -ed, -ing
+ *   (-e, -y, -ies and -es spelling variants), nationality suffixes formed from a name (Chinese,
+ *   Russian, Ukrainian, Israeli), and -al after -ion, -ment, -ure, -ic (national, cultural).
  * - the bare key counts as a form only when the word's own ending allows it: Пекин, страна → стран,
  *   sanctions → sanction, but not Китай → кита (the whale's genitive) nor технологии → технолог.
  * - a key of 2 or 3 letters takes only endings that begin like the word's own (Сирия → Сирии,
- *   сирийский; Азия → Азии; Мали → малийский but never малый).
- * - exact only: words of at most 3 letters (ЕС, UN, AI: "ai" never matches "said", "Rus" never
- *   "Russia") and words the configuration writes in capitals (NATO, НАТО, COVID-19).
+ *   сирийский; Азия → Азии; Мали → малийский but never малый; navy → navies but not naves).
+ * - exact only: words of at most 3 letters (Xi, UN: "Rus" never matches "Russia").
+ * - irregular forms: stem changes and adjectives on another root are data, src/topics/irregular-forms.ts
+ *   (Египет → Египта, Москва → московский, navy → naval, Britain → British).
+ * Case. Keywords match in any case, except:
+ * - a word the configuration writes in capitals is an acronym (NATO, США, ИИ, U.S., COVID-19):
+ *   exact, and only in capitals ("US" is not "Let us explain"), or capitalised when it has 4
+ *   letters or more (Nato);
+ * - a keyword marked `{ word, case: sensitive }` keeps its capitals in the word's own forms, which
+ *   tells names from homographs (Газа/газа "gas", Turkey/turkey, China/china); the adjectives and
+ *   people formed from it keep their own spelling (Китай → китайский).
  * An English possessive 's is ignored on both sides (Beijing's, Xi's).
- * Known misses: stem changes (Египет → Египта, Москва → московский), irregular nationality words
- * (Britain → British), and homographs no word list can tell apart (Газа/газа "gas", Куба/куба "cube").
+ * Known limits: where capitals say nothing, at the start of a sentence or in an all-capitals
+ * headline, a common word still matches a marked name or an acronym ("Газ подорожал", "LET US
+ * EXPLAIN"); a homograph in lower case ("navy blue") is for an `exclude` phrase.
  */
 import { detectLanguage, fold, stem, writtenWords } from "../text/words.js";
 import { IRREGULAR_FORMS } from "./irregular-forms.js";
