@@ -39,6 +39,15 @@ export interface Catalog {
 }
 
 const words = z.array(z.string().trim().min(1)).default([]);
+/** Keywords and exclude phrases: a word or phrase, or one whose capitals must stay capitals. */
+const phrase = z.string().trim().min(1, "must not be empty");
+const keywords = z
+  .array(
+    z.union([phrase, z.strictObject({ word: phrase, case: z.literal("sensitive") })], {
+      error: "must be a word or phrase, or { word: <word or phrase>, case: sensitive }",
+    }),
+  )
+  .default([]);
 
 const fileSchema = z
   .object({
@@ -63,9 +72,9 @@ const fileSchema = z
             // The topic menu's buttons carry `topic:<id>`, and Telegram allows 64 bytes of callback data.
             .max(40, "must be at most 40 characters"),
           title: z.string().trim().min(1).optional(),
-          keywords: words,
+          keywords,
           categories: words,
-          exclude: words,
+          exclude: keywords,
         }),
       )
       .default([]),

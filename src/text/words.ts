@@ -19,7 +19,26 @@ const LATIN_G = /\p{Script=Latin}/gu;
 
 /** The word-like segments of `text`, lower-cased, in order ("ё" folded to "е"). */
 export function words(text: string): string[] {
-  return (text.match(WORD) ?? []).map((word) => word.toLowerCase().replaceAll("ё", "е"));
+  return (text.match(WORD) ?? []).map(fold);
+}
+
+/** A word the way `words` compares it: lower case, "ё" as "е". */
+export function fold(word: string): string {
+  return word.toLowerCase().replaceAll("ё", "е");
+}
+
+// As WORD, plus acronyms written with dots (U.S., E.U., С.Ш.А.) as one word, and a hyphen that
+// joins a word to the next one kept on the first ("российско-" of "российско-китайский").
+const WRITTEN_WORD = /(?:\p{Lu}\.){2,}|[\p{L}\p{M}\p{N}]+(?:['’][\p{L}\p{M}\p{N}]+)*(?:[-‐‑](?=[\p{L}\p{N}]))?/gu;
+
+/**
+ * The words of `text` as written, case kept, for matching that cares how a word is spelt: a
+ * dotted acronym is one word with its dots ("U.S."), and the first part of a hyphenated compound
+ * ends with its hyphen ("Российско-", then "китайский"). `words(text)` splits the same text
+ * on every dot and hyphen.
+ */
+export function writtenWords(text: string): string[] {
+  return text.match(WRITTEN_WORD) ?? [];
 }
 
 // Snowball costs tens of microseconds a word and news repeats its words, so stems are cached;

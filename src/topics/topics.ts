@@ -3,9 +3,12 @@
  * words of its title and text (SPEC "Config file").
  *
  * Everything that depends only on the configuration is computed once by `compileTopics`. Matching
- * an item tokenises its title and text once (not once per topic) and costs a handful of Map
- * lookups per word, whatever the number of topics. No regular expression is ever built from
- * configuration (ReDoS): keywords are matched as sequences of word tokens.
+ * an item tokenises its title and text once (not once per topic) and costs one Map lookup per word
+ * already seen (a handful the first time), whatever the number of topics. No regular expression is
+ * ever built from configuration (ReDoS): keywords are matched as sequences of word tokens.
+ *
+ * Text words are taken as written (`writtenWords`): a dotted acronym is one word (U.S. is US), and
+ * a hyphenated compound is two words, the first of which may take a linking vowel (российско-).
  *
  * Word forms. A configured word matches a text word when the text word is the word itself, or is
  * the word's *key* followed by an ending from a closed list of endings that the word allows:
@@ -15,20 +18,45 @@
  *   (китай → кита but китая → кит, the stem of кит "whale"); cutting a text word into key + ending
  *   is what makes Китай, Китая, Китаю, Китаем, Китае meet.
  * - endings: Russian case endings of nouns and adjectives, and the suffixes of adjectives and
- *   people formed from a name (китайский, российские, украинцы, кремлёвский); English -s, -ed, -ing
- *   (-e, -y and -es spelling variants) and nationality suffixes formed from a name (Chinese, Russian,
- *   Ukrainian, Israeli).
+ *   people formed from a name (китайский, российские, украинцы, кремлёвский), and before a hyphen
+ *   the first part of a compound adjective (российско-китайский, американо-); English -s, -ed, -ing
+ *   (-e, -y, -ies and -es spelling variants), nationality suffixes formed from a name (Chinese,
+ *   Russian, Ukrainian, Israeli), and -al after -ion, -ment, -ure, -ic (national, cultural).
  * - the bare key counts as a form only when the word's own ending allows it: Пекин, страна → стран,
  *   sanctions → sanction, but not Китай → кита (the whale's genitive) nor технологии → технолог.
  * - a key of 2 or 3 letters takes only endings that begin like the word's own (Сирия → Сирии,
- *   сирийский; Азия → Азии; Мали → малийский but never малый).
- * - exact only: words of at most 3 letters (ЕС, UN, AI: "ai" never matches "said", "Rus" never
- *   "Russia") and words the configuration writes in capitals (NATO, НАТО, COVID-19).
+ *   сирийский; Азия → Азии; Мали → малийский but never малый; navy → navies but not naves).
+ * - exact only: words of at most 3 letters (Xi, UN: "Rus" never matches "Russia").
+ * - irregular forms: stem changes and adjectives on another root are data, src/topics/irregular-forms.ts
+ *   (Египет → Египта, Москва → московский, navy → naval, Britain → British).
+ * Case. Keywords match in any case, except:
+ * - a word the configuration writes in capitals is an acronym (NATO, США, ИИ, U.S., COVID-19):
+ *   exact, and only in capitals ("US" is not "Let us explain"), or capitalised when it has 4
+ *   letters or more (Nato);
+ * - a keyword marked `{ word, case: sensitive }` keeps its capitals in the word's own forms, which
+ *   tells names from homographs (Газа/газа "gas", Turkey/turkey, China/china); the adjectives and
+ *   people formed from it keep their own spelling (Китай → китайский).
  * An English possessive 's is ignored on both sides (Beijing's, Xi's).
- * Known misses: stem changes (Египет → Египта, Москва → московский), irregular nationality words
- * (Britain → British), and homographs no word list can tell apart (Газа/газа "gas", Куба/куба "cube").
+ * Known limits: where capitals say nothing, at the start of a sentence or in an all-capitals
+ * headline, a common word still matches a marked name or an acronym ("Газ подорожал", "LET US
+ * EXPLAIN"); a homograph in lower case ("navy blue") is for an `exclude` phrase.
  */
-import { detectLanguage, stem, words } from "../text/words.js";
+import { detectLanguage, fold, stem, writtenWords } from "../text/words.js";
+import { IRREGULAR_FORMS } from "./irregular-forms.js";
+
+/**
+ * A keyword or exclude phrase whose capitals must be capitals in the text, so that a name stops
+ * matching its lower-case homograph: `{ word: "Газа", case: "sensitive" }` matches «в Газе» but
+ * not «поставки газа». Adjectives and people formed from the name keep their own spelling
+ * (Китай → китайский).
+ */
+export interface CaseSensitiveKeyword {
+  word: string;
+  case: "sensitive";
+}
+
+/** A configured word or phrase: matched in any case, or as `CaseSensitiveKeyword` says. */
+export type Keyword = string | CaseSensitiveKeyword;
 
 /** A topic as the configuration defines it (validated and normalised by the config loader). */
 export interface TopicDefinition {
@@ -36,12 +64,12 @@ export interface TopicDefinition {
   id: string;
   /** What users see. */
   title: string;
-  /** Words or phrases matched in an item's title and text, in any word form, case-insensitively. */
-  keywords: string[];
+  /** Words or phrases matched in an item's title and text, in any word form, case-insensitively unless marked. */
+  keywords: Keyword[];
   /** Feed `<category>` values that put an item in this topic (whole value, any word form). */
   categories: string[];
   /** Words or phrases that keep an item out of this topic even when one of its keywords matched. */
-  exclude: string[];
+  exclude: Keyword[];
 }
 
 /** The topic that always exists and matches every item. */
@@ -156,21 +184,33 @@ const RU_DERIVED = [
   ...cross(["ск", "йск", "ийск", "ейск", "анск", "овск", "евск", "ьск"], RU_ADJECTIVE),
   "ец", "анец",
   ...cross(["ц", "йц", "ийц", "ейц", "анц"], ["а", "у", "ом", "е", "ы", "ев", "ам", "ами", "ах"]),
-  ...cross(["иян"], ["ин", "ина", "ину", "ином", "ине", "е", "", "ам", "ами", "ах"]),
+  ...cross(["иян", "ян"], ["ин", "ина", "ину", "ином", "ине", "е", "", "ам", "ами", "ах"]),
 ];
+/**
+ * The first part of a hyphenated compound adjective: the adjective's stem and a linking vowel
+ * (российско-китайский, американо-, израильско-). Forms only before a hyphen.
+ */
+const RU_LINKED: ReadonlySet<string> = new Set(
+  cross(["ск", "йск", "ийск", "ейск", "анск", "овск", "евск", "ьск", "ан"], ["о", "е"]),
+);
 /** Own endings after which the bare key is itself a form (страна → стран, выборы → выбор). */
 const RU_BARE_OWN = new Set(["", "а", "о", "ы"]);
 
 /** The forms of a word in -y: economy, economies; studied. */
 const EN_Y = ["y", "ies", "ied"];
 const EN_INFLECTION = new Set(["", "s", "es", "ed", "ing", "e", ...EN_Y]);
+/** Adjectives in -al, only after the endings that take it: national, environmental, cultural, musical. */
+const EN_AL = ["al", "als"];
+const EN_AL_AFTER = ["ion", "ment", "ur", "ic"];
 /** Nationality and adjective suffixes: Russian, Ukrainian, European, Chinese, Israeli, economic. */
 const EN_DERIVED = ["n", "ns", "an", "ans", "ian", "ians", "ean", "eans", "ese", "i", "is", "ic", "ics"];
 const EN_DERIVED_SET: ReadonlySet<string> = new Set(EN_DERIVED);
 const EN_VOWELS = new Set(["a", "e", "i", "o", "u"]);
 const EN_SIBILANT = ["s", "x", "z", "ch", "sh"];
 
-const ALL_ENDINGS = new Set([...RU_INFLECTION, ...RU_DERIVED, ...EN_INFLECTION, ...EN_DERIVED]);
+const ALL_ENDINGS = new Set([...RU_INFLECTION, ...RU_DERIVED, ...RU_LINKED, ...EN_INFLECTION, ...EN_DERIVED, ...EN_AL]);
+/** Endings that make a form of the word itself, where a case-sensitive word's capitals must stay. */
+const INFLECTIONS: ReadonlySet<string> = new Set([...RU_INFLECTION, ...EN_INFLECTION]);
 const LONGEST_ENDING = Math.max(...[...ALL_ENDINGS].map((ending) => ending.length));
 /** Keys shorter than this give no forms. */
 const MIN_KEY = 2;
@@ -185,8 +225,11 @@ interface Form {
   endings: ReadonlySet<string>;
 }
 
-/** The key + endings forms of one lower-case configured word that is not exact-only. */
-function formsOf(word: string): Form[] {
+/**
+ * The key + endings forms of one lower-case configured word that is not exact-only. A `named`
+ * word must keep its capitals, which tell it from other words as well as a long key does.
+ */
+function formsOf(word: string, named: boolean): Form[] {
   const russian = detectLanguage(word) === "ru";
   const inflection = russian ? RU_INFLECTION : EN_INFLECTION;
   let key = commonPrefix(stem(word), word);
@@ -197,7 +240,7 @@ function formsOf(word: string): Form[] {
   key = word.slice(0, word.length - own.length);
   if (key.length < MIN_KEY) return [];
 
-  const forms: Form[] = [{ key, endings: endingsAfter(russian, key, own) }];
+  const forms: Form[] = [{ key, endings: endingsAfter(russian, key, own, named) }];
   // China → Chinese, Canada → Canadian: nationality suffixes also replace a final vowel.
   const vowelless = key.slice(0, -1);
   if (!russian && EN_VOWELS.has(key.at(-1)!) && vowelless.length > SHORT_KEY) {
@@ -210,15 +253,20 @@ function formsOf(word: string): Form[] {
 const endingSets = new Map<string, ReadonlySet<string>>();
 
 /** The endings `key` takes in a word whose own ending (after `key`) is `own`. */
-function endingsAfter(russian: boolean, key: string, own: string): ReadonlySet<string> {
+function endingsAfter(russian: boolean, key: string, own: string, named: boolean): ReadonlySet<string> {
   const sibilant = !russian && EN_SIBILANT.some((tail) => key.endsWith(tail));
+  const adjectival = !russian && EN_AL_AFTER.some((tail) => key.endsWith(tail));
   const short = key.length <= SHORT_KEY;
-  const memo = `${russian}|${own}|${sibilant}|${short}`;
+  const memo = `${russian}|${own}|${sibilant}|${adjectival}|${short}|${named}`;
   let endings = endingSets.get(memo);
   if (!endings) {
-    const all = russian ? russianEndings(own) : englishEndings(own, sibilant);
-    // A short key is too short to trust with any ending: keep those that begin like the word's own.
-    endings = new Set(short ? all.filter((ending) => own !== "" && ending.startsWith(own[0]!)) : all);
+    const all = russian ? russianEndings(own) : englishEndings(own, sibilant, adjectival);
+    // A short key is too short to trust with any ending: keep those that begin like the word's own,
+    // for a word in -y its -ies, -ied (navy, navies; army, armies), and for a named word, whose
+    // capital must stay, its case endings (Газа, в Газе; but not газовый).
+    const likeOwn = (ending: string) =>
+      ending.startsWith(own[0]!) || (EN_Y.includes(own) && EN_Y.includes(ending)) || (named && INFLECTIONS.has(ending));
+    endings = new Set(short ? all.filter((ending) => own !== "" && likeOwn(ending)) : all);
     endingSets.set(memo, endings);
   }
   return endings;
@@ -226,14 +274,15 @@ function endingsAfter(russian: boolean, key: string, own: string): ReadonlySet<s
 
 function russianEndings(own: string): string[] {
   const inflections = [...RU_INFLECTION].filter((ending) => ending !== "" || RU_BARE_OWN.has(own));
-  return [...inflections, ...RU_DERIVED];
+  return [...inflections, ...RU_DERIVED, ...RU_LINKED];
 }
 
-function englishEndings(own: string, sibilant: boolean): string[] {
+function englishEndings(own: string, sibilant: boolean, adjectival: boolean): string[] {
   if (EN_Y.includes(own)) return [...EN_Y, ...EN_DERIVED];
+  const derived = [...EN_DERIVED, ...(adjectival ? EN_AL : [])];
   // -es is a plural of its own only after a sibilant (matches); elsewhere it is -e + -s (vaccines).
-  if (own === "e" || (own === "es" && !sibilant)) return ["e", "es", "ed", "ing", ...EN_DERIVED];
-  return ["", "s", "ed", "ing", ...(sibilant ? ["es"] : []), ...EN_DERIVED];
+  if (own === "e" || (own === "es" && !sibilant)) return ["e", "es", "ed", "ing", ...derived];
+  return ["", "s", "ed", "ing", ...(sibilant ? ["es"] : []), ...derived];
 }
 
 function commonPrefix(a: string, b: string): string {
@@ -250,62 +299,128 @@ function longestSuffixIn(tail: string, endings: ReadonlySet<string>): string {
   return "";
 }
 
-/** Drops an English possessive, so "Beijing's" is the word "beijing". */
-function withoutPossessive(token: string): string {
-  return token.endsWith("'s") || token.endsWith("’s") ? token.slice(0, -2) : token;
-}
+// ---- Spelling: how a text word must be written, case kept -------------------------------------
+
+/** Whether a text word as written (dots, hyphen and possessive removed) is spelt as required. */
+type Spelling = (letters: string) => boolean;
 
 const LETTER = /\p{L}/u;
+const isUpper = (char: string | undefined): boolean => char !== undefined && char !== char.toLowerCase();
 
-/** A whitespace-separated part of a configured phrase written in capitals: an acronym, matched exactly. */
-function isCapitals(part: string): boolean {
-  return LETTER.test(part) && part === part.toUpperCase() && part !== part.toLowerCase();
+/** A configured word written in capitals: an acronym (NATO, США, ИИ, U.S.). */
+function isCapitals(letters: string): boolean {
+  return LETTER.test(letters) && letters === letters.toUpperCase() && letters !== letters.toLowerCase();
+}
+
+/**
+ * An acronym is matched in capitals only ("US", not "us"); one of 4 letters or more also in the
+ * capitalised spelling some newspapers use (Nato, Unesco).
+ */
+function acronymSpelling(letters: string): Spelling {
+  const long = letters.length >= 4;
+  return (written) => isUpper(written[0]) && (long || written === written.toUpperCase());
+}
+
+/** The capitals of `letters` must be capitals in the text word; none: no requirement. */
+function capitalsSpelling(letters: string): Spelling | undefined {
+  const at = [...letters].flatMap((char, index) => (isUpper(char) ? [index] : []));
+  return at.length === 0 ? undefined : (written) => at.every((index) => isUpper(written[index]));
+}
+
+const HYPHEN = new Set(["-", "‐", "‑"]);
+
+/** A word from `writtenWords` without its acronym dots, its compound hyphen and an English possessive ('s). */
+function lettersOf(written: string): string {
+  let letters = HYPHEN.has(written.at(-1)!) ? written.slice(0, -1) : written;
+  if (letters.includes(".")) letters = letters.replaceAll(".", "");
+  return letters.endsWith("'s") || letters.endsWith("’s") ? letters.slice(0, -2) : letters;
 }
 
 // ---- Vocabulary: configured words and the text words that match them --------------------------
 
 const NO_IDS: readonly number[] = [];
+/** Text words whose matches are remembered; the memo is dropped whole when full. */
+const MEMO_SIZE = 50_000;
+
+/** A way to write a configured word: the text word's key, which endings follow it, how it must be spelt. */
+interface KeyedEntry {
+  id: number;
+  endings: ReadonlySet<string>;
+  spelling: Spelling | undefined;
+}
 
 /** The configured words, each with a number, and the lookup from a text word to the numbers it matches. */
 class Vocabulary {
   private readonly ids = new Map<string, number>();
-  private readonly exact = new Map<string, number[]>();
-  private readonly keyed = new Map<string, { id: number; endings: ReadonlySet<string> }[]>();
+  private readonly exact = new Map<string, { id: number; spelling: Spelling | undefined }[]>();
+  private readonly keyed = new Map<string, KeyedEntry[]>();
+  // News repeats its words: a text word as written always gives the same numbers.
+  private readonly memo = new Map<string, readonly number[]>();
 
   /** The word numbers of a configured phrase, registering its words on first sight. */
-  phrase(phrase: string): number[] {
-    return phrase.split(/\s+/).flatMap((part) => {
-      const exactOnly = isCapitals(part);
-      return words(part).map((word) => this.word(withoutPossessive(word), exactOnly || word.length <= EXACT_MAX_LENGTH));
-    });
+  phrase(keyword: Keyword): number[] {
+    const sensitive = typeof keyword !== "string";
+    return writtenWords(sensitive ? keyword.word : keyword).map((written) => this.word(lettersOf(written), sensitive));
   }
 
   /** For each word of `text`, the numbers of the configured words it matches. */
   tokenIds(text: string): (readonly number[])[] {
-    return words(text).map((token) => this.idsOf(withoutPossessive(token)));
+    return writtenWords(text).map((written) => this.idsOf(written));
   }
 
-  private word(word: string, exactOnly: boolean): number {
-    const name = `${exactOnly ? "=" : "~"}${word}`;
+  private word(letters: string, sensitive: boolean): number {
+    const word = fold(letters);
+    const acronym = isCapitals(letters);
+    const spelling = acronym ? acronymSpelling(letters) : sensitive ? capitalsSpelling(letters) : undefined;
+    const name = `${acronym ? "=" : sensitive ? `^${letters}` : "~"}|${word}`;
     const known = this.ids.get(name);
     if (known !== undefined) return known;
     const id = this.ids.size;
     this.ids.set(name, id);
-    push(this.exact, word, id);
-    if (!exactOnly) for (const { key, endings } of formsOf(word)) push(this.keyed, key, { id, endings });
+    this.memo.clear();
+    if (acronym) push(this.exact, word, { id, spelling });
+    else {
+      this.add(id, word, spelling);
+      for (const form of IRREGULAR_FORMS.get(word) ?? []) this.add(id, fold(form), capitalsSpelling(form));
+    }
     return id;
   }
 
-  /** Every way to cut `token` into a known key and an ending that key allows: at most LONGEST_ENDING + 1 lookups. */
-  private idsOf(token: string): readonly number[] {
-    let found: number[] | undefined = this.exact.get(token)?.slice();
+  /** Registers `word` and its forms as ways to write word number `id`. */
+  private add(id: number, word: string, spelling: Spelling | undefined): void {
+    push(this.exact, word, { id, spelling });
+    if (word.length <= EXACT_MAX_LENGTH) return;
+    for (const { key, endings } of formsOf(word, spelling !== undefined)) push(this.keyed, key, { id, endings, spelling });
+  }
+
+  private idsOf(written: string): readonly number[] {
+    let ids = this.memo.get(written);
+    if (ids === undefined) {
+      ids = this.lookup(written);
+      if (this.memo.size >= MEMO_SIZE) this.memo.clear();
+      this.memo.set(written, ids);
+    }
+    return ids;
+  }
+
+  /** Every way to cut the text word into a known key and an ending that key allows: at most LONGEST_ENDING + 1 lookups. */
+  private lookup(written: string): readonly number[] {
+    const letters = lettersOf(written);
+    const token = fold(letters);
+    const compound = HYPHEN.has(written.at(-1)!);
+    let found: number[] | undefined;
+    const hit = (id: number) => {
+      found ??= [];
+      if (!found.includes(id)) found.push(id);
+    };
+    for (const { id, spelling } of this.exact.get(token) ?? []) if (!spelling || spelling(letters)) hit(id);
     for (let cut = Math.max(MIN_KEY, token.length - LONGEST_ENDING); cut <= token.length; cut++) {
       const ending = token.slice(cut);
-      if (!ALL_ENDINGS.has(ending)) continue;
-      for (const { id, endings } of this.keyed.get(token.slice(0, cut)) ?? []) {
+      if (!ALL_ENDINGS.has(ending) || (!compound && RU_LINKED.has(ending))) continue;
+      for (const { id, endings, spelling } of this.keyed.get(token.slice(0, cut)) ?? []) {
         if (!endings.has(ending)) continue;
-        found ??= [];
-        if (!found.includes(id)) found.push(id);
+        if (spelling && INFLECTIONS.has(ending) && !spelling(letters)) continue;
+        hit(id);
       }
     }
     return found ?? NO_IDS;

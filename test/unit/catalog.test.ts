@@ -107,6 +107,22 @@ describe("buildCatalog", () => {
     assertConfigError(() => build({ topics: [{ id: "x", keywords: "China" }] }), /topics\[0\]\.keywords/);
   });
 
+  test("a keyword or exclude phrase may be marked case-sensitive; anything else there is an error", () => {
+    const sensitive = { word: "Газа", case: "sensitive" };
+    const [topic] = build({ topics: [{ id: "gaza", keywords: ["Gaza", sensitive], exclude: [{ word: "Bone", case: "sensitive" }] }] }).topics;
+    assert.deepEqual(topic?.keywords, ["Gaza", sensitive]);
+    assert.deepEqual(topic?.exclude, [{ word: "Bone", case: "sensitive" }]);
+    const expected = /topics\[0\]\.keywords\[1\] must be a word or phrase, or \{ word: <word or phrase>, case: sensitive \}/;
+    const keywords = (bad: unknown) => () => build({ topics: [{ id: "gaza", keywords: ["Gaza", bad] }] });
+    for (const bad of [{ word: "Газа", case: "exact" }, { word: "Газа" }, { wrd: "Газа", case: "sensitive" }, 5]) {
+      assertConfigError(keywords(bad), expected);
+    }
+    assertConfigError(keywords({ word: " ", case: "sensitive" }), /topics\[0\]\.keywords\[1\]\.word must not be empty/);
+    assertConfigError(keywords(""), /topics\[0\]\.keywords\[1\] must not be empty/);
+    assertConfigError(keywords({ word: "Газа", case: "sensitive", cases: "all" }), /topics\[0\]\.keywords\[1\] Unrecognized key: "cases"/);
+    assertConfigError(() => build({ topics: [{ id: "gaza", categories: [sensitive] }] }), /topics\[0\]\.categories\[0\]/);
+  });
+
   test("unknown topic names are errors that list the known ones", () => {
     assertConfigError(
       () => build({ topics: [{ id: "china" }], feeds: [{ url: "https://a.example/rss", topics: ["chnia"] }] }),

@@ -3,8 +3,9 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { ALL_TOPIC, compileTopics } from "../../src/topics/topics.js";
 import type { TopicDefinition, TopicMatchInput } from "../../src/topics/topics.js";
+import { SUITE_CASES, SUITE_TOPICS } from "../support/topic-suite.js";
 
-function topic(id: string, keywords: string[], more: Partial<TopicDefinition> = {}): TopicDefinition {
+function topic(id: string, keywords: TopicDefinition["keywords"], more: Partial<TopicDefinition> = {}): TopicDefinition {
   return { id, title: id, keywords, categories: [], exclude: [], ...more };
 }
 
@@ -40,6 +41,11 @@ function table(rows: [string, string, boolean][]): void {
       assert.equal(titleIn(topicId, title), expected);
     });
   }
+}
+
+/** [title, the topics `matched` must give]: one row per word form. */
+function table2(matched: (title: string) => string[], rows: [string, string[]][]): void {
+  for (const [title, expected] of rows) test(`${title} → [${expected.join(", ")}]`, () => assert.deepEqual(matched(title), expected));
 }
 
 describe("Russian word forms", () => {
@@ -148,7 +154,9 @@ describe("phrases", () => {
 describe("short words and acronyms match only whole and exactly", () => {
   table([
     ["ai", "AI", true],
-    ["ai", "new ai rules", true],
+    ["ai", "new AI rules", true],
+    // A keyword written in capitals is an acronym and counts only in capitals (issue 9: US ≠ "us").
+    ["ai", "new ai rules", false],
     ["ai", "he said", false],
     ["ai", "AIs", false],
     ["eu", "ЕС", true],
@@ -160,7 +168,107 @@ describe("short words and acronyms match only whole and exactly", () => {
     ["nato", "NATO's", true],
     ["nato", "НАТО", true],
     ["nato", "натовские", false],
+    ["nato", "Nato summit", true],
+    ["nato", "nato", false],
+    ["eu", "Ес", false],
   ]);
+});
+
+describe("acronyms written with dots", () => {
+  const dotted = compileTopics([topic("usa", ["U.S."]), topic("us", ["US"]), topic("uk", ["UK"]), topic("navy", ["navy"])]);
+  const matched = (title: string) => dotted.match(item({ title })).slice(1);
+
+  test("U.S. is the word US, and the next word is still a word", () => {
+    assert.deepEqual(matched("U.S. Navy"), ["usa", "us", "navy"]);
+    assert.deepEqual(matched("US Navy"), ["usa", "us", "navy"]);
+    assert.deepEqual(matched("U.K. and U.S.-led talks"), ["usa", "us", "uk"]);
+  });
+
+  test("lower-case abbreviations are not acronyms", () => {
+    assert.deepEqual(matched("u.s. mail, т.е. нет"), []);
+  });
+});
+
+describe("compound adjectives", () => {
+  table([
+    ["regions", "российско-украинские переговоры", true],
+    ["china", "китайско-индийская граница", true],
+    ["regions", "израильско-палестинский", true],
+    // A linking vowel is a form only before a hyphen.
+    ["regions", "российско", false],
+    ["china", "китайско и", false],
+  ]);
+});
+
+describe("case-sensitive keywords", () => {
+  const named = compileTopics([
+    topic("gaza", [{ word: "Газа", case: "sensitive" }]),
+    topic("turkey", [{ word: "Turkey", case: "sensitive" }, { word: "Xi", case: "sensitive" }]),
+    topic("china", [{ word: "Китай", case: "sensitive" }], { exclude: [{ word: "Bone", case: "sensitive" }] }),
+  ]);
+  const matched = (title: string) => named.match(item({ title })).slice(1);
+
+  test("the keyword's capitals must be capitals, in every case form", () => {
+    assert.deepEqual(matched("в Газе"), ["gaza"]);
+    assert.deepEqual(matched("сектор Газа"), ["gaza"]);
+    assert.deepEqual(matched("ГАЗА"), ["gaza"]);
+    assert.deepEqual(matched("поставки газа"), []);
+    assert.deepEqual(matched("Turkey's"), ["turkey"]);
+    assert.deepEqual(matched("turkeys"), []);
+    assert.deepEqual(matched("xi"), []);
+  });
+
+  test("adjectives and people formed from the name keep their own spelling", () => {
+    assert.deepEqual(matched("китайские"), ["china"]);
+    assert.deepEqual(matched("Turkish"), ["turkey"]);
+  });
+
+  test("an exclude phrase can be case-sensitive too", () => {
+    assert.deepEqual(matched("Bone: Китай"), []);
+    assert.deepEqual(matched("bone Китай"), ["china"]);
+  });
+});
+
+describe("English -ies and -al", () => {
+  const english = compileTopics([topic("military", ["navy", "army"]), topic("politics", ["nation", "culture", "sign"])]);
+  const matched = (title: string) => english.match(item({ title })).slice(1);
+  table2(matched, [
+    ["navies", ["military"]],
+    ["armies", ["military"]],
+    ["armed", []],
+    ["arms", []],
+    ["national", ["politics"]],
+    ["nationals", ["politics"]],
+    ["cultural", ["politics"]],
+    ["signal", []],
+    ["naval", ["military"]],
+  ]);
+});
+
+describe("irregular forms of place names", () => {
+  const places = compileTopics([topic("egypt", ["Египет"]), topic("europe", ["Германия", "Poland"]), topic("moscow", ["Москва"])]);
+  const matched = (title: string) => places.match(item({ title })).slice(1);
+  table2(matched, [
+    ["из Египта", ["egypt"]],
+    ["в Египте", ["egypt"]],
+    ["египетский", ["egypt"]],
+    ["египта", []],
+    ["немецкий", ["europe"]],
+    ["Polish farmers", ["europe"]],
+    ["polish the shoes", []],
+    ["московский", ["moscow"]],
+    ["москвичи", ["moscow"]],
+  ]);
+});
+
+describe("labelled keyword suite (issue 9; precision and recall: bench/topics.ts)", () => {
+  const suite = compileTopics(SUITE_TOPICS);
+  test(`has at least 60 cases`, () => assert.ok(SUITE_CASES.length >= 60));
+  for (const [title, expected] of SUITE_CASES) {
+    test(`${title} → [${expected.join(", ")}]`, () => {
+      assert.deepEqual(suite.match(item({ title })), [ALL_TOPIC, ...expected]);
+    });
+  }
 });
 
 describe("categories", () => {
