@@ -21,6 +21,7 @@ import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import type { FeedDefinition } from "../src/config/catalog.js";
 import type { Dispatcher } from "../src/delivery/dispatch.js";
+import { addressPolicy } from "../src/feeds/address-policy.js";
 import { FeedStates } from "../src/feeds/feed-state.js";
 import { RecentItems } from "../src/items/recent.js";
 import { SeenItems } from "../src/items/seen.js";
@@ -132,6 +133,7 @@ async function bench(concurrency: number): Promise<void> {
       topics: compileTopics(TOPICS),
       logger: pino({ level: "silent" }),
       fetch: { timeoutMs: 15_000, maxBytes: 10 * 1024 * 1024 },
+      addressPolicy: addressPolicy(feeds.map((feed) => feed.url), false),
       alerts: { afterFailures: 5, notify: async () => undefined },
     },
     concurrency,

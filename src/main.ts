@@ -16,6 +16,7 @@ import { Outbox } from "./delivery/outbox.js";
 import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS } from "./delivery/pacing.js";
 import { Sender } from "./delivery/sender.js";
 import { Subscribers } from "./delivery/subscribers.js";
+import { addressPolicy } from "./feeds/address-policy.js";
 import { FeedStates } from "./feeds/feed-state.js";
 import { RecentItems } from "./items/recent.js";
 import { SeenItems } from "./items/seen.js";
@@ -130,6 +131,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
       logger: logger.child({ part: "poller" }),
       summarizer: configuredSummarizer(settings.summarizer, logger.child({ part: "summarizer" })),
       fetch: { timeoutMs: settings.fetchTimeoutMs, maxBytes: settings.maxFeedBytes },
+      addressPolicy: addressPolicy(catalog.feeds.map((feed) => feed.url), settings.allowPrivateArticles),
       alerts,
       maxNewItems: settings.maxNewItemsPerPoll,
     },

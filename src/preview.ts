@@ -14,6 +14,7 @@ import { loadCatalog } from "./config/catalog.js";
 import { ConfigError } from "./config/errors.js";
 import { loadDotEnv, parseFeedReadingSettings } from "./config/settings.js";
 import { MESSAGE_LIMIT, renderItem, type RenderedMessage } from "./delivery/render.js";
+import { addressPolicy } from "./feeds/address-policy.js";
 import { decodeText } from "./feeds/decode.js";
 import { FetchError, fetchResource, USER_AGENT } from "./feeds/fetch.js";
 import { parseFeed } from "./feeds/parse.js";
@@ -158,6 +159,7 @@ export async function runPreview(args: readonly string[], env: Record<string, st
       topics: compileTopics(catalog.topics),
       summarizer: configuredSummarizer(settings.summarizer, logger),
       fetch: limits,
+      addressPolicy: addressPolicy(catalog.feeds.map((candidate) => candidate.url), settings.allowPrivateArticles),
       logger,
     };
 

@@ -83,11 +83,12 @@ const feedReadingFields = {
   CONFIG_FILE: z.string().trim().optional(),
   FETCH_TIMEOUT_MS: positiveInt(15_000),
   MAX_FEED_BYTES: positiveInt(10 * 1024 * 1024),
+  ALLOW_PRIVATE_ARTICLES: boolean(),
   ...summarizerFields,
 };
 
 /** The settings of {@link feedReadingFields}. */
-export type FeedReadingSettings = Pick<Settings, "configFile" | "fetchTimeoutMs" | "maxFeedBytes" | "summarizer">;
+export type FeedReadingSettings = Pick<Settings, "configFile" | "fetchTimeoutMs" | "maxFeedBytes" | "allowPrivateArticles" | "summarizer">;
 
 function feedReadingSettings(value: z.infer<z.ZodObject<typeof feedReadingFields>>): FeedReadingSettings {
   const summarizer = summarizerOptions(value);
@@ -95,6 +96,7 @@ function feedReadingSettings(value: z.infer<z.ZodObject<typeof feedReadingFields
     configFile: { path: value.CONFIG_FILE || "./newswire.yaml", explicit: Boolean(value.CONFIG_FILE) },
     fetchTimeoutMs: value.FETCH_TIMEOUT_MS,
     maxFeedBytes: value.MAX_FEED_BYTES,
+    allowPrivateArticles: value.ALLOW_PRIVATE_ARTICLES,
     ...(summarizer ? { summarizer } : {}),
   };
 }
@@ -179,6 +181,8 @@ export interface Settings {
   sendConcurrency?: number;
   fetchTimeoutMs: number;
   maxFeedBytes: number;
+  /** Article pages may be fetched from private addresses too (an intranet); never from loopback or link-local. */
+  allowPrivateArticles: boolean;
   /** Consecutive failed polls of a feed after which the admins are told (once, and again when it recovers). */
   feedFailureAlert: number;
   /** New items of one feed taken in per poll (the newest); the rest are marked seen unsent. */

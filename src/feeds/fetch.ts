@@ -1,10 +1,16 @@
 /**
  * One HTTP GET for feeds and article pages: manual redirects, a single deadline over the whole
- * exchange, a size cap enforced while the body streams, conditional GET, and failures as
- * `FetchError` with a reason the poller can act on (back off, give up, show in /status).
+ * exchange, a size cap enforced while the body streams, conditional GET, an address policy checked
+ * on every hop as it connects, and failures as `FetchError` with a reason the poller can act on
+ * (back off, give up, show in /status).
  */
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { createRequire } from "node:module";
+import { pipeline, type Readable, type Transform } from "node:stream";
+import zlib from "node:zlib";
 import { httpUrl } from "../text/url.js";
+import { AddressRefused, guardedLookup, type AddressPolicy } from "./address-policy.js";
 
 // createRequire rather than a JSON import: package.json is outside tsconfig.build's rootDir.
 const { version } = createRequire(import.meta.url)("../../package.json") as { version: string };
@@ -28,6 +34,7 @@ export type FetchFailure =
   | "too-large"
   | "redirect-loop"
   | "too-many-redirects"
+  | "refused-address"
   | "not-a-feed"
   | "unparseable";
 
@@ -67,6 +74,11 @@ export interface FetchOptions {
   accept?: string;
   /** Cancels the fetch; it then rejects with the signal's reason, not a FetchError. */
   signal?: AbortSignal;
+  /**
+   * Where the fetch may connect, checked on every hop (article pages); absent for the operator's
+   * own feeds, which go wherever their URLs point.
+   */
+  addressPolicy?: AddressPolicy;
 }
 
 /** The outcome of a fetch that did not fail. */
@@ -85,7 +97,7 @@ export type FetchResult =
 /**
  * GETs `url`, following at most 5 redirects, and returns the body's bytes (decompressed) or
  * `not-modified` on a 304. Throws `FetchError` on timeout, network error, non-2xx status, a body over
- * `maxBytes`, or a redirect loop or chain too long.
+ * `maxBytes`, a redirect loop or chain too long, or a hop to an address `addressPolicy` refuses.
  */
 export async function fetchResource(url: string, options: FetchOptions): Promise<FetchResult> {
   const deadline = AbortSignal.timeout(options.timeoutMs);
@@ -94,6 +106,9 @@ export async function fetchResource(url: string, options: FetchOptions): Promise
     return await fetchFollowing(url, options, signal);
   } catch (error) {
     if (error instanceof FetchError) throw error;
+    if (error instanceof AddressRefused) {
+      throw new FetchError("refused-address", `refused to fetch ${url}: ${error.message}`, { cause: error });
+    }
     if (options.signal?.aborted) throw options.signal.reason;
     if (deadline.aborted) {
       throw new FetchError("timeout", `timeout after ${options.timeoutMs} ms fetching ${url}`, { cause: error });
@@ -107,10 +122,11 @@ async function fetchFollowing(startUrl: string, options: FetchOptions, signal: A
   let url = parseHttpUrl(startUrl);
   for (let redirects = 0; ; redirects++) {
     seen.add(url.href);
-    const response = await fetch(url, { headers: requestHeaders(options), redirect: "manual", signal });
-    const location = response.headers.get("location");
-    if (isRedirect(response.status) && location !== null) {
-      await response.body?.cancel();
+    const response = await get(url, options, signal);
+    const status = response.statusCode ?? 0;
+    const location = header(response, "location");
+    if (isRedirect(status) && location !== undefined) {
+      response.destroy();
       if (redirects === MAX_REDIRECTS) {
         throw new FetchError("too-many-redirects", `more than ${MAX_REDIRECTS} redirects from ${startUrl}`);
       }
@@ -119,12 +135,12 @@ async function fetchFollowing(startUrl: string, options: FetchOptions, signal: A
       url = next;
       continue;
     }
-    if (response.status === 304) {
-      await response.body?.cancel();
+    if (status === 304) {
+      response.destroy();
       return { status: "not-modified" };
     }
-    if (!response.ok) {
-      await response.body?.cancel();
+    if (status < 200 || status > 299) {
+      response.destroy();
       throw httpError(response, url.href);
     }
     const bytes = await readCapped(response, options.maxBytes, url.href);
@@ -132,18 +148,39 @@ async function fetchFollowing(startUrl: string, options: FetchOptions, signal: A
       status: "ok",
       bytes,
       url: url.href,
-      contentType: response.headers.get("content-type") ?? undefined,
-      etag: response.headers.get("etag") ?? undefined,
-      lastModified: response.headers.get("last-modified") ?? undefined,
+      contentType: header(response, "content-type"),
+      etag: header(response, "etag"),
+      lastModified: header(response, "last-modified"),
     };
   }
+}
+
+/**
+ * One GET of `url`, resolved with the response head. Under an address policy the connection's
+ * address is checked as the socket connects, on its own fresh connection (a pooled socket would
+ * skip the check).
+ */
+function get(url: URL, options: FetchOptions, signal: AbortSignal): Promise<IncomingMessage> {
+  const lookup = options.addressPolicy && guardedLookup(url, options.addressPolicy);
+  const request = url.protocol === "https:" ? httpsRequest : httpRequest;
+  return new Promise((resolve, reject) => {
+    request(url, { headers: requestHeaders(options), signal, ...(lookup && { lookup, agent: false }) })
+      .once("response", resolve)
+      .on("error", reject)
+      .end();
+  });
+}
+
+/** A response header's (first) value. */
+function header(response: IncomingMessage, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
 }
 
 function requestHeaders(options: FetchOptions): Record<string, string> {
   return {
     "user-agent": options.userAgent,
     accept: options.accept ?? FEED_ACCEPT,
-    // undici decompresses these itself.
     "accept-encoding": "gzip, deflate, br",
     ...(options.etag === undefined ? {} : { "if-none-match": options.etag }),
     ...(options.lastModified === undefined ? {} : { "if-modified-since": options.lastModified }),
@@ -163,11 +200,11 @@ function parseHttpUrl(href: string, base?: URL): URL {
   return url;
 }
 
-function httpError(response: Response, url: string): FetchError {
-  const retryAfter = response.headers.get("retry-after");
-  const retryAfterMs =
-    (response.status === 429 || response.status === 503) && retryAfter !== null ? parseRetryAfter(retryAfter) : undefined;
-  return new FetchError("http", `HTTP ${response.status} from ${url}`, { httpStatus: response.status, retryAfterMs });
+function httpError(response: IncomingMessage, url: string): FetchError {
+  const status = response.statusCode ?? 0;
+  const retryAfter = header(response, "retry-after");
+  const retryAfterMs = (status === 429 || status === 503) && retryAfter !== undefined ? parseRetryAfter(retryAfter) : undefined;
+  return new FetchError("http", `HTTP ${status} from ${url}`, { httpStatus: status, retryAfterMs });
 }
 
 /** A Retry-After value (delay in seconds, or an HTTP date) as ms from now; undefined when unreadable. */
@@ -178,29 +215,48 @@ function parseRetryAfter(value: string): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** The body, refusing it early by Content-Length and while streaming once it exceeds `maxBytes`. */
-async function readCapped(response: Response, maxBytes: number, url: string): Promise<Uint8Array> {
+/** The body, decompressed, refusing it early by Content-Length and while streaming once it exceeds `maxBytes`. */
+async function readCapped(response: IncomingMessage, maxBytes: number, url: string): Promise<Uint8Array> {
   const tooLarge = (): FetchError => new FetchError("too-large", `body over ${maxBytes} bytes from ${url}`);
-  const declared = Number(response.headers.get("content-length") ?? Number.NaN);
+  const declared = Number(header(response, "content-length") ?? Number.NaN);
   if (declared > maxBytes) {
-    await response.body?.cancel();
+    response.destroy();
     throw tooLarge();
   }
-  if (response.body === null) return new Uint8Array(0);
-  const reader = response.body.getReader();
+  const body = decoded(response);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    total += chunk.byteLength;
     if (total > maxBytes) {
-      await reader.cancel();
+      body.destroy();
       throw tooLarge();
     }
-    chunks.push(value);
+    chunks.push(chunk);
   }
   return concat(chunks, total);
+}
+
+/**
+ * The body with its Content-Encoding undone (gzip, deflate, br, in the order applied); an unknown
+ * coding is left as it is. Lenient about a truncated end, as browsers are.
+ */
+function decoded(response: IncomingMessage): Readable {
+  const lenient = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+  const decoders = (header(response, "content-encoding") ?? "")
+    .toLowerCase()
+    .split(",")
+    .map((coding) => coding.trim())
+    .reverse()
+    .flatMap((coding): Transform[] => {
+      if (coding === "gzip" || coding === "x-gzip") return [zlib.createGunzip(lenient)];
+      if (coding === "deflate") return [zlib.createInflate(lenient)];
+      if (coding === "br") return [zlib.createBrotliDecompress()];
+      return [];
+    });
+  if (decoders.length === 0) return response;
+  // pipeline destroys every stage when one fails, so the socket is released with the decoder.
+  return pipeline([response, ...decoders], () => undefined) as unknown as Readable;
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {
@@ -213,7 +269,6 @@ function concat(chunks: Uint8Array[], total: number): Uint8Array {
   return out;
 }
 
-/** The most specific description of a fetch failure: undici hides the system error in `cause`. */
 /** The innermost reason of a failed request (undici puts it in `cause`), for a one-line message. */
 export function describeCause(error: unknown): string {
   const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;

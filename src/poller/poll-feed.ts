@@ -7,6 +7,7 @@
 import type { Logger } from "pino";
 import type { FeedDefinition } from "../config/catalog.js";
 import type { Dispatcher, AcceptedItem } from "../delivery/dispatch.js";
+import type { AddressPolicy } from "../feeds/address-policy.js";
 import { decodeText } from "../feeds/decode.js";
 import { FetchError, fetchResource, USER_AGENT } from "../feeds/fetch.js";
 import type { FeedState, FeedStates } from "../feeds/feed-state.js";
@@ -37,6 +38,8 @@ export interface PollDeps {
   topics: TopicMatcher;
   logger: Logger;
   fetch: { timeoutMs: number; maxBytes: number };
+  /** Where article pages may be fetched from (feeds themselves go wherever the config says). */
+  addressPolicy: AddressPolicy;
   alerts: AdminAlerts;
   /** New items taken in per poll, the newest (`MAX_NEW_ITEMS_PER_POLL`); unlimited when absent. */
   maxNewItems?: number;
@@ -141,18 +144,24 @@ interface ArticleContent {
 /**
  * The content to summarise: for a `fulltext` feed the article page's main text (and its og:image)
  * when it is longer than the feed's, else the feed's. A page that cannot be fetched is logged and
- * the feed's text used.
+ * the feed's text used (so is a page the address policy refuses).
  */
 async function articleContent(
   entry: FeedEntry,
   feed: Pick<FeedDefinition, "id" | "fulltext">,
-  deps: Pick<PollDeps, "fetch" | "logger">,
+  deps: Pick<PollDeps, "fetch" | "addressPolicy" | "logger">,
   signal?: AbortSignal,
 ): Promise<ArticleContent> {
   const feedText = entryText(entry);
   if (!feed.fulltext || !entry.link) return { text: feedText };
   try {
-    const page = await fetchResource(entry.link, { ...deps.fetch, userAgent: USER_AGENT, accept: "text/html,*/*;q=0.5", signal });
+    const page = await fetchResource(entry.link, {
+      ...deps.fetch,
+      userAgent: USER_AGENT,
+      accept: "text/html,*/*;q=0.5",
+      addressPolicy: deps.addressPolicy,
+      signal,
+    });
     if (page.status !== "ok") return { text: feedText };
     const article = extractArticle(decodeText(page.bytes, page.contentType), page.url);
     return article.text.length > feedText.length ? { text: article.text, ...(article.image ? { image: article.image } : {}) } : { text: feedText };
@@ -164,7 +173,7 @@ async function articleContent(
 }
 
 /** What building an item needs beyond the entry. */
-export type ItemDeps = Pick<PollDeps, "topics" | "fetch" | "logger"> & { summarizer: Summarizer };
+export type ItemDeps = Pick<PollDeps, "topics" | "fetch" | "addressPolicy" | "logger"> & { summarizer: Summarizer };
 
 /**
  * The Item newswire stores for a new entry: its content (the article page's for a `fulltext` feed),

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { pino } from "pino";
 import type { FeedDefinition } from "../../src/config/catalog.js";
 import type { AcceptedItem, Dispatcher } from "../../src/delivery/dispatch.js";
+import { addressPolicy } from "../../src/feeds/address-policy.js";
 import { FeedStates } from "../../src/feeds/feed-state.js";
 import { RecentItems } from "../../src/items/recent.js";
 import { SEEN_REFRESH_MS, SeenItems } from "../../src/items/seen.js";
@@ -55,6 +56,7 @@ async function harness(feeds: FeedDefinition[], afterFailures = 3): Promise<Harn
     topics: compileTopics([]),
     logger: silentLogger,
     fetch: { timeoutMs: 2_000, maxBytes: 1024 * 1024 },
+    addressPolicy: addressPolicy(feeds.map((feed) => feed.url), false),
     alerts: {
       afterFailures,
       async notify(text) {

@@ -4,6 +4,7 @@ import { pino } from "pino";
 import type { FeedDefinition } from "../../src/config/catalog.js";
 import { parseSettings } from "../../src/config/settings.js";
 import type { Dispatcher } from "../../src/delivery/dispatch.js";
+import { addressPolicy } from "../../src/feeds/address-policy.js";
 import { FeedStates } from "../../src/feeds/feed-state.js";
 import { RecentItems } from "../../src/items/recent.js";
 import { SeenItems } from "../../src/items/seen.js";
@@ -29,6 +30,7 @@ async function pollDeps(feeds: readonly FeedDefinition[], clock = { now: START }
     topics: compileTopics([]),
     logger: pino({ level: "info" }, { write: (line: string) => void lines.push(line) }),
     fetch: { timeoutMs: 5_000, maxBytes: 1024 * 1024 },
+    addressPolicy: addressPolicy(feeds.map((feed) => feed.url), false),
     alerts: { afterFailures: 5, notify: async () => undefined },
     now: () => clock.now,
   };

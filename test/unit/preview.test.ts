@@ -144,13 +144,15 @@ describe("preview of a feed URL with full text", () => {
     assert.equal(validateTelegramHtml(item!.html), null);
   });
 
-  test("--fulltext on a file: a page that cannot be fetched leaves the feed's text, with a warning", async () => {
+  test("--fulltext on a file: a page that may not be fetched (loopback, no feed's origin) leaves the feed's text, with a warning", async () => {
     const feed = join(workdir, "feed.xml");
     writeFileSync(feed, readFileSync(FEED, "utf8").replaceAll("https://courier.example/2025/drip-irrigation", site.url("/missing")));
     const { code, stdout, stderr } = await preview([feed, "--fulltext", "--count", "1"]);
     assert.equal(code, 0, stderr);
     assert.match(stdout, /full text: yes/);
     assert.ok(items(stdout)[0]!.summary.startsWith("Fruit growers in the upper valley"));
-    assert.equal(stderr, `warning: full text unavailable; using the feed's text (HTTP 404 from ${site.url("/missing")})\n`);
+    const { host } = new URL(site.origin);
+    assert.equal(stderr, `warning: full text unavailable; using the feed's text (refused to fetch ${site.url("/missing")}: ${host} is not a public address (loopback))\n`);
+    assert.equal(site.requests("/missing").length, 0, "never requested");
   });
 });

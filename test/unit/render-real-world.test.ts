@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { gunzipSync } from "node:zlib";
 import { MESSAGE_LIMIT, renderItem, renderPlain, safeUrl } from "../../src/delivery/render.js";
 import { clip } from "../../src/text/clip.js";
+import { addressPolicy } from "../../src/feeds/address-policy.js";
 import { decodeText } from "../../src/feeds/decode.js";
 import { FetchError } from "../../src/feeds/fetch.js";
 import { parseFeed } from "../../src/feeds/parse.js";
@@ -120,7 +121,7 @@ describe("rendering every item of the real-world feed corpus", () => {
           identityKeys(entry, definition.id),
           definition,
           source,
-          { topics, summarizer: extractiveSummarizer, fetch: { timeoutMs: 1_000, maxBytes: 1 }, logger: silentLogger },
+          { topics, summarizer: extractiveSummarizer, fetch: { timeoutMs: 1_000, maxBytes: 1 }, addressPolicy: addressPolicy([], false), logger: silentLogger },
           NOW,
         );
         assert.ok(item.summary.length <= DEFAULT_SUMMARY_CHARS, `${where}: summary of ${item.summary.length} characters`);

@@ -39,6 +39,7 @@ describe("parseSettings defaults", () => {
     assert.equal(settings.sendConcurrency, undefined, "unset: the sender's own default");
     assert.equal(settings.fetchTimeoutMs, 15_000);
     assert.equal(settings.maxFeedBytes, 10 * 1024 * 1024);
+    assert.equal(settings.allowPrivateArticles, false);
   });
 
   test("empty values (as a .env or compose file leaves them) mean the default", () => {
@@ -54,6 +55,7 @@ describe("parseSettings defaults", () => {
       FEED_CONCURRENCY: "",
       FETCH_TIMEOUT_MS: "",
       MAX_FEED_BYTES: "",
+      ALLOW_PRIVATE_ARTICLES: "",
     });
     assert.deepEqual(empty, settings);
   });
@@ -73,6 +75,7 @@ describe("parseSettings values", () => {
       FEED_CONCURRENCY: "3",
       FETCH_TIMEOUT_MS: "2000",
       MAX_FEED_BYTES: "1024",
+      ALLOW_PRIVATE_ARTICLES: "on",
     });
     assert.equal(settings.apiRoot, "http://localhost:8081", "trailing slash removed (grammY refuses it)");
     assert.deepEqual(settings.configFile, { path: "/etc/newswire.yml", explicit: true });
@@ -85,6 +88,7 @@ describe("parseSettings values", () => {
     assert.equal(settings.feedConcurrency, 3);
     assert.equal(settings.fetchTimeoutMs, 2000);
     assert.equal(settings.maxFeedBytes, 1024);
+    assert.equal(settings.allowPrivateArticles, true);
   });
 
   test("accepts every store scheme", () => {
@@ -139,6 +143,7 @@ describe("parseSettings errors", () => {
       [{ SEND_CONCURRENCY: "0" }, "SEND_CONCURRENCY", /positive/],
       [{ FETCH_TIMEOUT_MS: "soon" }, "FETCH_TIMEOUT_MS"],
       [{ MAX_FEED_BYTES: "-1" }, "MAX_FEED_BYTES"],
+      [{ ALLOW_PRIVATE_ARTICLES: "intranet" }, "ALLOW_PRIVATE_ARTICLES", /intranet/],
     ];
     for (const [env, name, mentions] of cases) assertRejected(env, name, mentions);
   });
@@ -188,6 +193,7 @@ describe("LLM summariser settings", () => {
       configFile: { path: "feeds.yaml", explicit: true },
       fetchTimeoutMs: 2000,
       maxFeedBytes: 10 * 1024 * 1024,
+      allowPrivateArticles: false,
     });
   });
 });
