@@ -19,6 +19,8 @@ export class Poller {
     private readonly feeds: readonly FeedDefinition[],
     private readonly deps: PollDeps,
     concurrency: number,
+    /** Runs before each cycle; resolving false skips the cycle (the store cannot be trusted right now). */
+    private readonly beforeCycle?: () => Promise<boolean>,
   ) {
     this.limit = pLimit(concurrency);
   }
@@ -28,6 +30,7 @@ export class Poller {
    * Resolves when the feeds it started are done.
    */
   async pollDue(): Promise<void> {
+    if (this.beforeCycle && !(await this.beforeCycle())) return;
     const now = this.deps.now?.() ?? Date.now();
     const due = this.feeds.filter((feed) => {
       if (this.inFlight.has(feed.id)) return false;
