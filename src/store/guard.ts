@@ -33,8 +33,13 @@ export async function withDeadline<T>(call: Promise<T>, what: string, timeoutMs:
   }
 }
 
-/** The adapter with its reads and writes under a deadline and reported to `health`. */
-export function guardAdapter<Adapter extends object>(adapter: Adapter, health: Outage, timeoutMs = STORE_TIMEOUT_MS): Adapter {
+/** Where a guarded adapter reports: nowhere until `health` is set (while the store is being opened). */
+export interface Reporting {
+  health?: Outage;
+}
+
+/** The adapter with its reads and writes under a deadline and reported to `reporting.health`. */
+export function guardAdapter<Adapter extends object>(adapter: Adapter, reporting: Reporting, timeoutMs = STORE_TIMEOUT_MS): Adapter {
   return new Proxy(adapter, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
@@ -46,10 +51,10 @@ export function guardAdapter<Adapter extends object>(adapter: Adapter, health: O
       return async (...args: unknown[]) => {
         try {
           const result = await withDeadline(Promise.resolve(value.apply(target, args)), name, timeoutMs);
-          health.succeeded(kind);
+          reporting.health?.succeeded(kind);
           return result;
         } catch (error) {
-          health.failed(kind, error);
+          reporting.health?.failed(kind, error);
           throw error;
         }
       };

@@ -11,10 +11,10 @@ import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Keyv from "keyv";
 import KeyvSqlite from "@keyv/sqlite";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { ConfigError } from "../config/errors.js";
-import { errorLine, Outage } from "../health/outage.js";
-import { guardAdapter, STORE_TIMEOUT_MS, withDeadline } from "./guard.js";
+import { errorLine, type Outage } from "../health/outage.js";
+import { guardAdapter, STORE_TIMEOUT_MS, withDeadline, type Reporting } from "./guard.js";
 
 /** The namespaces newswire keeps state in; each is a table (SQLite, PostgreSQL) or key prefix (Redis). */
 export const NAMESPACES = ["seen", "items", "recent", "feeds", "subscribers", "outbox", "meta"] as const;
@@ -85,8 +85,8 @@ class SqliteAdapter extends KeyvSqlite {
   }
 }
 
-/** Opens the adapter for one namespace; its calls are reported to `health`. */
-type AdapterFactory = (namespace: Namespace, health: Outage) => Promise<Keyv>;
+/** Opens the adapter for one namespace; its calls are reported as `reporting` says. */
+type AdapterFactory = (namespace: Namespace, reporting: Reporting) => Promise<Keyv>;
 
 /** Deletes a namespace's entries expired before `now`; resolves with how many were deleted. */
 type Sweep = (now: number) => Promise<number>;
@@ -138,14 +138,14 @@ async function sqliteFactory(url: string): Promise<AdapterFactory> {
       throw new ConfigError(`STORE_URL folder ${dirname(path)} cannot be created: ${(error as NodeJS.ErrnoException).code}`);
     }
   }
-  return async (namespace, health) => {
+  return async (namespace, reporting) => {
     const adapter = new SqliteAdapter({ uri: `sqlite://${path}`, table: namespace, busyTimeout: 10_000 });
     // WAL: readers never wait for the writer, and a commit is one append instead of a journal
     // rewrite. synchronous=NORMAL keeps every commit across a process crash (only a power loss
     // may drop the last ones), which is the durability the outbox needs.
     await withDeadline(adapter.query("PRAGMA journal_mode=WAL"), "open", STORE_TIMEOUT_MS);
     await adapter.query("PRAGMA synchronous=NORMAL");
-    const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, health), namespace });
+    const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, reporting), namespace });
     sweeps.set(keyv, sqliteSweep(adapter, namespace));
     return keyv;
   };
@@ -155,7 +155,7 @@ async function redisFactory(url: string): Promise<AdapterFactory> {
   const { default: KeyvRedis, createClient, defaultReconnectStrategy } = await import("@keyv/redis");
   // Keyv hands its namespace to the adapter, which prefixes keys (`newswire:seen::KEY`) and scopes
   // its iterator to them; Keyv's own prefix would double it. Redis expires entries natively.
-  return async (namespace, health) => {
+  return async (namespace, reporting) => {
     // A command sent while the server is away fails at once instead of waiting, unlogged, in the
     // client's offline queue. A server never reached is given up on (start-up says so); one that
     // was reached is reconnected to for as long as it takes.
@@ -171,7 +171,7 @@ async function redisFactory(url: string): Promise<AdapterFactory> {
     client.on("ready", () => (reached = true));
     return new Keyv({
       ...keyvOptions,
-      store: guardAdapter(new KeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true }), health),
+      store: guardAdapter(new KeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true }), reporting),
       namespace: `newswire:${namespace}`,
       useKeyPrefix: false,
     });
@@ -183,11 +183,11 @@ async function postgresFactory(url: string): Promise<AdapterFactory> {
   // @keyv/postgres keeps one connection pool per process for all its adapters, and ending it twice
   // throws: the namespaces share one close.
   let closing: Promise<void> | undefined;
-  return async (namespace, health) => {
+  return async (namespace, reporting) => {
     const table = `newswire_${namespace}`;
     // Options beyond the adapter's own reach the pg pool it creates.
     const adapter = new KeyvPostgres({ uri: url, table, connectionTimeoutMillis: CONNECT_TIMEOUT_MS } as ConstructorParameters<typeof KeyvPostgres>[0]);
-    const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, health), namespace });
+    const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, reporting), namespace });
     // The same stored text as on SQLite; one statement, counted by a CTE instead of returned rows.
     const sweep = `WITH gone AS (DELETE FROM ${adapter.opts.schema}.${table} WHERE (value::jsonb ->> 'expires')::bigint < $1 RETURNING 1) SELECT count(*)::int AS deleted FROM gone`;
     sweeps.set(keyv, async (now) => ((await adapter.query(sweep, [now])) as { deleted: number }[])[0]?.deleted ?? 0);
@@ -211,14 +211,13 @@ const PROBE_KEY = "probe";
 
 /**
  * Opens every namespace of the store at `url` and checks that it answers and takes a write,
- * within `deadlineMs` in all. Calls are reported to `health` (by default a silent one, for tools
- * and tests that do not watch it).
+ * within `deadlineMs` in all. Later calls are reported to `health` (tools and tests may go without).
  * @throws ConfigError for an unsupported scheme, or naming the store and the cause when it cannot
  *   be reached or written.
  */
 export async function openNamespaces(
   url: string,
-  health: Outage = new Outage("store", pino({ level: "silent" })),
+  health?: Outage,
   deadlineMs = 2 * STORE_TIMEOUT_MS,
 ): Promise<Record<Namespace, Keyv>> {
   const scheme = url.slice(0, url.indexOf(":"));
@@ -234,8 +233,10 @@ export async function openNamespaces(
   // Adapters that retry connecting tell why only in "error" events; the last one names the cause.
   let emitted: unknown;
   let step = "unreachable";
+  // The calls made while opening are the probe: their failure is told by the error thrown here.
+  const reporting: Reporting = {};
   const open = async (namespace: Namespace) => {
-    const keyv = await factory(namespace, health);
+    const keyv = await factory(namespace, reporting);
     keyv.on("error", (error: unknown) => (emitted = error));
     await keyv.get(PROBE_KEY);
     return [namespace, keyv] as const;
@@ -248,6 +249,7 @@ export async function openNamespaces(
     const store = Object.fromEntries(entries) as Record<Namespace, Keyv>;
     step = "cannot be written";
     await store.meta.set(PROBE_KEY, Date.now());
+    reporting.health = health;
     return store;
   };
   try {
