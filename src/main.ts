@@ -86,8 +86,12 @@ function epochCheck(
     }
     const { catalog, feedStates, subscribers, logger } = deps;
     // In memory first: the polls read it, so none of them takes the back catalogue for news even
-    // if writing fails now.
-    const writes = catalog.feeds.map((feed) => feedStates.set(feed.id, { ...feedStates.get(feed.id), baselined: false }));
+    // if writing fails now. Without validators, so that the baseline reads the feed in full
+    // (a 304 would leave it pending, and the next new item would go into the baseline unsent).
+    const writes = catalog.feeds.map((feed) => {
+      const { etag: _etag, lastModified: _lastModified, ...state } = feedStates.get(feed.id);
+      return feedStates.set(feed.id, { ...state, baselined: false });
+    });
     writes.push(subscribers.restore());
     const failed = (await Promise.allSettled(writes)).filter((write) => write.status === "rejected").length;
     const message =
