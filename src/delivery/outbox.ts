@@ -79,6 +79,8 @@ interface OpenJob {
   persist: CoalescedWrite;
   /** The home post's message id, once it is posted. */
   homeMessageId?: number;
+  /** The home post's id is not in the store yet (its write failed). */
+  homeUnsaved?: boolean;
 }
 
 /** The outbox over the store's `outbox` namespace. */
@@ -163,6 +165,7 @@ export class Outbox {
     const id = delivery.job.id;
     const open = this.jobs.get(id);
     if (open) {
+      if (delivery.index === open.job.homeIndex) await this.saveHomePost(open);
       open.progress.set(delivery.index);
       if (open.progress.remaining > 0) {
         await open.persist();
@@ -179,13 +182,22 @@ export class Outbox {
 
   /**
    * Records the home channel's post of a job, durably, before that delivery is completed: after a
-   * restart the forwards still know which message to forward.
+   * restart the forwards still know which message to forward. The forwards may go on at once; if
+   * the store write fails (its health reports that), it is made again by that delivery's
+   * {@link complete}, which rejects until it works.
    */
   async recordHomePost(job: Job, messageId: number): Promise<void> {
     const open = this.jobs.get(job.id);
     if (!open) return;
     open.homeMessageId = messageId;
-    await this.keyv.set(homeKey(job.id), messageId);
+    open.homeUnsaved = true;
+    await this.saveHomePost(open).catch(() => undefined);
+  }
+
+  private async saveHomePost(open: OpenJob): Promise<void> {
+    if (!open.homeUnsaved) return;
+    await this.keyv.set(homeKey(open.job.id), open.homeMessageId);
+    open.homeUnsaved = false;
   }
 
   /** The home post of a job: pending, posted (with its message), or failed (forwards send normally). */

@@ -214,3 +214,21 @@ describe("StoreEpoch", () => {
     assert.equal((await StoreEpoch.open(meta, true)).start, "unmarked");
   });
 });
+
+describe("home posts over a failing store", () => {
+  test("a home post whose id could not be written is written by its delivery's completion, before it counts as done", async () => {
+    const { keyv, flaky } = flakyKeyv("outbox");
+    const outbox = await Outbox.open(keyv);
+    const job = { ...makeJob([{ chatId: -100, kind: "channel" }, { ...privateTarget(1), forward: true }]), homeIndex: 0 };
+    await outbox.enqueue([job]);
+    flaky.writesFail = true;
+    await outbox.recordHomePost(job, 77);
+    assert.deepEqual(outbox.homePost(job), { state: "posted", chatId: -100, messageId: 77 }, "the forwards may go on");
+    await assert.rejects(outbox.complete({ job, index: 0 }), StoreError);
+    flaky.writesFail = false;
+    await outbox.complete({ job, index: 0 });
+    const reopened = await Outbox.open(keyv);
+    assert.deepEqual(reopened.homePost(job), { state: "posted", chatId: -100, messageId: 77 }, "known after a restart");
+    assert.deepEqual(reopened.pending().map(({ index }) => index), [1]);
+  });
+});
