@@ -47,7 +47,8 @@ export function watchTelegram(api: Api, health: Outage): void {
       return result;
     } catch (error) {
       // A call aborted by newswire itself (stopping) says nothing about Telegram.
-      if (error instanceof HttpError && !signal?.aborted) health.failed("call", error.error ?? error);
+      // fetch's own error ("fetch failed") names its cause (ECONNREFUSED, ENOTFOUND) in `cause`.
+      if (error instanceof HttpError && !signal?.aborted) health.failed("call", (error.error as Error | undefined)?.cause ?? error.error ?? error);
       throw error;
     }
   });
