@@ -1,12 +1,14 @@
 /**
- * newswire's entry point: validate settings and the catalog, open the store, recover the outbox,
- * start sending, polling and answering, and stop cleanly on SIGTERM/SIGINT.
+ * newswire's entry point: validate settings and the catalog, probe Telegram and open the store
+ * (each with a deadline), recover the outbox, start sending, polling and answering, and stop
+ * cleanly on SIGTERM/SIGINT.
  */
 import { run, type RunnerHandle } from "@grammyjs/runner";
-import { Api, GrammyError } from "grammy";
+import { Api } from "grammy";
 import { pino, type Logger } from "pino";
 import { mayPost } from "./bot/chat.js";
 import { budgetTransformer, createBot, commandMenu } from "./bot/create-bot.js";
+import { probeTelegram, watchTelegram } from "./bot/telegram-health.js";
 import { loadCatalog, type Catalog } from "./config/catalog.js";
 import { ConfigError } from "./config/errors.js";
 import { loadSettings, type Settings } from "./config/settings.js";
@@ -18,10 +20,12 @@ import { Sender } from "./delivery/sender.js";
 import { Subscribers } from "./delivery/subscribers.js";
 import { addressPolicy } from "./feeds/address-policy.js";
 import { FeedStates } from "./feeds/feed-state.js";
+import { Outage } from "./health/outage.js";
 import { RecentItems } from "./items/recent.js";
 import { SeenItems } from "./items/seen.js";
 import { AdminNotifier } from "./poller/admin-alerts.js";
 import { Poller } from "./poller/poller.js";
+import { StoreEpoch } from "./store/epoch.js";
 import { closeNamespaces, openNamespaces, sweepPeriodically } from "./store/keyv.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
@@ -59,10 +63,63 @@ async function linkConfiguredChannels(catalog: Catalog, api: Api, botId: number,
   }
 }
 
+/** Store outages as the admins hear of them. */
+const storeAlerts = (notify: (text: string) => void) => ({
+  down: ({ error }: { error: string }) =>
+    notify(`The store is failing: ${error}\nChanges users ask for are refused (they are told), and deliveries wait until it works again. /status shows it.`),
+  up: ({ since, failures }: { since: number; failures: number }) =>
+    notify(`The store works again after ${Math.round((Date.now() - since) / 1000)} s (${failures} failed calls).`),
+});
+
+/**
+ * Before each poll cycle: whether the store still is the one newswire started on. One that lost its
+ * data (epoch marker gone) would make every item of every feed look new, so each feed is
+ * re-baselined (its next poll sends nothing), and the subscribers, still in memory, are written
+ * back. Resolves false (skip this cycle) while the store fails; its health reports that.
+ */
+function epochCheck(
+  epoch: StoreEpoch,
+  deps: { catalog: Catalog; feedStates: FeedStates; subscribers: Subscribers; logger: Logger; notify: (text: string) => void },
+): () => Promise<boolean> {
+  return async () => {
+    try {
+      if (await epoch.intact()) return true;
+    } catch {
+      return false;
+    }
+    const { catalog, feedStates, subscribers, logger } = deps;
+    // In memory first: the polls read it, so none of them takes the back catalogue for news even
+    // if writing fails now. Without validators, so that the baseline reads the feed in full
+    // (a 304 would leave it pending, and the next new item would go into the baseline unsent).
+    const writes = catalog.feeds.map((feed) => {
+      const { etag: _etag, lastModified: _lastModified, ...state } = feedStates.get(feed.id);
+      return feedStates.set(feed.id, { ...state, baselined: false });
+    });
+    writes.push(subscribers.restore());
+    const failed = (await Promise.allSettled(writes)).filter((write) => write.status === "rejected").length;
+    const message =
+      `The store lost its data (its epoch marker is gone: a Redis without persistence restarted, or the database was wiped). ` +
+      `Everything it held is gone, the subscriptions too: the ${subscribers.size} known to this run were written back, and deliveries already queued are still sent. ` +
+      `Every feed's next poll is a baseline, so nothing old is sent.`;
+    logger.error({ feeds: catalog.feeds.length, subscribers: subscribers.size, failedWrites: failed }, message);
+    deps.notify(message);
+    try {
+      await epoch.renew();
+    } catch {
+      return false;
+    }
+    return true;
+  };
+}
+
 async function start(settings: Settings, logger: Logger): Promise<() => Promise<void>> {
   const catalog = loadCatalog(settings);
   const topics = compileTopics(catalog.topics);
-  const store = await openNamespaces(settings.storeUrl);
+  // The admins are told through the bot, which exists only once the store is open.
+  let notifyAdmins = (_text: string): void => undefined;
+  const storeHealth = new Outage("store", logger.child({ part: "store" }), storeAlerts((text) => notifyAdmins(text)));
+  // Both at once, each within its deadline: whichever is unreachable is named well within 30 s.
+  const [botInfo, store] = await Promise.all([probeTelegram(settings.apiRoot, settings.botToken), openNamespaces(settings.storeUrl, storeHealth)]);
   const sweeper = sweepPeriodically(store, logger.child({ part: "store" }));
 
   // One budget for every message of the token: replies, then admin alerts, then broadcasts. The
@@ -79,6 +136,13 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     Subscribers.open(store.subscribers),
     Outbox.open(store.outbox),
   ]);
+  const hasData = subscribers.size > 0 || outbox.size.jobs > 0 || recent.size > 0 || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
+  const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
+  if (found === "empty") {
+    logger.warn(
+      "the store is empty: a first start, or the store lost its data while newswire was stopped (a Redis without persistence restarted?), in which case every subscription is gone. Each feed's first poll is a baseline: nothing old is sent",
+    );
+  }
   const sender = new Sender({
     api: broadcastApi,
     outbox,
@@ -90,18 +154,24 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   });
   const dispatcher = new Dispatcher(subscribers, outbox, sender);
   const bot = createBot(
-    { token: settings.botToken, apiRoot: settings.apiRoot, budget },
-    { logger: logger.child({ part: "bot" }), topics: catalog.topics, feeds: catalog.feeds, subscribers, recent, feedStates, outbox, sender, adminIds: settings.adminIds },
+    { token: settings.botToken, apiRoot: settings.apiRoot, budget, botInfo },
+    {
+      logger: logger.child({ part: "bot" }),
+      topics: catalog.topics,
+      feeds: catalog.feeds,
+      subscribers,
+      recent,
+      feedStates,
+      outbox,
+      sender,
+      adminIds: settings.adminIds,
+      store: storeHealth,
+    },
   );
-
-  try {
-    await bot.init();
-  } catch (error) {
-    if (error instanceof GrammyError && (error.error_code === 401 || error.error_code === 404)) {
-      throw new ConfigError("BOT_TOKEN was rejected by Telegram (401 Unauthorized): check the token from @BotFather");
-    }
-    throw error;
-  }
+  const telegramHealth = new Outage("Telegram", logger.child({ part: "telegram" }));
+  watchTelegram(bot.api, telegramHealth);
+  watchTelegram(broadcastApi, telegramHealth);
+  await bot.init();
 
   // Jobs accepted before a crash: their items count as seen even if the crash came before that
   // was recorded, and their unsent deliveries go out first.
@@ -120,6 +190,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     (chatId, text) => alertApi.sendMessage(chatId, text, { link_preview_options: { is_disabled: true } }),
     logger.child({ part: "alerts" }),
   );
+  notifyAdmins = (text) => void alerts.notify(text);
   const poller = new Poller(
     catalog.feeds,
     {
@@ -136,6 +207,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
       maxNewItems: settings.maxNewItemsPerPoll,
     },
     settings.feedConcurrency,
+    epochCheck(epoch, { catalog, feedStates, subscribers, logger, notify: (text) => notifyAdmins(text) }),
   );
   const runner: RunnerHandle = run(bot, { runner: { silent: true } });
   poller.start(settings.pollCron);

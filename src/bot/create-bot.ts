@@ -128,7 +128,10 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
     ctx.locale = localeOf(own ?? subscriber?.language ?? ctx.from?.language_code);
     // Broadcasts follow too: a private subscriber who switched languages gets the news in the new one.
     if (subscriber && own !== undefined && subscriber.language !== ctx.locale) {
-      await deps.subscribers.update({ ...subscriber, language: ctx.locale });
+      // Not the command's own change: a store failure here must not keep the command from running.
+      await deps.subscribers
+        .update({ ...subscriber, language: ctx.locale })
+        .catch((error: Error) => ctx.logger.warn({ err: error.message }, "chat language not saved"));
     }
     ctx.t = messages(ctx.locale);
     await next();

@@ -8,6 +8,7 @@ import type { Outbox } from "../delivery/outbox.js";
 import type { Sender } from "../delivery/sender.js";
 import type { Subscribers } from "../delivery/subscribers.js";
 import type { FeedStates } from "../feeds/feed-state.js";
+import type { Outage } from "../health/outage.js";
 import type { RecentItems } from "../items/recent.js";
 import type { TopicDefinition } from "../topics/topics.js";
 
@@ -24,4 +25,6 @@ export interface BotDeps {
   sender: Sender;
   /** Telegram user ids allowed to run admin commands. */
   adminIds: readonly number[];
+  /** The store's health, for `/status`. */
+  store: Pick<Outage, "state">;
 }

@@ -79,11 +79,15 @@ interface OpenJob {
   persist: CoalescedWrite;
   /** The home post's message id, once it is posted. */
   homeMessageId?: number;
+  /** The home post's id is not in the store yet (its write failed). */
+  homeUnsaved?: boolean;
 }
 
 /** The outbox over the store's `outbox` namespace. */
 export class Outbox {
   private readonly jobs = new Map<string, OpenJob>();
+  /** Finished jobs whose removal from the store has not been written yet (the store failed). */
+  private readonly leaving = new Set<string>();
   private readonly persistIndex: CoalescedWrite;
 
   private constructor(private readonly keyv: Keyv) {
@@ -126,7 +130,13 @@ export class Outbox {
     await this.keyv.setMany(fresh.map((job) => ({ key: jobKey(job.id), value: job })));
     await this.keyv.deleteMany(fresh.flatMap((job) => [progressKey(job.id), homeKey(job.id)]));
     for (const job of fresh) this.track(job);
-    await this.persistIndex();
+    try {
+      await this.persistIndex();
+    } catch (error) {
+      // Not accepted after all: the caller takes the items in again once the store is back.
+      for (const job of fresh) this.jobs.delete(job.id);
+      throw error;
+    }
     return fresh;
   }
 
@@ -148,29 +158,46 @@ export class Outbox {
 
   /**
    * Marks a delivery done (sent, or given up on for good) and resolves once that is durable.
-   * A job whose deliveries are all done leaves the outbox.
+   * A job whose deliveries are all done leaves the outbox. When the store fails this rejects, and
+   * calling it again for the same delivery retries the write.
    */
   async complete(delivery: Delivery): Promise<void> {
-    const open = this.jobs.get(delivery.job.id);
-    if (!open || !open.progress.set(delivery.index)) return;
-    if (open.progress.remaining > 0) {
-      await open.persist();
-      return;
+    const id = delivery.job.id;
+    const open = this.jobs.get(id);
+    if (open) {
+      if (delivery.index === open.job.homeIndex) await this.saveHomePost(open);
+      open.progress.set(delivery.index);
+      if (open.progress.remaining > 0) {
+        await open.persist();
+        return;
+      }
+      this.jobs.delete(id);
+      this.leaving.add(id);
     }
-    this.jobs.delete(delivery.job.id);
+    if (!this.leaving.has(id)) return;
     await this.persistIndex();
-    await this.keyv.deleteMany([jobKey(delivery.job.id), progressKey(delivery.job.id), homeKey(delivery.job.id)]);
+    await this.keyv.deleteMany([jobKey(id), progressKey(id), homeKey(id)]);
+    this.leaving.delete(id);
   }
 
   /**
    * Records the home channel's post of a job, durably, before that delivery is completed: after a
-   * restart the forwards still know which message to forward.
+   * restart the forwards still know which message to forward. The forwards may go on at once; if
+   * the store write fails (its health reports that), it is made again by that delivery's
+   * {@link complete}, which rejects until it works.
    */
   async recordHomePost(job: Job, messageId: number): Promise<void> {
     const open = this.jobs.get(job.id);
     if (!open) return;
     open.homeMessageId = messageId;
-    await this.keyv.set(homeKey(job.id), messageId);
+    open.homeUnsaved = true;
+    await this.saveHomePost(open).catch(() => undefined);
+  }
+
+  private async saveHomePost(open: OpenJob): Promise<void> {
+    if (!open.homeUnsaved) return;
+    await this.keyv.set(homeKey(open.job.id), open.homeMessageId);
+    open.homeUnsaved = false;
   }
 
   /** The home post of a job: pending, posted (with its message), or failed (forwards send normally). */

@@ -6,6 +6,7 @@
  * was sent or can never be (the chat is gone, the message is refused as text too).
  */
 import { setMaxListeners } from "node:events";
+import { setTimeout as sleep } from "node:timers/promises";
 import { GrammyError, HttpError, type Api } from "grammy";
 import type { Logger } from "pino";
 import { localeOf } from "../i18n/i18n.js";
@@ -91,6 +92,8 @@ export interface SenderDeps {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
+/** The longest wait between attempts to record a delivery as done while the store fails. */
+const COMPLETION_MAX_BACKOFF_MS = 30_000;
 
 /** A chat's deliveries take turns by feed. */
 const feedOf = (delivery: Delivery): string => delivery.job.item.feedId;
@@ -276,7 +279,7 @@ export class Sender {
       case "refused":
         queue.failures = 0;
         queue.deliveries.shift();
-        await this.deps.outbox.complete(delivery);
+        await this.complete(delivery);
         this.homeDone(delivery);
         return;
       case "retry":
@@ -398,6 +401,25 @@ export class Sender {
     }
   }
 
+  /**
+   * Records a delivery as done, retrying with backoff while the store fails (the failure itself is
+   * logged once by the store's health). The chat waits meanwhile. A stop gives up: the delivery
+   * stays in the outbox and is sent again after the restart.
+   */
+  private async complete(delivery: Delivery): Promise<void> {
+    for (let failures = 0; ; failures++) {
+      try {
+        await this.deps.outbox.complete(delivery);
+        return;
+      } catch (error) {
+        if (this.abort.signal.aborted) return;
+        const retryInMs = Math.min(COMPLETION_MAX_BACKOFF_MS, 500 * 2 ** failures);
+        this.deps.logger.debug({ item: delivery.job.id, retryInMs, err: (error as Error).message }, "delivery not recorded as done; will retry");
+        await sleep(retryInMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
+      }
+    }
+  }
+
   /** After a home post is sent or given up on, the chats forwarding it go on. */
   private homeDone(delivery: Delivery): void {
     if (delivery.index !== delivery.job.homeIndex) return;
@@ -418,7 +440,7 @@ export class Sender {
     const dropped = queue.deliveries.remove(inThread);
     await this.deps.subscribers.unsubscribe({ chatId: queue.chatId, threadId }, [ALL_TOPIC]);
     for (const delivery of dropped) {
-      await this.deps.outbox.complete(delivery);
+      await this.complete(delivery);
       this.homeDone(delivery);
     }
   }
@@ -429,7 +451,7 @@ export class Sender {
     const deliveries = queue.deliveries.drain();
     await this.deps.subscribers.removeChat(queue.chatId);
     for (const delivery of deliveries) {
-      await this.deps.outbox.complete(delivery);
+      await this.complete(delivery);
       this.homeDone(delivery);
     }
   }

@@ -4,6 +4,7 @@
  * so a broadcast's fan-out costs no store reads.
  */
 import type Keyv from "keyv";
+import { readAll } from "../store/guard.js";
 import { ALL_TOPIC } from "../topics/topics.js";
 
 /** The kinds of Telegram chat a subscriber can be. */
@@ -55,9 +56,8 @@ export class Subscribers {
   /** Loads every subscriber from the store. */
   static async open(keyv: Keyv): Promise<Subscribers> {
     const byKey = new Map<string, Subscriber>();
-    if (!keyv.iterator) throw new Error("the store cannot list its keys (its adapter has no iterator)");
-    for await (const [key, value] of keyv.iterator(undefined)) {
-      if (value && typeof value === "object") byKey.set(String(key), value as Subscriber);
+    for (const [key, value] of await readAll(keyv)) {
+      if (value && typeof value === "object") byKey.set(key, value as Subscriber);
     }
     return new Subscribers(keyv, byKey);
   }
@@ -137,22 +137,41 @@ export class Subscribers {
     await this.put(subscriber);
   }
 
+  /** Writes every subscriber held in memory back to the store (one that lost its data). */
+  async restore(): Promise<void> {
+    if (this.byKey.size === 0) return;
+    await this.keyv.setMany([...this.byKey].map(([key, value]) => ({ key, value })));
+  }
+
   /** How many subscribers there are. */
   get size(): number {
     return this.byKey.size;
   }
 
   // Memory first, then the store: a change that starts while another is being written (a command
-  // and the sender's removeChat, say) then builds on it instead of overwriting it.
+  // and the sender's removeChat, say) then builds on it instead of overwriting it. A write that
+  // fails is undone in memory too (unless a later change replaced it), so no chat receives what
+  // it was told was not saved.
   private async put(subscriber: Subscriber): Promise<void> {
-    const key = recipientKey(subscriber);
-    this.byKey.set(key, subscriber);
-    await this.keyv.set(key, subscriber);
+    await this.change(recipientKey(subscriber), subscriber, (key) => this.keyv.set(key, subscriber));
   }
 
   private async delete(recipient: Recipient): Promise<void> {
-    const key = recipientKey(recipient);
-    this.byKey.delete(key);
-    await this.keyv.delete(key);
+    await this.change(recipientKey(recipient), undefined, (key) => this.keyv.delete(key));
+  }
+
+  private async change(key: string, next: Subscriber | undefined, write: (key: string) => Promise<unknown>): Promise<void> {
+    const previous = this.byKey.get(key);
+    if (next) this.byKey.set(key, next);
+    else this.byKey.delete(key);
+    try {
+      await write(key);
+    } catch (error) {
+      if (this.byKey.get(key) === next) {
+        if (previous) this.byKey.set(key, previous);
+        else this.byKey.delete(key);
+      }
+      throw error;
+    }
   }
 }

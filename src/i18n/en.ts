@@ -47,6 +47,7 @@ export const en = {
     `Usage: /latest [N] [TOPIC], N from 1 to 20.\nTopics: ${topics}`,
   latestNone: "Nothing has been published here yet. Try again after the next poll.",
   internalError: "Something went wrong on my side; it has been logged. Please try again.",
+  notSaved: "That could not be saved: my storage is failing right now, so nothing was changed. Please try again in a few minutes.",
   adminOnly: "This command is for the bot's admins (ADMIN_IDS).",
   unknownCommand: "I don't know that command. /help lists the ones I do.",
   staleButton: "This button is out of date: that topic no longer exists. Send /topics for a fresh menu.",

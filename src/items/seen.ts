@@ -27,6 +27,12 @@ export interface Claim {
 export class SeenItems {
   /** Keys some poll is deciding about right now. */
   private readonly claimed = new Set<string>();
+  /**
+   * Keys whose remembering failed (the store was failing), with their time: they count as seen
+   * and are written with the next remember. Their items may already be in the outbox, and taking
+   * them in again once the store is back would send them twice.
+   */
+  private readonly unsaved = new Map<string, number>();
 
   constructor(
     private readonly keyv: Keyv,
@@ -43,6 +49,7 @@ export class SeenItems {
     if (all.length === 0) return keysPerEntry.map(() => false);
     const values = await this.keyv.getMany<number>(all);
     const rememberedAt = new Map(all.flatMap((key, index) => (values[index] === undefined ? [] : [[key, values[index]!]])));
+    for (const key of all) if (this.unsaved.has(key)) rememberedAt.set(key, now);
     const flags = keysPerEntry.map((keys) => keys.some((key) => rememberedAt.has(key)));
     const refresh = keysPerEntry
       .filter((_, index) => flags[index])
@@ -79,9 +86,12 @@ export class SeenItems {
     }
   }
 
-  /** Remembers these identity keys as seen now. */
+  /** Remembers these identity keys as seen now (with any whose earlier remembering failed). */
   async remember(keys: readonly string[], now = Date.now()): Promise<void> {
-    if (keys.length === 0) return;
-    await this.keyv.setMany(keys.map((key) => ({ key, value: now, ttl: this.ttlMs })));
+    for (const key of keys) this.unsaved.set(key, now);
+    if (this.unsaved.size === 0) return;
+    const writing = [...this.unsaved];
+    await this.keyv.setMany(writing.map(([key, at]) => ({ key, value: at, ttl: this.ttlMs })));
+    for (const [key, at] of writing) if (this.unsaved.get(key) === at) this.unsaved.delete(key);
   }
 }

@@ -6,6 +6,7 @@
 import { schedule, type ScheduledTask } from "node-cron";
 import pLimit, { type LimitFunction } from "p-limit";
 import type { FeedDefinition } from "../config/catalog.js";
+import { StoreError } from "../store/guard.js";
 import { pollFeed, type PollDeps, type PollResult } from "./poll-feed.js";
 
 /** Polls the catalog's feeds on a schedule. */
@@ -19,6 +20,8 @@ export class Poller {
     private readonly feeds: readonly FeedDefinition[],
     private readonly deps: PollDeps,
     concurrency: number,
+    /** Runs before each cycle; resolving false skips the cycle (the store cannot be trusted right now). */
+    private readonly beforeCycle?: () => Promise<boolean>,
   ) {
     this.limit = pLimit(concurrency);
   }
@@ -28,6 +31,7 @@ export class Poller {
    * Resolves when the feeds it started are done.
    */
   async pollDue(): Promise<void> {
+    if (this.beforeCycle && !(await this.beforeCycle())) return;
     const now = this.deps.now?.() ?? Date.now();
     const due = this.feeds.filter((feed) => {
       if (this.inFlight.has(feed.id)) return false;
@@ -65,6 +69,9 @@ export class Poller {
       } catch (error) {
         // Stopping aborts fetches under way; that is no error.
         if (this.abort.signal.aborted) return undefined;
+        // The store failed: its health logs that once per outage, not once per poll. The poll
+        // took nothing in, so the next one after the outage takes the same items.
+        if (error instanceof StoreError) return undefined;
         // Not the feed's fault (the store failed, a bug): log it and keep polling the others.
         this.deps.logger.error({ feed: feed.id, err: error }, "poll failed unexpectedly");
         return undefined;

@@ -1,19 +1,23 @@
 /**
  * Keyv instances for a `STORE_URL`, one per namespace, through the official adapters:
  * SQLite (embedded default; one table per namespace in one WAL-mode file), Redis or PostgreSQL.
+ * Every adapter call has a deadline and every failure reaches its caller (see guard.ts): Keyv
+ * would otherwise answer a failed read with "not found" and a failed write with `false`.
  * Keyv's TTL is lazy on SQLite and PostgreSQL (an expired row stays until it is read), so the
  * namespaces with expiring entries are swept of them now and then. Values are serialised as Keyv
  * does, only faster, and SQLite writes many entries in one statement.
  */
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import Keyv from "keyv";
 import KeyvSqlite from "@keyv/sqlite";
 import type { Logger } from "pino";
 import { ConfigError } from "../config/errors.js";
+import { errorLine, type Outage } from "../health/outage.js";
+import { guardAdapter, STORE_TIMEOUT_MS, withDeadline, type Reporting } from "./guard.js";
 
 /** The namespaces newswire keeps state in; each is a table (SQLite, PostgreSQL) or key prefix (Redis). */
-export const NAMESPACES = ["seen", "items", "recent", "feeds", "subscribers", "outbox"] as const;
+export const NAMESPACES = ["seen", "items", "recent", "feeds", "subscribers", "outbox", "meta"] as const;
 export type Namespace = (typeof NAMESPACES)[number];
 
 /** The namespaces whose entries expire (seen keys, stored items). */
@@ -37,6 +41,14 @@ function escapeLeadingColon(_key: string, value: unknown): unknown {
 }
 
 /**
+ * Test-only fault injection (end-to-end tests of a full disk): while the file this variable names
+ * exists, every SQLite write statement fails as on a full disk, at the driver boundary, so the
+ * adapter, Keyv and newswire all take their real error paths. Unset in production.
+ */
+const DISK_FULL_FLAG = process.env.NEWSWIRE_TEST_DISK_FULL_FLAG;
+const WRITE_STATEMENT = /^\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b/i;
+
+/**
  * @keyv/sqlite with two fixes:
  * - statements run in the order they are issued. node-sqlite3 hands each statement to libuv's
  *   thread pool, where two writes of one key could run in either order and the older value win
@@ -50,7 +62,12 @@ class SqliteAdapter extends KeyvSqlite {
     const run = this.query;
     let previous: Promise<unknown> = Promise.resolve();
     this.query = (sql, ...parameters) => {
-      const result = previous.then(() => run(sql, ...parameters));
+      const result = previous.then(() => {
+        if (DISK_FULL_FLAG && WRITE_STATEMENT.test(sql) && existsSync(DISK_FULL_FLAG)) {
+          throw Object.assign(new Error("SQLITE_FULL: database or disk is full"), { code: "SQLITE_FULL", errno: 13 });
+        }
+        return run(sql, ...parameters);
+      });
       previous = result.catch(() => undefined);
       return result;
     };
@@ -68,8 +85,8 @@ class SqliteAdapter extends KeyvSqlite {
   }
 }
 
-/** Opens the adapter for one namespace. */
-type AdapterFactory = (namespace: Namespace) => Promise<Keyv>;
+/** Opens the adapter for one namespace; its calls are reported as `reporting` says. */
+type AdapterFactory = (namespace: Namespace, reporting: Reporting) => Promise<Keyv>;
 
 /** Deletes a namespace's entries expired before `now`; resolves with how many were deleted. */
 type Sweep = (now: number) => Promise<number>;
@@ -82,6 +99,9 @@ const sweeps = new WeakMap<Keyv, Sweep>();
 
 /** Rows per SQLite delete: short write transactions, so the poller's writes never wait long. */
 const SQLITE_SWEEP_BATCH = 10_000;
+
+/** How long a connection to a Redis or PostgreSQL server may take. */
+const CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * Keyv stores `{"value":…,"expires":epochMs}` as the row's text (expires absent without a TTL).
@@ -105,6 +125,9 @@ function sqliteSweep(adapter: SqliteAdapter, table: string): Sweep {
   };
 }
 
+/** Keyv's options for every namespace: failures reach the caller instead of reading as "not found". */
+const keyvOptions = { serialize, throwOnErrors: true } as const;
+
 async function sqliteFactory(url: string): Promise<AdapterFactory> {
   const path = url.replace(/^sqlite:\/\//, "");
   if (path === "") throw new ConfigError("STORE_URL sqlite:// needs a file path, e.g. sqlite://data/newswire.sqlite");
@@ -115,30 +138,44 @@ async function sqliteFactory(url: string): Promise<AdapterFactory> {
       throw new ConfigError(`STORE_URL folder ${dirname(path)} cannot be created: ${(error as NodeJS.ErrnoException).code}`);
     }
   }
-  return async (namespace) => {
+  return async (namespace, reporting) => {
     const adapter = new SqliteAdapter({ uri: `sqlite://${path}`, table: namespace, busyTimeout: 10_000 });
     // WAL: readers never wait for the writer, and a commit is one append instead of a journal
     // rewrite. synchronous=NORMAL keeps every commit across a process crash (only a power loss
     // may drop the last ones), which is the durability the outbox needs.
-    await adapter.query("PRAGMA journal_mode=WAL");
+    await withDeadline(adapter.query("PRAGMA journal_mode=WAL"), "open", STORE_TIMEOUT_MS);
     await adapter.query("PRAGMA synchronous=NORMAL");
-    const keyv = new Keyv({ store: adapter, namespace, serialize });
+    const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, reporting), namespace });
     sweeps.set(keyv, sqliteSweep(adapter, namespace));
     return keyv;
   };
 }
 
 async function redisFactory(url: string): Promise<AdapterFactory> {
-  const { default: KeyvRedis } = await import("@keyv/redis");
+  const { default: KeyvRedis, createClient, defaultReconnectStrategy } = await import("@keyv/redis");
   // Keyv hands its namespace to the adapter, which prefixes keys (`newswire:seen::KEY`) and scopes
   // its iterator to them; Keyv's own prefix would double it. Redis expires entries natively.
-  return async (namespace) =>
-    new Keyv({
-      store: new KeyvRedis(url, { throwOnConnectError: true, throwOnErrors: true }),
+  return async (namespace, reporting) => {
+    // A command sent while the server is away fails at once instead of waiting, unlogged, in the
+    // client's offline queue. A server never reached is given up on (start-up says so); one that
+    // was reached is reconnected to for as long as it takes.
+    let reached = false;
+    const client = createClient({
+      url,
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        reconnectStrategy: (retries: number, cause: Error) => (reached ? defaultReconnectStrategy(retries) : cause),
+      },
+    });
+    client.on("ready", () => (reached = true));
+    return new Keyv({
+      ...keyvOptions,
+      store: guardAdapter(new KeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true }), reporting),
       namespace: `newswire:${namespace}`,
       useKeyPrefix: false,
-      serialize,
     });
+  };
 }
 
 async function postgresFactory(url: string): Promise<AdapterFactory> {
@@ -146,10 +183,11 @@ async function postgresFactory(url: string): Promise<AdapterFactory> {
   // @keyv/postgres keeps one connection pool per process for all its adapters, and ending it twice
   // throws: the namespaces share one close.
   let closing: Promise<void> | undefined;
-  return async (namespace) => {
+  return async (namespace, reporting) => {
     const table = `newswire_${namespace}`;
-    const adapter = new KeyvPostgres({ uri: url, table });
-    const keyv = new Keyv({ store: adapter, namespace, serialize });
+    // Options beyond the adapter's own reach the pg pool it creates.
+    const adapter = new KeyvPostgres({ uri: url, table, connectionTimeoutMillis: CONNECT_TIMEOUT_MS } as ConstructorParameters<typeof KeyvPostgres>[0]);
+    const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, reporting), namespace });
     // The same stored text as on SQLite; one statement, counted by a CTE instead of returned rows.
     const sweep = `WITH gone AS (DELETE FROM ${adapter.opts.schema}.${table} WHERE (value::jsonb ->> 'expires')::bigint < $1 RETURNING 1) SELECT count(*)::int AS deleted FROM gone`;
     sweeps.set(keyv, async (now) => ((await adapter.query(sweep, [now])) as { deleted: number }[])[0]?.deleted ?? 0);
@@ -158,11 +196,30 @@ async function postgresFactory(url: string): Promise<AdapterFactory> {
   };
 }
 
+/** A store URL fit for a log line or error: its password, if any, hidden. */
+export function displayStoreUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = "***";
+    return parsed.href;
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, "//***@");
+  }
+}
+
+const PROBE_KEY = "probe";
+
 /**
- * Opens every namespace of the store at `url` and checks that it answers.
- * @throws ConfigError for an unsupported scheme or a store that cannot be reached.
+ * Opens every namespace of the store at `url` and checks that it answers and takes a write,
+ * within `deadlineMs` in all. Later calls are reported to `health` (tools and tests may go without).
+ * @throws ConfigError for an unsupported scheme, or naming the store and the cause when it cannot
+ *   be reached or written.
  */
-export async function openNamespaces(url: string): Promise<Record<Namespace, Keyv>> {
+export async function openNamespaces(
+  url: string,
+  health?: Outage,
+  deadlineMs = 2 * STORE_TIMEOUT_MS,
+): Promise<Record<Namespace, Keyv>> {
   const scheme = url.slice(0, url.indexOf(":"));
   const factory =
     scheme === "sqlite"
@@ -173,20 +230,34 @@ export async function openNamespaces(url: string): Promise<Record<Namespace, Key
           ? await postgresFactory(url)
           : undefined;
   if (!factory) throw new ConfigError(`STORE_URL scheme "${scheme}" is not supported (sqlite, redis, postgres)`);
+  // Adapters that retry connecting tell why only in "error" events; the last one names the cause.
+  let emitted: unknown;
+  let step = "unreachable";
+  // The calls made while opening are the probe: their failure is told by the error thrown here.
+  const reporting: Reporting = {};
   const open = async (namespace: Namespace) => {
-    try {
-      const keyv = await factory(namespace);
-      await keyv.get("__probe__");
-      return [namespace, keyv] as const;
-    } catch (error) {
-      throw new ConfigError(`STORE_URL cannot be opened: ${(error as Error).message.split("\n")[0]}`);
-    }
+    const keyv = await factory(namespace, reporting);
+    keyv.on("error", (error: unknown) => (emitted = error));
+    await keyv.get(PROBE_KEY);
+    return [namespace, keyv] as const;
   };
-  // The first opener alone: on a new SQLite file its switch to WAL takes a lock that openers racing
-  // it may be refused at once (SQLITE_BUSY, no busy wait); after that they share the file freely.
-  const [first, ...rest] = NAMESPACES;
-  const entries = [await open(first), ...(await Promise.all(rest.map(open)))];
-  return Object.fromEntries(entries) as Record<Namespace, Keyv>;
+  const openAll = async () => {
+    // The first opener alone: on a new SQLite file its switch to WAL takes a lock that openers racing
+    // it may be refused at once (SQLITE_BUSY, no busy wait); after that they share the file freely.
+    const [first, ...rest] = NAMESPACES;
+    const entries = [await open(first), ...(await Promise.all(rest.map(open)))];
+    const store = Object.fromEntries(entries) as Record<Namespace, Keyv>;
+    step = "cannot be written";
+    await store.meta.set(PROBE_KEY, Date.now());
+    reporting.health = health;
+    return store;
+  };
+  try {
+    return await withDeadline(openAll(), "open", deadlineMs);
+  } catch (error) {
+    const cause = emitted ?? (error as Error).cause ?? error;
+    throw new ConfigError(`store (${displayStoreUrl(url)}) ${step}: ${errorLine(cause)}`);
+  }
 }
 
 /** Closes the connections of every namespace opened by {@link openNamespaces}. */

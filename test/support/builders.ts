@@ -106,6 +106,7 @@ export function memoryNamespaces(): Record<Namespace, Keyv> {
     feeds: make("feeds"),
     subscribers: make("subscribers"),
     outbox: make("outbox"),
+    meta: make("meta"),
   };
 }
 
@@ -315,6 +316,7 @@ export interface DepsOptions {
   adminIds?: number[];
   telegram?: ScriptedTelegram;
   limits?: PacingLimits;
+  store?: BotDeps["store"];
 }
 
 /** The bot's dependencies over in-memory (or given) namespaces and a scripted Telegram. */
@@ -337,6 +339,7 @@ export async function buildDeps(options: DepsOptions = {}): Promise<BotDeps & { 
     outbox,
     sender: new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget }),
     adminIds: options.adminIds ?? [],
+    store: options.store ?? { state: undefined },
   };
 }
 

@@ -19,8 +19,11 @@ export interface NewswireProcess {
   child: ChildProcess;
   /** Everything written to stdout and stderr so far. */
   output(): string;
-  /** Resolves when a line of output contains `text`; rejects after `timeoutMs` or if the process exits. */
-  waitForOutput(text: string, timeoutMs?: number): Promise<void>;
+  /**
+   * Resolves when `count` (default 1) lines of output contain `text`; rejects after `timeoutMs` or
+   * if the process exits.
+   */
+  waitForOutput(text: string, timeoutMs?: number, count?: number): Promise<void>;
   /** Resolves with the exit code (or signal name) once the process has exited. */
   exited: Promise<number | string>;
   /** Sends `signal` if the process still runs, and waits for it to exit. */
@@ -49,10 +52,10 @@ export function startNewswire(env: Record<string, string>, cwd: string): Newswir
     }),
   );
 
-  const waitForOutput = (text: string, timeoutMs = 30_000) =>
+  const waitForOutput = (text: string, timeoutMs = 30_000, count = 1) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
-        if (output.includes(text)) done();
+        if (output.split(text).length > count) done();
         else if (child.exitCode !== null || child.signalCode !== null) done(new Error(`newswire exited before printing "${text}":\n${output}`));
       };
       const done = (error?: Error) => {

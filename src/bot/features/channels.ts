@@ -10,6 +10,7 @@ import type { ChatFullInfo } from "grammy/types";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { commandArgs, mayPost } from "../chat.js";
+import { saveOrTell } from "../saving.js";
 import { topicIds, unknownTopicsReply } from "./subscriptions.js";
 import { localeOf, messages } from "../../i18n/i18n.js";
 import { ALL_TOPIC } from "../../topics/topics.js";
@@ -85,8 +86,9 @@ export function channelsFeature(deps: BotDeps): Composer<BotContext> {
     const title = channel.title ?? String(channel.id);
 
     if (action === "remove") {
-      const { changed } = await deps.subscribers.unsubscribe({ chatId: channel.id }, [ALL_TOPIC]);
-      await ctx.reply(changed.length > 0 ? ctx.t.channelRemoved(title) : ctx.t.channelNotLinked(title));
+      const removed = await saveOrTell(ctx, () => deps.subscribers.unsubscribe({ chatId: channel.id }, [ALL_TOPIC]));
+      if (!removed) return;
+      await ctx.reply(removed.changed.length > 0 ? ctx.t.channelRemoved(title) : ctx.t.channelNotLinked(title));
       return;
     }
     const bot = await ctx.api.getChatMember(channel.id, ctx.me.id).catch(() => undefined);
@@ -98,10 +100,8 @@ export function channelsFeature(deps: BotDeps): Composer<BotContext> {
       await ctx.reply(ctx.t.channelBotCannotPost(title));
       return;
     }
-    await deps.subscribers.subscribe(
-      { chatId: channel.id, kind: "channel", title, linkedBy: ctx.from.id, language: ctx.locale, home: action === "home" },
-      topics,
-    );
+    const linking = { chatId: channel.id, kind: "channel", title, linkedBy: ctx.from.id, language: ctx.locale, home: action === "home" } as const;
+    if (!(await saveOrTell(ctx, () => deps.subscribers.subscribe(linking, topics)))) return;
     const linked = deps.subscribers.get({ chatId: channel.id })!;
     await ctx.reply(
       action === "home" ? ctx.t.channelHome(title, linked.topics.join(", ")) : ctx.t.channelLinked(title, linked.topics.join(", ")),

@@ -1,6 +1,6 @@
 /**
- * `/status` for the bot's admins: each feed's last poll, last error and items seen; subscriber,
- * queue and send counts.
+ * `/status` for the bot's admins: each feed's last poll, last error and items seen; the store's
+ * health; subscriber, queue and send counts.
  */
 import { Composer } from "grammy";
 import type { BotContext } from "../context.js";
@@ -22,7 +22,12 @@ function statusReport(deps: BotDeps, now = Date.now()): string[] {
   const stats = deps.sender.stats;
   const lastMinute = deps.sender.sentLastMinute();
   const failures = Object.entries(stats.failures).map(([kind, count]) => `${kind} ${count}`).join(", ") || "none";
+  const outage = deps.store.state;
+  const store = outage
+    ? `❌ failing since ${ago(outage.since, now)} (${outage.failures} failed calls): ${escapeHtml(outage.error)}`
+    : "✅";
   const summary = [
+    `<b>Store</b>: ${store}`,
     `<b>Subscribers</b>: ${deps.subscribers.size}`,
     `<b>Queue</b>: ${deliveries} messages in ${jobs} items`,
     `<b>Sent</b>: ${stats.sent} (${lastMinute} in the last minute), 429s: ${stats.tooManyRequests}`,

@@ -5,6 +5,7 @@ import { Composer } from "grammy";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { commandArgs, mayManageChat, subscriberTarget } from "../chat.js";
+import { saveOrTell } from "../saving.js";
 import { topicsKeyboard } from "./topics-keyboard.js";
 import type { Messages } from "../../i18n/i18n.js";
 import { clip } from "../../text/clip.js";
@@ -72,9 +73,11 @@ export function subscriptionsFeature(deps: BotDeps): Composer<BotContext> {
       return;
     }
     const target = subscriberTarget(ctx);
-    const { changed, unchanged } = subscribing
-      ? await deps.subscribers.subscribe(target, wanted)
-      : await deps.subscribers.unsubscribe(target, wanted);
+    const change = await saveOrTell(ctx, () =>
+      subscribing ? deps.subscribers.subscribe(target, wanted) : deps.subscribers.unsubscribe(target, wanted),
+    );
+    if (!change) return;
+    const { changed, unchanged } = change;
     const lines: string[] = [];
     if (changed.length > 0) lines.push((subscribing ? ctx.t.subscribed : ctx.t.unsubscribed)(someNames(changed, ctx.t)));
     if (unchanged.length > 0) lines.push((subscribing ? ctx.t.alreadySubscribed : ctx.t.notSubscribed)(someNames(unchanged, ctx.t)));

@@ -8,6 +8,7 @@ import { Composer, InlineKeyboard } from "grammy";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { mayManageChat, subscriberTarget } from "../chat.js";
+import { saveOrTell } from "../saving.js";
 import { topicIds } from "./subscriptions.js";
 import type { Subscriber } from "../../delivery/subscribers.js";
 import { ALL_TOPIC } from "../../topics/topics.js";
@@ -47,8 +48,8 @@ export function topicsKeyboardFeature(deps: BotDeps): Composer<BotContext> {
     const target = subscriberTarget(ctx);
     const current = deps.subscribers.get(target);
     const following = current?.topics.includes(topic) ?? false;
-    if (following) await deps.subscribers.unsubscribe(target, [topic]);
-    else await deps.subscribers.subscribe(target, [topic]);
+    const saved = await saveOrTell(ctx, () => (following ? deps.subscribers.unsubscribe(target, [topic]) : deps.subscribers.subscribe(target, [topic])));
+    if (!saved) return;
     await ctx.answerCallbackQuery({ text: following ? ctx.t.unsubscribed(topic) : ctx.t.subscribed(topic) });
     await ctx
       .editMessageReplyMarkup({ reply_markup: topicsKeyboard(deps, deps.subscribers.get(target), ctx.t.allTopics) })

@@ -1,0 +1,85 @@
+/**
+ * Every call to a store adapter with a deadline and a verdict: a call that fails or outlasts its
+ * deadline rejects with a {@link StoreError} and is counted in the store's {@link Outage}; one that
+ * works ends an outage. (Keyv swallows adapter errors unless `throwOnErrors` is set, which
+ * openNamespaces does, so these rejections reach the caller of every read and write.)
+ */
+import type Keyv from "keyv";
+import { errorLine, type Outage } from "../health/outage.js";
+
+/** A store call that failed or timed out; the caller's change was not saved. */
+export class StoreError extends Error {
+  override readonly name = "StoreError";
+}
+
+/** How long one store call may take before it counts as failed. */
+export const STORE_TIMEOUT_MS = 10_000;
+
+const READS = new Set(["get", "getMany", "has", "hasMany"]);
+const WRITES = new Set(["set", "setMany", "delete", "deleteMany", "clear"]);
+
+/** Rejects with a StoreError naming `what` when `call` fails or takes longer than `timeoutMs`. */
+export async function withDeadline<T>(call: Promise<T>, what: string, timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreError(`store ${what} timed out after ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([call, deadline]);
+  } catch (error) {
+    throw error instanceof StoreError ? error : new StoreError(`store ${what} failed: ${errorLine(error)}`, { cause: error });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Where a guarded adapter reports: nowhere until `health` is set (while the store is being opened). */
+export interface Reporting {
+  health?: Outage;
+}
+
+/** The adapter with its reads and writes under a deadline and reported to `reporting.health`. */
+export function guardAdapter<Adapter extends object>(adapter: Adapter, reporting: Reporting, timeoutMs = STORE_TIMEOUT_MS): Adapter {
+  return new Proxy(adapter, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver) as unknown;
+      if (typeof value !== "function") return value;
+      const name = String(property);
+      const kind = READS.has(name) ? "read" : WRITES.has(name) ? "write" : undefined;
+      // Bound to the adapter itself: adapters keep private state a proxy would not reach.
+      if (!kind) return value.bind(target);
+      return async (...args: unknown[]) => {
+        try {
+          const result = await withDeadline(Promise.resolve(value.apply(target, args)), name, timeoutMs);
+          reporting.health?.succeeded(kind);
+          return result;
+        } catch (error) {
+          reporting.health?.failed(kind, error);
+          throw error;
+        }
+      };
+    },
+    set: (target, property, value) => Reflect.set(target, property, value),
+  });
+}
+
+/**
+ * Every entry of a namespace. Some adapters (PostgreSQL's) end their iterator early on an error
+ * and only emit it, which would read as fewer entries: an error emitted meanwhile rejects instead.
+ */
+export async function readAll(keyv: Keyv): Promise<[string, unknown][]> {
+  if (!keyv.iterator) throw new StoreError("the store cannot list its keys (its adapter has no iterator)");
+  let failure: unknown;
+  const onError = (error: unknown) => (failure ??= error);
+  keyv.on("error", onError);
+  try {
+    const entries: [string, unknown][] = [];
+    for await (const [key, value] of keyv.iterator(undefined)) entries.push([String(key), value]);
+    if (failure !== undefined) throw failure;
+    return entries;
+  } catch (error) {
+    throw error instanceof StoreError ? error : new StoreError(`store listing failed: ${errorLine(error)}`, { cause: error });
+  } finally {
+    keyv.off("error", onError);
+  }
+}
