@@ -10,6 +10,7 @@ import type { FeedEntry, ParsedFeed } from "../items/item.js";
 import { FetchError } from "./fetch.js";
 import { httpUrl } from "../text/url.js";
 import { escapeHtml } from "../text/html.js";
+import { stripControls, stripControlsFromMarkup } from "../text/controls.js";
 
 type Raw = Record<string, unknown>;
 
@@ -45,8 +46,6 @@ const CDATA_OR_XML_STRAY_AMPERSAND = new RegExp(
 );
 /** XML declaration, processing instructions, comments, doctype and whitespace before the root element. */
 const PROLOG = /^(?:\s+|<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE(?:[^[>]|\[[\s\S]*?\])*>)*/i;
-/** C0 controls other than whitespace, and DEL: invalid in XML 1.0 yet found in feeds. */
-const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 /**
  * A `<` that does not open an HTML tag a title could carry. Titles are meant to be plain text, so
  * "Trade <war> ahead" keeps its words; only real markup (<b>, <br/>, <a href>, …) is stripped.
@@ -66,8 +65,10 @@ const scratch: { innerHTML: string; textContent: string | null } = parseHTML(
  * ampersands, HTML entities and truncation.
  */
 export async function parseFeed(text: string, feedUrl: string): Promise<ParsedFeed> {
-  // Whitespace or a BOM before `<?xml` is a fatal error for the XML parser, and common.
-  const body = text.replace(/^[\s\uFEFF]+/, "");
+  // Whitespace or a BOM before `<?xml` is a fatal error for the XML parser, and common. Controls
+  // go before parsing, as XML rejects `&#27;` and JSON a raw NUL, and again from each field, where
+  // they arrive escaped twice or as JSON escapes.
+  const body = stripControlsFromMarkup(text).replace(/^[\s\uFEFF]+/, "");
   if (body === "") throw new FetchError("not-a-feed", `empty document from ${feedUrl}`);
   if (body.startsWith("{")) return parseJsonFeed(body, feedUrl);
   const root = rootTag(body);
@@ -170,7 +171,7 @@ function xmlEntry(item: Raw, feedBase: string): FeedEntry {
   const attributes = item.attributes;
   const base = resolveUrl(attr(attributes, "xml:base"), feedBase) ?? feedBase;
   const guid = textOf(item.guid).trim() || textOf(item.id).trim() || attr(attributes, "rdf:about")?.trim() || undefined;
-  const html = firstNonBlank([item["content:encoded"], item.content, item.summary]);
+  const html = entryHtml([item["content:encoded"], item.content, item.summary]);
   return defined({
     guid,
     // A guid that is an http(s) URL is the permalink, whatever isPermaLink says.
@@ -253,7 +254,7 @@ function jsonEntry(item: Raw, base: string): FeedEntry {
     guid: id || undefined,
     link: resolveUrl(stringOf(item.url), base) ?? resolveUrl(stringOf(item.external_url), base),
     title: plainText(stringOf(item.title) ?? ""),
-    html: firstNonBlank([item.content_html]) ?? (text === undefined ? undefined : escapeHtml(text)),
+    html: entryHtml([item.content_html, text === undefined ? undefined : escapeHtml(text)]),
     categories: uniqueTrimmed(asArray(item.tags)),
     published: firstDate([item.date_published, item.date_modified]),
     image: resolveUrl(stringOf(item.image), base) ?? resolveUrl(stringOf(item.banner_image), base),
@@ -277,13 +278,13 @@ function textOf(value: unknown): string {
     .join(" ");
 }
 
-/** Plain text of an HTML-ish string: tags and control characters dropped, entities decoded, whitespace collapsed. */
+/** Plain text of an HTML-ish string: tags and controls (src/text/controls.ts) dropped, entities decoded, whitespace collapsed. */
 function plainText(value: string): string {
   // Escaping stray `&` first keeps `?a=1&copy=2` from decoding as HTML's legacy `&copy`.
   const text = /[<&]/.test(value)
     ? htmlText(value.replace(STRAY_AMPERSAND, "&amp;").replace(LITERAL_ANGLE, "&lt;"))
     : value;
-  return text.replace(CONTROL_CHARACTERS, "").replace(/\s+/g, " ").trim();
+  return stripControls(text).replace(/\s+/g, " ").trim();
 }
 
 function htmlText(html: string): string {
@@ -311,9 +312,15 @@ function firstNonBlank(values: unknown[]): string | undefined {
   return values.find((value): value is string => typeof value === "string" && value.trim() !== "");
 }
 
-/** The distinct non-empty strings among `values`, trimmed, in order. */
+/** The richest of an entry's HTML bodies, without controls, or undefined when all are blank. */
+function entryHtml(values: unknown[]): string | undefined {
+  const html = firstNonBlank(values);
+  return html === undefined ? undefined : stripControlsFromMarkup(html);
+}
+
+/** The distinct non-empty strings among `values`, without controls, trimmed, in order. */
 function uniqueTrimmed(values: unknown[]): string[] {
-  const strings = values.map((value) => (typeof value === "string" ? value.trim() : ""));
+  const strings = values.map((value) => (typeof value === "string" ? stripControls(value).trim() : ""));
   return [...new Set(strings.filter((value) => value !== ""))];
 }
 

@@ -209,6 +209,25 @@ describe("parseFeed: what the web gets wrong", () => {
     assert.equal((await parseFeed(xml, FEED_URL)).entries[0]?.title, "abcd ?page=1&copy=2");
   });
 
+  test("controls and bidi overrides never leave the parser: titles, bodies, categories, feed titles", async () => {
+    const xml = `<rss version="2.0"><channel><title>Wire\u001b[31m &#x202E;News</title><item><title>Pay &#x202E;fdp.exe&#x202C; now &#27;[2J</title>
+      <description><![CDATA[<p>Body\u0000 with \u2066isolate\u2069 and &#x202e;override</p>]]></description>
+      <category>world\u0007</category></item></channel></rss>`;
+    const feed = await parseFeed(xml, FEED_URL);
+    assert.equal(feed.title, "Wire[31m News");
+    assert.deepEqual(feed.entries[0], { title: "Pay fdp.exe now [2J", html: "<p>Body with isolate and override</p>", categories: ["world"] });
+    const twice = `<rss version="2.0"><channel><item><title>t</title><description>&lt;p&gt;a&amp;#x202E;b&amp;#27;c&lt;/p&gt;</description></item></channel></rss>`;
+    assert.equal((await parseFeed(twice, FEED_URL)).entries[0]?.html, "<p>abc</p>", "escaped twice, as HTML inside XML");
+    const json = JSON.stringify({
+      version: "https://jsonfeed.org/version/1.1",
+      title: "J\u202eSON",
+      items: [{ id: "1", title: "a\u0000b", content_text: "c\u202ed\ud800", tags: ["t\u2067ag"] }],
+    });
+    const parsed = await parseFeed(json, FEED_URL);
+    assert.equal(parsed.title, "JSON");
+    assert.deepEqual(parsed.entries[0], { guid: "1", title: "ab", html: "cd", categories: ["tag"] });
+  });
+
   test("RSS and RDF documents without a channel are empty feeds", async () => {
     assert.deepEqual(await parseFeed(`<?xml version="1.0"?><rss version="0.91"></rss>`, FEED_URL), { entries: [] });
     assert.deepEqual(await parseFeed(`<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>`, FEED_URL), {
