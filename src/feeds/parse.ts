@@ -7,6 +7,7 @@
 import { parseHTML } from "linkedom";
 import Parser from "rss-parser";
 import type { FeedEntry, ParsedFeed } from "../items/item.js";
+import { parseFeedDate } from "./dates.js";
 import { FetchError } from "./fetch.js";
 import { httpUrl } from "../text/url.js";
 import { escapeHtml } from "../text/html.js";
@@ -125,12 +126,13 @@ function rssParser(atomPrefix: string | undefined): Parser<Raw, Raw> {
     defaultRSS: 2,
     customFields: { item: ITEM_FIELDS },
     // rss-parser's Atom code throws on an unparseable <published>/<updated>, losing the whole feed.
-    xml2js: { tagNameProcessors, valueProcessors: [blankInvalidAtomDate] },
+    xml2js: { tagNameProcessors, valueProcessors: [readableAtomDate] },
   });
 }
 
-function blankInvalidAtomDate(value: string, name: string): string {
-  return (name === "published" || name === "updated") && Number.isNaN(Date.parse(value)) ? "" : value;
+/** An Atom date in the ISO form rss-parser can read, else blank. */
+function readableAtomDate(value: string, name: string): string {
+  return name === "published" || name === "updated" ? (parseFeedDate(value)?.toISOString() ?? "") : value;
 }
 
 /**
@@ -297,12 +299,11 @@ function resolveUrl(href: string | undefined, base: string): string | undefined 
   return httpUrl(href, base)?.href;
 }
 
-/** The first value that is a parseable date. */
+/** The first value that is a date (src/feeds/dates.ts). */
 function firstDate(values: unknown[]): Date | undefined {
   for (const value of values) {
-    const text = typeof value === "string" ? value.trim() : "";
-    const date = new Date(text);
-    if (text !== "" && !Number.isNaN(date.getTime())) return date;
+    const date = typeof value === "string" ? parseFeedDate(value) : undefined;
+    if (date !== undefined) return date;
   }
   return undefined;
 }
