@@ -52,6 +52,10 @@ const PROLOG = /^(?:\s+|<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE(?:[^[>]|\[[\s\S
  * "Trade <war> ahead" keeps its words; only real markup (<b>, <br/>, <a href>, …) is stripped.
  */
 const LITERAL_ANGLE = /<(?!\/?(?:a|abbr|b|big|br|cite|code|del|em|font|i|img|ins|mark|p|q|s|small|span|strike|strong|sub|sup|u|wbr)\b|!--)/gi;
+/** An Atom text construct of type xhtml: name, the attributes around `type`, and its markup. */
+const XHTML_CONSTRUCT =
+  /<((?:[\w.-]+:)?(?:content|summary|title|subtitle|rights))(\s[^>]*?)type\s*=\s*["']xhtml["']([^>]*?)(?<!\/)>([\s\S]*?)<\/\1\s*>/g;
+const XHTML_TYPE = /\stype\s*=\s*["']xhtml["']/;
 const IMAGE_EXTENSION = /\.(?:jpe?g|png|gif|webp|avif|bmp|svg)$/i;
 
 /** One element of a scratch HTML document, to decode entities and drop tags by HTML's own rules. */
@@ -83,7 +87,7 @@ export async function parseFeed(text: string, feedUrl: string): Promise<ParsedFe
   }
   // rss-parser crashes on an RSS or RDF document without a channel; such a stub has no entries.
   if (local !== "feed" && !/<(?:[\w.-]+:)?channel[\s>/]/.test(body)) return { entries: [] };
-  const feed = await readXml(body, root.name, local === "feed" ? prefix : undefined, feedUrl);
+  const feed = await readXml(xhtmlAsHtml(body), root.name, local === "feed" ? prefix : undefined, feedUrl);
   const rootBase = resolveUrl(root.attributes.match(/\sxml:base\s*=\s*["']([^"']*)["']/)?.[1], feedUrl);
   return toParsedFeed(feed, feedUrl, rootBase);
 }
@@ -93,6 +97,24 @@ function rootTag(xml: string): { name: string; attributes: string } | undefined 
   const prologLength = xml.match(PROLOG)?.[0].length ?? 0;
   const match = xml.slice(prologLength).match(/^<([A-Za-z_][\w.:-]*)([^>]*)/);
   return match?.[1] === undefined ? undefined : { name: match[1], attributes: match[2] ?? "" };
+}
+
+/**
+ * Atom text constructs of `type="xhtml"` (content, summary, title…) as `type="html"` with their
+ * markup in CDATA. rss-parser hands back an xhtml element's own text apart from its children's
+ * ("…in our ." where a link stood); as HTML it keeps its words in order. The prefix bound to the
+ * XHTML namespace (`<h:p>`) is dropped, as HTML knows no namespaces, and so is the wrapping div.
+ */
+function xhtmlAsHtml(xml: string): string {
+  if (!XHTML_TYPE.test(xml)) return xml;
+  const prefix = xml.match(/\sxmlns:([\w.-]+)\s*=\s*["']http:\/\/www\.w3\.org\/1999\/xhtml["']/)?.[1];
+  const unprefixed = prefix === undefined ? undefined : new RegExp(`<(/?)${prefix.replace(/\./g, "\\.")}:`, "g");
+  return xml.replace(XHTML_CONSTRUCT, (_, name: string, before: string, after: string, markup: string) => {
+    const xhtml = (unprefixed === undefined ? markup : markup.replace(unprefixed, "<$1")).trim();
+    // The one <div> Atom wraps the markup in is not part of it.
+    const html = xhtml.match(/^<div\b[^>]*>([\s\S]*)<\/div>$/)?.[1] ?? xhtml;
+    return `<${name}${before}type="html"${after}><![CDATA[${html.replaceAll("]]>", "]]]]><![CDATA[>")}]]></${name}>`;
+  });
 }
 
 /** `[prefix, localName]` of a qualified XML name; the prefix is undefined when there is none. */

@@ -107,6 +107,18 @@ describe("parseFeed: other formats", () => {
     });
   });
 
+  test("Atom xhtml content, summary and title keep the text of their inline elements, in order", async () => {
+    const xml = `<feed xmlns="http://www.w3.org/2005/Atom" xmlns:h="http://www.w3.org/1999/xhtml"><entry><id>1</id>
+      <title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">Read <em>all</em> about it</div></title>
+      <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>More in our <a href="/faq">FAQ</a> and <b>notes</b> &amp; ]]&gt; too.</p></div></content>
+      </entry><entry><id>2</id><title>Prefixed</title>
+      <summary type='xhtml'><h:div><h:p>An <h:abbr title="x">XML</h:abbr> document</h:p></h:div></summary></entry></feed>`;
+    const feed = await parseFeed(xml, FEED_URL);
+    assert.equal(feed.entries[0]?.title, "Read all about it");
+    assert.equal(feed.entries[0]?.html, `<p>More in our <a href="/faq">FAQ</a> and <b>notes</b> &amp; ]]&gt; too.</p>`);
+    assert.equal(feed.entries[1]?.html, `<p>An <abbr title="x">XML</abbr> document</p>`);
+  });
+
   test("Atom 1.0: entry xml:base, summary as body, thumbnail inside media:group (not the video)", async () => {
     const entry = (await parseFeed(fixture("atom.xml"), FEED_URL)).entries[1];
     assert.equal(entry?.link, "https://elsewhere.example/guest/glue");
