@@ -4,7 +4,7 @@
  * xml2js element objects), and every failure becomes a `FetchError` saying whether the document was
  * no feed at all ("not-a-feed") or a broken one ("unparseable").
  */
-import { parseHTML } from "linkedom";
+import { DOMParser, parseHTML } from "linkedom";
 import Parser from "rss-parser";
 import type { FeedEntry, ParsedFeed } from "../items/item.js";
 import { parseFeedDate } from "./dates.js";
@@ -49,13 +49,20 @@ const CDATA_OR_XML_STRAY_AMPERSAND = new RegExp(
 const PROLOG = /^(?:\s+|<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE(?:[^[>]|\[[\s\S]*?\])*>)*/i;
 /**
  * A `<` that does not open an HTML tag a title could carry. Titles are meant to be plain text, so
- * "Trade <war> ahead" keeps its words; only real markup (<b>, <br/>, <a href>, …) is stripped.
+ * "Trade <war> ahead" keeps its words; only real markup (<b>, <br/>, <a href>, …) is stripped, and
+ * any end tag, which text never reads like (a feed's broken `</titel>`).
  */
-const LITERAL_ANGLE = /<(?!\/?(?:a|abbr|b|big|br|cite|code|del|em|font|i|img|ins|mark|p|q|s|small|span|strike|strong|sub|sup|u|wbr)\b|!--)/gi;
-/** An Atom text construct of type xhtml: name, the attributes around `type`, and its markup. */
-const XHTML_CONSTRUCT =
-  /<((?:[\w.-]+:)?(?:content|summary|title|subtitle|rights))(\s[^>]*?)type\s*=\s*["']xhtml["']([^>]*?)(?<!\/)>([\s\S]*?)<\/\1\s*>/g;
+const LITERAL_ANGLE = /<(?!\/|(?:a|abbr|b|big|br|cite|code|del|em|font|i|img|ins|mark|p|q|s|small|span|strike|strong|sub|sup|u|wbr)\b|!--)/gi;
+/**
+ * An element whose content is text or HTML (RSS title, description, content:encoded; Atom text
+ * constructs; media:title…): its name, attributes and content. Content ends at the first end tag
+ * of the same name; none of these nests in itself.
+ */
+const TEXT_ELEMENT =
+  /<((?:[\w.-]+:)?(?:title|description|encoded|summary|content|subtitle|rights))(\s[^>]*?)?(?<!\/)>([\s\S]*?)<\/\1\s*>/g;
 const XHTML_TYPE = /\stype\s*=\s*["']xhtml["']/;
+/** Markup: a start or end tag, or a comment. */
+const MARKUP = /<[/!]?[A-Za-z]/;
 const IMAGE_EXTENSION = /\.(?:jpe?g|png|gif|webp|avif|bmp|svg)$/i;
 
 /** One element of a scratch HTML document, to decode entities and drop tags by HTML's own rules. */
@@ -87,7 +94,7 @@ export async function parseFeed(text: string, feedUrl: string): Promise<ParsedFe
   }
   // rss-parser crashes on an RSS or RDF document without a channel; such a stub has no entries.
   if (local !== "feed" && !/<(?:[\w.-]+:)?channel[\s>/]/.test(body)) return { entries: [] };
-  const feed = await readXml(xhtmlAsHtml(body), root.name, local === "feed" ? prefix : undefined, feedUrl);
+  const feed = await readXml(markupAsHtml(body), root.name, local === "feed" ? prefix : undefined, feedUrl);
   const rootBase = resolveUrl(root.attributes.match(/\sxml:base\s*=\s*["']([^"']*)["']/)?.[1], feedUrl);
   return toParsedFeed(feed, feedUrl, rootBase);
 }
@@ -100,20 +107,28 @@ function rootTag(xml: string): { name: string; attributes: string } | undefined 
 }
 
 /**
- * Atom text constructs of `type="xhtml"` (content, summary, title…) as `type="html"` with their
- * markup in CDATA. rss-parser hands back an xhtml element's own text apart from its children's
- * ("…in our ." where a link stood); as HTML it keeps its words in order. The prefix bound to the
- * XHTML namespace (`<h:p>`) is dropped, as HTML knows no namespaces, and so is the wrapping div.
+ * Markup written out inside text elements (`<title>Storm <b>warning</b></title>`, an Atom
+ * `type="xhtml"` content, a description with a bare `<br>`) put in CDATA, as the HTML it is meant
+ * as. rss-parser hands back such an element's own text apart from its children's ("…in our ."
+ * where a link stood), and one unclosed `<br>` breaks the document; as HTML the words keep their
+ * order and the tag is HTML's to forgive. XML's escapes mean the same in HTML, so nothing else
+ * changes. For xhtml the type becomes html, and the wrapping div and the prefix bound to the
+ * XHTML namespace (`<h:p>`) go, as HTML knows no namespaces.
  */
-function xhtmlAsHtml(xml: string): string {
-  if (!XHTML_TYPE.test(xml)) return xml;
+function markupAsHtml(xml: string): string {
   const prefix = xml.match(/\sxmlns:([\w.-]+)\s*=\s*["']http:\/\/www\.w3\.org\/1999\/xhtml["']/)?.[1];
   const unprefixed = prefix === undefined ? undefined : new RegExp(`<(/?)${prefix.replace(/\./g, "\\.")}:`, "g");
-  return xml.replace(XHTML_CONSTRUCT, (_, name: string, before: string, after: string, markup: string) => {
-    const xhtml = (unprefixed === undefined ? markup : markup.replace(unprefixed, "<$1")).trim();
-    // The one <div> Atom wraps the markup in is not part of it.
-    const html = xhtml.match(/^<div\b[^>]*>([\s\S]*)<\/div>$/)?.[1] ?? xhtml;
-    return `<${name}${before}type="html"${after}><![CDATA[${html.replaceAll("]]>", "]]]]><![CDATA[>")}]]></${name}>`;
+  return xml.replace(TEXT_ELEMENT, (element, name: string, attributes = "", content: string) => {
+    // Content holding a start tag of its own name ran past a broken end tag: no text to wrap.
+    if (!MARKUP.test(content) || content.includes("<![CDATA[") || content.includes(`<${name}`)) return element;
+    let html = content;
+    if (XHTML_TYPE.test(attributes)) {
+      const xhtml = (unprefixed === undefined ? content : content.replace(unprefixed, "<$1")).trim();
+      // The one <div> Atom wraps the markup in is not part of it.
+      html = xhtml.match(/^<div\b[^>]*>([\s\S]*)<\/div>$/)?.[1] ?? xhtml;
+    }
+    const type = attributes.replace(XHTML_TYPE, ' type="html"');
+    return `<${name}${type}><![CDATA[${html.replaceAll("]]>", "]]]]><![CDATA[>")}]]></${name}>`;
   });
 }
 
@@ -123,22 +138,41 @@ function splitName(name: string): [string | undefined, string] {
   return colon < 0 ? [undefined, name] : [name.slice(0, colon), name.slice(colon + 1)];
 }
 
-/** rss-parser's output for `xml`, retried once on a repaired copy; `atomPrefix` names a prefixed Atom root. */
+/**
+ * rss-parser's output for `xml`; when that fails, for a copy with stray ampersands and truncation
+ * repaired, and then for that copy read leniently (see {@link lenientXml}), which is taken only
+ * when it gives entries. `atomPrefix` names a prefixed Atom root.
+ */
 async function readXml(xml: string, rootName: string, atomPrefix: string | undefined, feedUrl: string): Promise<Raw> {
-  const parser = rssParser(atomPrefix);
+  // A fresh parser each time: xml2js reused after an error goes on leniently, its own way.
+  const parse = (text: string) => rssParser(atomPrefix).parseString(text);
   try {
-    return await parser.parseString(xml);
+    return await parse(xml);
   } catch (error) {
     const repaired = closeTruncated(escapeStrayAmpersands(xml), rootName);
     if (repaired !== xml) {
       try {
-        return await parser.parseString(repaired);
+        return await parse(repaired);
       } catch {
         // The first error describes the original document better.
       }
     }
+    // A document cut off inside its first item has nothing whole to read leniently.
+    if (hasEndTag(repaired, rootName)) {
+      const lenient = await parse(markupAsHtml(lenientXml(repaired))).catch(() => undefined);
+      if (lenient !== undefined && asArray(lenient.items).length > 0) return lenient;
+    }
     throw new FetchError("unparseable", `unparseable feed from ${feedUrl}: ${oneLine(error)}`, { cause: error });
   }
+}
+
+/**
+ * `xml` read as the browsers' XML-tolerant parsers do and written out again well-formed: an
+ * unclosed element ends where its parent does, a stray end tag is ignored. One broken tag then
+ * costs at most the item it is in, not the whole feed.
+ */
+function lenientXml(xml: string): string {
+  return new DOMParser().parseFromString(xml, "text/xml").toString();
 }
 
 function rssParser(atomPrefix: string | undefined): Parser<Raw, Raw> {
@@ -173,9 +207,14 @@ function closeTruncated(xml: string, rootName: string): string {
   });
   if (ends.length === 0) return xml;
   const end = Math.max(...ends);
-  if (new RegExp(`</${rootName}\\s*>`).test(xml.slice(end))) return xml;
+  if (hasEndTag(xml.slice(end), rootName)) return xml;
   const channelEnd = splitName(rootName)[1] === "rss" ? "</channel>" : "";
   return `${xml.slice(0, end)}${channelEnd}</${rootName}>`;
+}
+
+/** Whether `xml` holds the end tag of element `name`. */
+function hasEndTag(xml: string, name: string): boolean {
+  return new RegExp(`</${name.replace(/\./g, "\\.")}\\s*>`).test(xml);
 }
 
 /** `rootBase` is the root element's xml:base, which rss-parser doesn't pass on. */

@@ -216,6 +216,41 @@ describe("parseFeed: what the web gets wrong", () => {
     );
   });
 
+  test("one broken tag costs at most its own item, not the feed", async () => {
+    const rss = `<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour</title>
+      <item><title>Storm <b>warning</title><description>Wind &amp; rain<br>tonight</description><guid>1</guid></item>
+      <item><title>Ferry back</title><link>https://harbour.example/2?a=1&b=2</link></item>
+      </channel></rss>`;
+    const feed = await parseFeed(rss, FEED_URL);
+    assert.equal(feed.title, "Harbour");
+    assert.deepEqual(
+      feed.entries.map(({ title, link }) => [title, link]),
+      [
+        ["Storm warning", undefined],
+        ["Ferry back", "https://harbour.example/2?a=1&b=2"],
+      ],
+    );
+    assert.match(feed.entries[0]!.html!, /Wind &amp; rain<br>tonight/);
+
+    const atom = `<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id><title>a</titel></entry>
+      <entry><id>2</id><title>Second</title><link href="https://x.example/2"/></entry></feed>`;
+    const entries = (await parseFeed(atom, FEED_URL)).entries;
+    assert.equal(entries.length, 2);
+    assert.equal(entries[0]?.title, "a");
+
+    // Outside text: read leniently, the broken element ends with its item.
+    const misspelt = `<rss version="2.0"><channel><title>Harbour</title><item><title>One</title><guid>1</gid><pubDate>Tue, 10 Jun 2025 12:00:00 GMT</pubDate></item>
+      <item><title>Two</title><guid>2</guid></item></channel></rss>`;
+    assert.deepEqual(
+      (await parseFeed(misspelt, FEED_URL)).entries.map(({ title, guid }) => [title, guid]),
+      [
+        ["One", "1"],
+        ["Two", "2"],
+      ],
+    );
+    assert.deepEqual(entries[1], { guid: "2", link: "https://x.example/2", title: "Second", categories: [] });
+  });
+
   test("control characters are dropped from titles; legacy-looking `&copy=` is not decoded", async () => {
     const xml = `<rss version="2.0"><channel><item><title>ab\u0008cd ?page=1&amp;copy=2</title></item></channel></rss>`;
     assert.equal((await parseFeed(xml, FEED_URL)).entries[0]?.title, "abcd ?page=1&copy=2");
@@ -270,7 +305,8 @@ describe("parseFeed: failures", () => {
     await assertFails("Service temporarily unavailable, please come back later", "unparseable");
     await assertFails(`<?xml version="1.0"?><!-- nothing else -->`, "unparseable");
     await assertFails(`<rss version="2.0"><channel><title>Never closed`, "unparseable");
-    await assertFails(`<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>a</titel></entry></feed>`, "unparseable");
+    await assertFails(`<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id><title>a</title>`, "unparseable");
+    await assertFails(`<rss version="2.0"><channel><title>Cut</title><item><title><![CD`, "unparseable");
     await assertFails(`{"version": "https://jsonfeed.org/version/1.1", "items": [`, "unparseable");
   });
 });
