@@ -5,6 +5,8 @@
  * without a byte order mark.
  */
 
+import { stripControlsFromMarkup } from "../text/controls.js";
+
 /** How much of the document is searched for an in-document declaration (as the WHATWG prescan). */
 const PRESCAN_BYTES = 1024;
 
@@ -39,9 +41,15 @@ const CYRILLIC_ENCODINGS = ["windows-1251", "koi8-r"] as const;
  * `charset` of `contentType`; the XML declaration or HTML `<meta charset>`. A declared encoding the
  * bytes don't decode under is skipped, and so is a declared windows-1252/ISO-8859-1 when the bytes
  * read as Russian (a common server default). Failing all that, windows-1251 or KOI8-R is chosen when
- * its decoding reads as Russian, else windows-1252.
+ * its decoding reads as Russian, else windows-1252. Controls and bidi overrides are removed
+ * (src/text/controls.ts), and C1 characters read as windows-1252.
  */
 export function decodeText(bytes: Uint8Array, contentType?: string): string {
+  // Controls go here too, so that an article page, which no feed parser reads, carries none into a summary.
+  return stripControlsFromMarkup(decode(bytes, contentType));
+}
+
+function decode(bytes: Uint8Array, contentType: string | undefined): string {
   const unicode = sniffUnicode(bytes);
   if (unicode !== undefined) return decodeUnicode(unicode, bytes);
   const utf8 = tryDecode("utf-8", bytes) ?? mostlyUtf8(bytes);

@@ -117,6 +117,13 @@ describe("decodeText: Unicode", () => {
     assert.equal(decodeText(utf8(feed("Lost character: \uFFFD"))), feed("Lost character: \uFFFD"));
   });
 
+  test("controls and bidi overrides never leave it, written out or as references; C1 reads as windows-1252", () => {
+    const page = "<p>Pay\u0000 \u202Efdp.exe&#x202C; &#27;now\u001b don\u0092t</p>";
+    assert.equal(decodeText(utf8(page)), "<p>Pay fdp.exe now don’t</p>");
+    // Undeclared windows-1252, which Node's TextDecoder leaves C1 at 0x80–0x9F.
+    assert.equal(decodeText(Uint8Array.from("don?t", (char) => (char === "?" ? 0x92 : char.charCodeAt(0)))), "don’t");
+  });
+
   test("no bytes, no text", () => {
     assert.equal(decodeText(new Uint8Array(0)), "");
   });
