@@ -49,10 +49,9 @@ const CDATA_OR_XML_STRAY_AMPERSAND = new RegExp(
 const PROLOG = /^(?:\s+|<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE(?:[^[>]|\[[\s\S]*?\])*>)*/i;
 /**
  * A `<` that does not open an HTML tag a title could carry. Titles are meant to be plain text, so
- * "Trade <war> ahead" keeps its words; only real markup (<b>, <br/>, <a href>, …) is stripped, and
- * any end tag, which text never reads like (a feed's broken `</titel>`).
+ * "Trade <war> ahead" keeps its words; only real markup (<b>, <br/>, <a href>, …) is stripped.
  */
-const LITERAL_ANGLE = /<(?!\/|(?:a|abbr|b|big|br|cite|code|del|em|font|i|img|ins|mark|p|q|s|small|span|strike|strong|sub|sup|u|wbr)\b|!--)/gi;
+const LITERAL_ANGLE = /<(?!\/?(?:a|abbr|b|big|br|cite|code|del|em|font|i|img|ins|mark|p|q|s|small|span|strike|strong|sub|sup|u|wbr)\b|!--)/gi;
 /**
  * An element whose content is text or HTML (RSS title, description, content:encoded; Atom text
  * constructs; media:title…): its name, attributes and content. Content ends at the first end tag
