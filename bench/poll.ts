@@ -121,7 +121,7 @@ async function bench(concurrency: number): Promise<void> {
   const poller = new Poller(
     feeds,
     {
-      feedStates: await FeedStates.open(store.feeds, feeds.map((feed) => feed.id)),
+      feedStates: await FeedStates.open(store.feeds, feeds),
       seen: new SeenItems(store.seen),
       recent: await RecentItems.open(store.items, store.recent),
       dispatcher: {

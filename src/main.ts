@@ -132,7 +132,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   const [seen, recent, feedStates, subscribers, outbox] = await Promise.all([
     new SeenItems(store.seen),
     RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
-    FeedStates.open(store.feeds, catalog.feeds.map((feed) => feed.id)),
+    FeedStates.open(store.feeds, catalog.feeds),
     Subscribers.open(store.subscribers),
     Outbox.open(store.outbox),
   ]);

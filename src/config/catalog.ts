@@ -2,6 +2,7 @@
  * The catalog: feeds, topics and channels from the config file (YAML; JSON is valid YAML) and
  * `FEEDS`, validated once at start into plain data the pipeline can trust.
  */
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -11,9 +12,18 @@ import type { Settings } from "./settings.js";
 
 /** A feed newswire polls. */
 export interface FeedDefinition {
-  /** Stable id: configured, else derived from the host. Keys per-feed state in the store. */
+  /**
+   * Configured, else derived from the URL alone (see {@link deriveFeedIds}), never from the feed's
+   * place in the list. Names the feed in logs, alerts and `/status`; stored state is keyed by the
+   * URL (src/feeds/feed-state.ts), so a changed id loses nothing.
+   */
   id: string;
   url: string;
+  /**
+   * The id the order-dependent rule of newswire 0.1 gave this feed, when it differs from `id`: where
+   * its stored state may still be, to be taken over once (src/feeds/feed-state.ts).
+   */
+  legacyId?: string;
   /** Configured display name; the feed's own title is used when absent. */
   title?: string;
   /** Topics every item of this feed belongs to. */
@@ -95,10 +105,73 @@ const fileSchema = z
 
 type ConfigFile = z.infer<typeof fileSchema>;
 
+/** Lower-case letters and digits of `text`, runs of anything else as one `-`. */
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+}
+
+/** The host a feed's id starts with: lower case, without `www.`. */
+function feedHost(url: string): string {
+  return new URL(url).hostname.replace(/^www\./, "");
+}
+
 /** `news.example.org` → `news-example-org`; `www.` is dropped. */
 export function feedIdFromUrl(url: string): string {
-  const host = new URL(url).hostname.replace(/^www\./, "");
-  return host.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "") || "feed";
+  return slug(feedHost(url)) || "feed";
+}
+
+/**
+ * One feed URL in the form two spellings of it share: no scheme, `www.`, default port, fragment
+ * or trailing slash. Unlike an item link's normal form, every query parameter is kept: `?rss=world`
+ * and `?rss=sport` are different feeds.
+ */
+export function feedUrlKey(url: string): string {
+  const parsed = new URL(url);
+  const port = parsed.port ? `:${parsed.port}` : "";
+  return `//${feedHost(url)}${port}${parsed.pathname.replace(/\/+$/, "")}${parsed.search}`;
+}
+
+/** Longest path part of a derived id, so ids stay readable in `/status`. */
+const MAX_PATH_SLUG = 40;
+
+/**
+ * Ids for feeds without a configured one, from each URL and the set of URLs, never their order:
+ * the host alone when no other feed shares it (`lenta-ru`), else host and path (`lenta-ru-rss-world`);
+ * an id that still clashes (with another derived id or a configured one) gets a hash of its URL.
+ */
+function deriveFeedIds(urls: readonly string[], configuredIds: ReadonlySet<string>): Map<string, string> {
+  const hostCount = new Map<string, number>();
+  for (const url of urls) hostCount.set(feedHost(url), (hostCount.get(feedHost(url)) ?? 0) + 1);
+  const readable = urls.map((url) => {
+    const host = feedIdFromUrl(url);
+    if (hostCount.get(feedHost(url)) === 1) return host;
+    const { pathname, search } = new URL(url);
+    return [host, slug(`${pathname}${search}`).slice(0, MAX_PATH_SLUG).replace(/-$/, "")].filter(Boolean).join("-");
+  });
+  const uses = new Map<string, number>();
+  for (const id of readable) uses.set(id, (uses.get(id) ?? 0) + 1);
+  return new Map(
+    urls.map((url, index) => {
+      const id = readable[index]!;
+      const clashes = uses.get(id)! > 1 || configuredIds.has(id);
+      return [url, clashes ? `${id}-${createHash("sha256").update(feedUrlKey(url)).digest("hex").slice(0, 6)}` : id];
+    }),
+  );
+}
+
+/**
+ * The ids newswire 0.1 gave, in list order: configured, else the host, numbered `-2`, `-3`… when
+ * taken or configured anywhere. Kept only to find state stored under them (see `legacyId`).
+ */
+function legacyFeedIds(feeds: readonly { url: string; id?: string }[]): string[] {
+  const configured = new Set(feeds.flatMap((feed) => (feed.id === undefined ? [] : [feed.id])));
+  const ids: string[] = [];
+  for (const feed of feeds) {
+    let id = feed.id ?? feedIdFromUrl(feed.url);
+    for (let n = 2; feed.id === undefined && (ids.includes(id) || configured.has(id)); n++) id = `${feedIdFromUrl(feed.url)}-${n}`;
+    ids.push(id);
+  }
+  return ids;
 }
 
 function readConfigFile(path: string): unknown {
@@ -155,26 +228,30 @@ export function buildCatalog(data: unknown, extraFeedUrls: readonly string[], so
     }
   };
 
-  const feeds: FeedDefinition[] = [];
+  // Each feed once (by its URL's normal form, which keys its state), the file's first, then FEEDS.
+  const listed: (Omit<FeedDefinition, "id"> & { id?: string; where: string })[] = [];
   const seenUrls = new Set<string>();
-  // Configured ids are the operator's; a derived id steps aside for them wherever they are listed.
-  const configuredIds = new Set(file.feeds.flatMap((feed) => (feed.id === undefined ? [] : [feed.id])));
-  const addFeed = (feed: Omit<FeedDefinition, "id"> & { id?: string }, where: string): void => {
-    if (seenUrls.has(feed.url)) return;
-    seenUrls.add(feed.url);
+  const list = (feed: Omit<FeedDefinition, "id"> & { id?: string }, where: string): void => {
+    if (seenUrls.has(feedUrlKey(feed.url))) return;
+    seenUrls.add(feedUrlKey(feed.url));
     checkTopics(where, feed.topics);
-    const taken = (id: string) => feeds.some((known) => known.id === id);
-    if (feed.id !== undefined) {
-      if (taken(feed.id)) fail(`${where}.id "${feed.id}" is used twice`);
-      feeds.push({ ...feed, id: feed.id });
-      return;
-    }
-    let id = feedIdFromUrl(feed.url);
-    for (let n = 2; taken(id) || configuredIds.has(id); n++) id = `${feedIdFromUrl(feed.url)}-${n}`;
-    feeds.push({ ...feed, id });
+    listed.push({ ...feed, where });
   };
-  file.feeds.forEach((feed, index) => addFeed(feed, `feeds[${index}]`));
-  extraFeedUrls.forEach((url) => addFeed({ url, topics: [], fulltext: false }, `FEEDS ${url}`));
+  file.feeds.forEach((feed, index) => list(feed, `feeds[${index}]`));
+  extraFeedUrls.forEach((url) => list({ url, topics: [], fulltext: false }, `FEEDS ${url}`));
+
+  const configuredIds = new Set<string>();
+  for (const feed of listed) {
+    if (feed.id === undefined) continue;
+    if (configuredIds.has(feed.id)) fail(`${feed.where}.id "${feed.id}" is used twice`);
+    configuredIds.add(feed.id);
+  }
+  const derived = deriveFeedIds(listed.flatMap((feed) => (feed.id === undefined ? [feed.url] : [])), configuredIds);
+  const legacy = legacyFeedIds(listed);
+  const feeds = listed.map(({ where: _where, ...feed }, index): FeedDefinition => {
+    const id = feed.id ?? derived.get(feed.url)!;
+    return { ...feed, id, ...(legacy[index] !== id && { legacyId: legacy[index] }) };
+  });
 
   const channels: ChannelDefinition[] = file.channels.map((channel, index) => {
     checkTopics(`channels[${index}].topics`, channel.topics);

@@ -5,6 +5,8 @@
  * without a byte order mark.
  */
 
+import { stripControlsFromMarkup } from "../text/controls.js";
+
 /** How much of the document is searched for an in-document declaration (as the WHATWG prescan). */
 const PRESCAN_BYTES = 1024;
 
@@ -19,6 +21,14 @@ const MAX_AMID_LATIN_SHARE = 0.3;
 /** An ASCII letter, as a Latin-1 accent's neighbour would be. */
 const LATIN_LETTER = /^[A-Za-z]$/;
 
+/**
+ * Most of a document's non-ASCII characters that must be valid UTF-8 for it to be read as UTF-8,
+ * the rest becoming U+FFFD: a stray byte in a UTF-8 feed spoils one character, not every one.
+ * Legacy text is practically never valid UTF-8 (a windows-1251 letter is followed by another
+ * letter, not by a continuation byte), so its share stays near zero.
+ */
+const MIN_VALID_UTF8_SHARE = 0.9;
+
 /** The single-byte Cyrillic encodings found undeclared on Russian sites. */
 const CYRILLIC_ENCODINGS = ["windows-1251", "koi8-r"] as const;
 
@@ -26,16 +36,23 @@ const CYRILLIC_ENCODINGS = ["windows-1251", "koi8-r"] as const;
  * Decodes `bytes` to text, dropping any byte order mark.
  *
  * The encoding is taken from, in order: a byte order mark or the UTF-16/UTF-32 shape of a leading
- * `<`; valid UTF-8 (whatever is declared, since legacy text is practically never valid UTF-8); the
+ * `<`; UTF-8 when at least {@link MIN_VALID_UTF8_SHARE} of the non-ASCII characters are valid in it
+ * (whatever is declared, since legacy text is practically never valid UTF-8); the
  * `charset` of `contentType`; the XML declaration or HTML `<meta charset>`. A declared encoding the
  * bytes don't decode under is skipped, and so is a declared windows-1252/ISO-8859-1 when the bytes
  * read as Russian (a common server default). Failing all that, windows-1251 or KOI8-R is chosen when
- * its decoding reads as Russian, else windows-1252.
+ * its decoding reads as Russian, else windows-1252. Controls and bidi overrides are removed
+ * (src/text/controls.ts), and C1 characters read as windows-1252.
  */
 export function decodeText(bytes: Uint8Array, contentType?: string): string {
+  // Controls go here too, so that an article page, which no feed parser reads, carries none into a summary.
+  return stripControlsFromMarkup(decode(bytes, contentType));
+}
+
+function decode(bytes: Uint8Array, contentType: string | undefined): string {
   const unicode = sniffUnicode(bytes);
   if (unicode !== undefined) return decodeUnicode(unicode, bytes);
-  const utf8 = tryDecode("utf-8", bytes);
+  const utf8 = tryDecode("utf-8", bytes) ?? mostlyUtf8(bytes);
   if (utf8 !== undefined) return utf8;
   const detected = detectLegacy(bytes);
   for (const label of [charsetParameter(contentType), declaredCharset(bytes)]) {
@@ -83,6 +100,14 @@ function decodeUtf32(bytes: Uint8Array, littleEndian: boolean): string {
   }
   if (chars[0] === "\uFEFF") chars.shift();
   return chars.join("");
+}
+
+/** `bytes` as UTF-8, invalid sequences as U+FFFD, when they are mostly valid UTF-8. */
+function mostlyUtf8(bytes: Uint8Array): string | undefined {
+  const text = new TextDecoder("utf-8").decode(bytes);
+  const invalid = text.match(/\uFFFD/g)?.length ?? 0;
+  const nonAscii = text.match(/[^\u0000-\u007F]/g)?.length ?? 0;
+  return nonAscii > invalid && (nonAscii - invalid) / nonAscii >= MIN_VALID_UTF8_SHARE ? text : undefined;
 }
 
 /** `bytes` decoded strictly, or undefined when they are not valid in `encoding`. */

@@ -4,12 +4,14 @@
  * xml2js element objects), and every failure becomes a `FetchError` saying whether the document was
  * no feed at all ("not-a-feed") or a broken one ("unparseable").
  */
-import { parseHTML } from "linkedom";
+import { DOMParser, parseHTML } from "linkedom";
 import Parser from "rss-parser";
 import type { FeedEntry, ParsedFeed } from "../items/item.js";
+import { parseFeedDate } from "./dates.js";
 import { FetchError } from "./fetch.js";
 import { httpUrl } from "../text/url.js";
 import { escapeHtml } from "../text/html.js";
+import { stripControls, stripControlsFromMarkup } from "../text/controls.js";
 
 type Raw = Record<string, unknown>;
 
@@ -45,13 +47,21 @@ const CDATA_OR_XML_STRAY_AMPERSAND = new RegExp(
 );
 /** XML declaration, processing instructions, comments, doctype and whitespace before the root element. */
 const PROLOG = /^(?:\s+|<\?[\s\S]*?\?>|<!--[\s\S]*?-->|<!DOCTYPE(?:[^[>]|\[[\s\S]*?\])*>)*/i;
-/** C0 controls other than whitespace, and DEL: invalid in XML 1.0 yet found in feeds. */
-const CONTROL_CHARACTERS = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]/g;
 /**
  * A `<` that does not open an HTML tag a title could carry. Titles are meant to be plain text, so
  * "Trade <war> ahead" keeps its words; only real markup (<b>, <br/>, <a href>, …) is stripped.
  */
 const LITERAL_ANGLE = /<(?!\/?(?:a|abbr|b|big|br|cite|code|del|em|font|i|img|ins|mark|p|q|s|small|span|strike|strong|sub|sup|u|wbr)\b|!--)/gi;
+/**
+ * An element whose content is text or HTML (RSS title, description, content:encoded; Atom text
+ * constructs; media:title…): its name, attributes and content. Content ends at the first end tag
+ * of the same name; none of these nests in itself.
+ */
+const TEXT_ELEMENT =
+  /<((?:[\w.-]+:)?(?:title|description|encoded|summary|content|subtitle|rights))(\s[^>]*?)?(?<!\/)>([\s\S]*?)<\/\1\s*>/g;
+const XHTML_TYPE = /\stype\s*=\s*["']xhtml["']/;
+/** Markup: a start or end tag, or a comment. */
+const MARKUP = /<[/!]?[A-Za-z]/;
 const IMAGE_EXTENSION = /\.(?:jpe?g|png|gif|webp|avif|bmp|svg)$/i;
 
 /** One element of a scratch HTML document, to decode entities and drop tags by HTML's own rules. */
@@ -66,8 +76,10 @@ const scratch: { innerHTML: string; textContent: string | null } = parseHTML(
  * ampersands, HTML entities and truncation.
  */
 export async function parseFeed(text: string, feedUrl: string): Promise<ParsedFeed> {
-  // Whitespace or a BOM before `<?xml` is a fatal error for the XML parser, and common.
-  const body = text.replace(/^[\s\uFEFF]+/, "");
+  // Whitespace or a BOM before `<?xml` is a fatal error for the XML parser, and common. Controls
+  // go before parsing, as XML rejects `&#27;` and JSON a raw NUL, and again from each field, where
+  // they arrive escaped twice or as JSON escapes.
+  const body = stripControlsFromMarkup(text).replace(/^[\s\uFEFF]+/, "");
   if (body === "") throw new FetchError("not-a-feed", `empty document from ${feedUrl}`);
   if (body.startsWith("{")) return parseJsonFeed(body, feedUrl);
   const root = rootTag(body);
@@ -81,7 +93,7 @@ export async function parseFeed(text: string, feedUrl: string): Promise<ParsedFe
   }
   // rss-parser crashes on an RSS or RDF document without a channel; such a stub has no entries.
   if (local !== "feed" && !/<(?:[\w.-]+:)?channel[\s>/]/.test(body)) return { entries: [] };
-  const feed = await readXml(body, root.name, local === "feed" ? prefix : undefined, feedUrl);
+  const feed = await readXml(markupAsHtml(body), root.name, local === "feed" ? prefix : undefined, feedUrl);
   const rootBase = resolveUrl(root.attributes.match(/\sxml:base\s*=\s*["']([^"']*)["']/)?.[1], feedUrl);
   return toParsedFeed(feed, feedUrl, rootBase);
 }
@@ -93,28 +105,73 @@ function rootTag(xml: string): { name: string; attributes: string } | undefined 
   return match?.[1] === undefined ? undefined : { name: match[1], attributes: match[2] ?? "" };
 }
 
+/**
+ * Markup written out inside text elements (`<title>Storm <b>warning</b></title>`, an Atom
+ * `type="xhtml"` content, a description with a bare `<br>`) put in CDATA, as the HTML it is meant
+ * as. rss-parser hands back such an element's own text apart from its children's ("…in our ."
+ * where a link stood), and one unclosed `<br>` breaks the document; as HTML the words keep their
+ * order and the tag is HTML's to forgive. XML's escapes mean the same in HTML, so nothing else
+ * changes. For xhtml the type becomes html, and the wrapping div and the prefix bound to the
+ * XHTML namespace (`<h:p>`) go, as HTML knows no namespaces.
+ */
+function markupAsHtml(xml: string): string {
+  const prefix = xml.match(/\sxmlns:([\w.-]+)\s*=\s*["']http:\/\/www\.w3\.org\/1999\/xhtml["']/)?.[1];
+  const unprefixed = prefix === undefined ? undefined : new RegExp(`<(/?)${prefix.replace(/\./g, "\\.")}:`, "g");
+  return xml.replace(TEXT_ELEMENT, (element, name: string, attributes = "", content: string) => {
+    // Content holding a start tag of its own name ran past a broken end tag: no text to wrap.
+    if (!MARKUP.test(content) || content.includes("<![CDATA[") || content.includes(`<${name}`)) return element;
+    let html = content;
+    if (XHTML_TYPE.test(attributes)) {
+      const xhtml = (unprefixed === undefined ? content : content.replace(unprefixed, "<$1")).trim();
+      // The one <div> Atom wraps the markup in is not part of it.
+      html = xhtml.match(/^<div\b[^>]*>([\s\S]*)<\/div>$/)?.[1] ?? xhtml;
+    }
+    const type = attributes.replace(XHTML_TYPE, ' type="html"');
+    return `<${name}${type}><![CDATA[${html.replaceAll("]]>", "]]]]><![CDATA[>")}]]></${name}>`;
+  });
+}
+
 /** `[prefix, localName]` of a qualified XML name; the prefix is undefined when there is none. */
 function splitName(name: string): [string | undefined, string] {
   const colon = name.indexOf(":");
   return colon < 0 ? [undefined, name] : [name.slice(0, colon), name.slice(colon + 1)];
 }
 
-/** rss-parser's output for `xml`, retried once on a repaired copy; `atomPrefix` names a prefixed Atom root. */
+/**
+ * rss-parser's output for `xml`; when that fails, for a copy with stray ampersands and truncation
+ * repaired, and then for that copy read leniently (see {@link lenientXml}), which is taken only
+ * when it gives entries. `atomPrefix` names a prefixed Atom root.
+ */
 async function readXml(xml: string, rootName: string, atomPrefix: string | undefined, feedUrl: string): Promise<Raw> {
-  const parser = rssParser(atomPrefix);
+  // A fresh parser each time: xml2js reused after an error goes on leniently, its own way.
+  const parse = (text: string) => rssParser(atomPrefix).parseString(text);
   try {
-    return await parser.parseString(xml);
+    return await parse(xml);
   } catch (error) {
     const repaired = closeTruncated(escapeStrayAmpersands(xml), rootName);
     if (repaired !== xml) {
       try {
-        return await parser.parseString(repaired);
+        return await parse(repaired);
       } catch {
         // The first error describes the original document better.
       }
     }
+    // A document cut off inside its first item has nothing whole to read leniently.
+    if (hasEndTag(repaired, rootName)) {
+      const lenient = await parse(markupAsHtml(lenientXml(repaired))).catch(() => undefined);
+      if (lenient !== undefined && asArray(lenient.items).length > 0) return lenient;
+    }
     throw new FetchError("unparseable", `unparseable feed from ${feedUrl}: ${oneLine(error)}`, { cause: error });
   }
+}
+
+/**
+ * `xml` read as the browsers' XML-tolerant parsers do and written out again well-formed: an
+ * unclosed element ends where its parent does, a stray end tag is ignored. One broken tag then
+ * costs at most the item it is in, not the whole feed.
+ */
+function lenientXml(xml: string): string {
+  return new DOMParser().parseFromString(xml, "text/xml").toString();
 }
 
 function rssParser(atomPrefix: string | undefined): Parser<Raw, Raw> {
@@ -124,12 +181,13 @@ function rssParser(atomPrefix: string | undefined): Parser<Raw, Raw> {
     defaultRSS: 2,
     customFields: { item: ITEM_FIELDS },
     // rss-parser's Atom code throws on an unparseable <published>/<updated>, losing the whole feed.
-    xml2js: { tagNameProcessors, valueProcessors: [blankInvalidAtomDate] },
+    xml2js: { tagNameProcessors, valueProcessors: [readableAtomDate] },
   });
 }
 
-function blankInvalidAtomDate(value: string, name: string): string {
-  return (name === "published" || name === "updated") && Number.isNaN(Date.parse(value)) ? "" : value;
+/** An Atom date in the ISO form rss-parser can read, else blank. */
+function readableAtomDate(value: string, name: string): string {
+  return name === "published" || name === "updated" ? (parseFeedDate(value)?.toISOString() ?? "") : value;
 }
 
 /**
@@ -148,9 +206,14 @@ function closeTruncated(xml: string, rootName: string): string {
   });
   if (ends.length === 0) return xml;
   const end = Math.max(...ends);
-  if (new RegExp(`</${rootName}\\s*>`).test(xml.slice(end))) return xml;
+  if (hasEndTag(xml.slice(end), rootName)) return xml;
   const channelEnd = splitName(rootName)[1] === "rss" ? "</channel>" : "";
   return `${xml.slice(0, end)}${channelEnd}</${rootName}>`;
+}
+
+/** Whether `xml` holds the end tag of element `name`. */
+function hasEndTag(xml: string, name: string): boolean {
+  return new RegExp(`</${name.replace(/\./g, "\\.")}\\s*>`).test(xml);
 }
 
 /** `rootBase` is the root element's xml:base, which rss-parser doesn't pass on. */
@@ -170,7 +233,7 @@ function xmlEntry(item: Raw, feedBase: string): FeedEntry {
   const attributes = item.attributes;
   const base = resolveUrl(attr(attributes, "xml:base"), feedBase) ?? feedBase;
   const guid = textOf(item.guid).trim() || textOf(item.id).trim() || attr(attributes, "rdf:about")?.trim() || undefined;
-  const html = firstNonBlank([item["content:encoded"], item.content, item.summary]);
+  const html = entryHtml([item["content:encoded"], item.content, item.summary]);
   return defined({
     guid,
     // A guid that is an http(s) URL is the permalink, whatever isPermaLink says.
@@ -253,7 +316,7 @@ function jsonEntry(item: Raw, base: string): FeedEntry {
     guid: id || undefined,
     link: resolveUrl(stringOf(item.url), base) ?? resolveUrl(stringOf(item.external_url), base),
     title: plainText(stringOf(item.title) ?? ""),
-    html: firstNonBlank([item.content_html]) ?? (text === undefined ? undefined : escapeHtml(text)),
+    html: entryHtml([item.content_html, text === undefined ? undefined : escapeHtml(text)]),
     categories: uniqueTrimmed(asArray(item.tags)),
     published: firstDate([item.date_published, item.date_modified]),
     image: resolveUrl(stringOf(item.image), base) ?? resolveUrl(stringOf(item.banner_image), base),
@@ -277,13 +340,13 @@ function textOf(value: unknown): string {
     .join(" ");
 }
 
-/** Plain text of an HTML-ish string: tags and control characters dropped, entities decoded, whitespace collapsed. */
+/** Plain text of an HTML-ish string: tags and controls (src/text/controls.ts) dropped, entities decoded, whitespace collapsed. */
 function plainText(value: string): string {
   // Escaping stray `&` first keeps `?a=1&copy=2` from decoding as HTML's legacy `&copy`.
   const text = /[<&]/.test(value)
     ? htmlText(value.replace(STRAY_AMPERSAND, "&amp;").replace(LITERAL_ANGLE, "&lt;"))
     : value;
-  return text.replace(CONTROL_CHARACTERS, "").replace(/\s+/g, " ").trim();
+  return stripControls(text).replace(/\s+/g, " ").trim();
 }
 
 function htmlText(html: string): string {
@@ -296,12 +359,11 @@ function resolveUrl(href: string | undefined, base: string): string | undefined 
   return httpUrl(href, base)?.href;
 }
 
-/** The first value that is a parseable date. */
+/** The first value that is a date (src/feeds/dates.ts). */
 function firstDate(values: unknown[]): Date | undefined {
   for (const value of values) {
-    const text = typeof value === "string" ? value.trim() : "";
-    const date = new Date(text);
-    if (text !== "" && !Number.isNaN(date.getTime())) return date;
+    const date = typeof value === "string" ? parseFeedDate(value) : undefined;
+    if (date !== undefined) return date;
   }
   return undefined;
 }
@@ -311,9 +373,15 @@ function firstNonBlank(values: unknown[]): string | undefined {
   return values.find((value): value is string => typeof value === "string" && value.trim() !== "");
 }
 
-/** The distinct non-empty strings among `values`, trimmed, in order. */
+/** The richest of an entry's HTML bodies, without controls, or undefined when all are blank. */
+function entryHtml(values: unknown[]): string | undefined {
+  const html = firstNonBlank(values);
+  return html === undefined ? undefined : stripControlsFromMarkup(html);
+}
+
+/** The distinct non-empty strings among `values`, without controls, trimmed, in order. */
 function uniqueTrimmed(values: unknown[]): string[] {
-  const strings = values.map((value) => (typeof value === "string" ? value.trim() : ""));
+  const strings = values.map((value) => (typeof value === "string" ? stripControls(value).trim() : ""));
   return [...new Set(strings.filter((value) => value !== ""))];
 }
 

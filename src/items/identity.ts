@@ -42,14 +42,15 @@ function digest(text: string): string {
  * Every identity key of an entry, strongest first: the feed's guid (scoped to the feed, since
  * guids are only unique within one), the normalised link (global: the same article in two feeds
  * is one story), and a hash of title and text when the entry has neither.
- * An entry is new only when none of its keys has been seen.
+ * An entry is new only when none of its keys has been seen. `scope` names the feed; it must not
+ * change while the feed stays (its stored state keeps it: src/feeds/feed-state.ts).
  */
-export function identityKeys(entry: Pick<FeedEntry, "guid" | "link" | "title" | "html">, feedId: string): string[] {
+export function identityKeys(entry: Pick<FeedEntry, "guid" | "link" | "title" | "html">, scope: string): string[] {
   const keys: string[] = [];
   const guid = entry.guid?.trim();
-  if (guid) keys.push(`g:${digest(`${feedId}\n${guid}`)}`);
+  if (guid) keys.push(`g:${digest(`${scope}\n${guid}`)}`);
   const link = entry.link ? normalizeLink(entry.link) : undefined;
   if (link) keys.push(`l:${digest(link)}`);
-  if (keys.length === 0) keys.push(`h:${digest(`${feedId}\n${entry.title.trim()}\n${entry.html?.trim() ?? ""}`)}`);
+  if (keys.length === 0) keys.push(`h:${digest(`${scope}\n${entry.title.trim()}\n${entry.html?.trim() ?? ""}`)}`);
   return keys;
 }

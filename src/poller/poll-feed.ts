@@ -243,7 +243,7 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
     return recordFailure(feed, state, error, deps, now);
   }
   const source = feed.title ?? parsed.title ?? feed.id;
-  const candidates = parsed.entries.map((entry) => ({ entry, keys: identityKeys(entry, feed.id) }));
+  const candidates = parsed.entries.map((entry) => ({ entry, keys: identityKeys(entry, before.scope) }));
   const claim = await deps.seen.claimNew(candidates.map(({ keys }) => keys), now);
   try {
     const skipped = await skipFlood(feed, candidates, claim.isNew, deps, now);

@@ -335,7 +335,7 @@ export async function buildDeps(options: DepsOptions = {}): Promise<BotDeps & { 
     feeds,
     subscribers,
     recent: await RecentItems.open(namespaces.items, namespaces.recent),
-    feedStates: await FeedStates.open(namespaces.feeds, feeds.map((feed) => feed.id)),
+    feedStates: await FeedStates.open(namespaces.feeds, feeds),
     outbox,
     sender: new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget }),
     adminIds: options.adminIds ?? [],

@@ -70,16 +70,50 @@ describe("buildCatalog", () => {
     );
   });
 
-  test("derived ids from one host are numbered", () => {
-    const catalog = build({ feeds: [{ url: "https://a.example/one" }, { url: "https://a.example/two" }] }, ["https://a.example/three"]);
-    assert.deepEqual(catalog.feeds.map((feed) => feed.id), ["a-example", "a-example-2", "a-example-3"]);
+  test("feeds of one host are told apart by their path, never by their place in the list", () => {
+    const urls = ["https://a.example/one", "https://a.example/two", "https://b.example/rss"];
+    const ids = (list: string[]) => new Map(build({ feeds: list.map((url) => ({ url })) }).feeds.map((feed) => [feed.url, feed.id]));
+    const expected = new Map([
+      ["https://a.example/one", "a-example-one"],
+      ["https://a.example/two", "a-example-two"],
+      ["https://b.example/rss", "b-example"],
+    ]);
+    assert.deepEqual(ids(urls), expected);
+    assert.deepEqual(ids([...urls].reverse()), expected);
+  });
+
+  test("ids that would still clash get a hash of their URL", () => {
+    const catalog = build({ feeds: [{ url: "https://a.example/a-b" }, { url: "https://a.example/a/b" }, { url: "https://c.example/x", id: "c-example" }] }, [
+      "https://c.example/y",
+    ]);
+    const ids = catalog.feeds.map((feed) => feed.id);
+    assert.equal(new Set(ids).size, 4, `ids must be unique: ${ids.join(", ")}`);
+    for (const id of [ids[0], ids[1], ids[3]]) assert.match(id!, /^(a-example-a-b|c-example)-[0-9a-f]{6}$/);
+    assert.equal(ids[2], "c-example");
   });
 
   test("a configured id wins over a derived one, wherever it is listed", () => {
     const catalog = build({ feeds: [{ url: "https://a.example/one" }, { url: "https://a.example/two", id: "a-example" }] });
-    const ids = catalog.feeds.map((feed) => feed.id);
-    assert.equal(new Set(ids).size, 2, `ids must be unique: ${ids.join(", ")}`);
-    assert.equal(catalog.feeds.find((feed) => feed.url === "https://a.example/two")?.id, "a-example");
+    const [derived, configured] = catalog.feeds.map((feed) => feed.id);
+    assert.equal(configured, "a-example");
+    assert.match(derived!, /^a-example-[0-9a-f]{6}$/);
+  });
+
+  test("each feed names the id newswire 0.1 gave it when that differs, to find its old state", () => {
+    const catalog = build({ feeds: [{ url: "https://a.example/one" }, { url: "https://a.example/two" }, { url: "https://b.example/rss", id: "a-example-2" }] });
+    assert.deepEqual(
+      catalog.feeds.map(({ id, legacyId }) => [id, legacyId]),
+      [
+        ["a-example-one", "a-example"],
+        ["a-example-two", "a-example-3"],
+        ["a-example-2", undefined],
+      ],
+    );
+  });
+
+  test("spellings of one feed URL are one feed", () => {
+    const catalog = build({ feeds: [{ url: "https://www.a.example/rss/" }, { url: "http://a.example/rss" }, { url: "https://a.example/rss?lang=ru" }] });
+    assert.deepEqual(catalog.feeds.map((feed) => feed.url), ["https://www.a.example/rss/", "https://a.example/rss?lang=ru"]);
   });
 
   test("a configured id used twice is an error", () => {

@@ -103,6 +103,27 @@ describe("decodeText: Unicode", () => {
     assert.equal(decodeText(utf8(text), "application/rss+xml; charset=ISO-8859-1"), text);
   });
 
+  test("one stray byte in UTF-8 Cyrillic spoils one character, not the feed", () => {
+    const text = feed(RUSSIAN, `<?xml version="1.0" encoding="UTF-8"?>`);
+    const [head, tail] = [utf8(text.slice(0, 120)), utf8(text.slice(120))];
+    for (const stray of [hex("ff"), hex("c0"), hex("e9"), hex("d0")]) {
+      const decoded = decodeText(concat(head, stray, tail), "application/rss+xml; charset=utf-8");
+      assert.equal(decoded, `${text.slice(0, 120)}\uFFFD${text.slice(120)}`);
+    }
+    assert.equal(decodeText(concat(head, hex("ff"), tail)), `${text.slice(0, 120)}\uFFFD${text.slice(120)}`, "undeclared too");
+  });
+
+  test("a U+FFFD the document itself holds is no sign of a legacy encoding", () => {
+    assert.equal(decodeText(utf8(feed("Lost character: \uFFFD"))), feed("Lost character: \uFFFD"));
+  });
+
+  test("controls and bidi overrides never leave it, written out or as references; C1 reads as windows-1252", () => {
+    const page = "<p>Pay\u0000 \u202Efdp.exe&#x202C; &#27;now\u001b don\u0092t</p>";
+    assert.equal(decodeText(utf8(page)), "<p>Pay fdp.exe now don’t</p>");
+    // Undeclared windows-1252, which Node's TextDecoder leaves C1 at 0x80–0x9F.
+    assert.equal(decodeText(Uint8Array.from("don?t", (char) => (char === "?" ? 0x92 : char.charCodeAt(0)))), "don’t");
+  });
+
   test("no bytes, no text", () => {
     assert.equal(decodeText(new Uint8Array(0)), "");
   });
@@ -161,6 +182,14 @@ describe("decodeText: undeclared or wrongly declared Cyrillic", () => {
 
   test("a server-default ISO-8859-1 over windows-1251 Russian", () => {
     assert.equal(decodeText(windows1251(feed(RUSSIAN)), "text/xml; charset=iso-8859-1"), feed(RUSSIAN));
+  });
+
+  test("windows-1251 with a few bytes that pair up as UTF-8 is still windows-1251", () => {
+    // В« is C2 AB, Д» C4 BB, Я№ DF B9: each a valid two-byte UTF-8 sequence.
+    const text = feed(`${RUSSIAN} В«Ёлки» Д» Я№5`);
+    const bytes = Uint8Array.from(text, (char) => (char === "«" ? 0xab : char === "»" ? 0xbb : char === "№" ? 0xb9 : windows1251(char)[0]!));
+    assert.equal(new TextDecoder("utf-8").decode(bytes).match(/[\u0080-\u07FF]/g)?.length, 3, "the fixture holds three valid pairs");
+    assert.equal(decodeText(bytes), text);
   });
 
   test("an unknown label falls back to detection", () => {

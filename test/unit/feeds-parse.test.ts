@@ -107,6 +107,18 @@ describe("parseFeed: other formats", () => {
     });
   });
 
+  test("Atom xhtml content, summary and title keep the text of their inline elements, in order", async () => {
+    const xml = `<feed xmlns="http://www.w3.org/2005/Atom" xmlns:h="http://www.w3.org/1999/xhtml"><entry><id>1</id>
+      <title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">Read <em>all</em> about it</div></title>
+      <content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>More in our <a href="/faq">FAQ</a> and <b>notes</b> &amp; ]]&gt; too.</p></div></content>
+      </entry><entry><id>2</id><title>Prefixed</title>
+      <summary type='xhtml'><h:div><h:p>An <h:abbr title="x">XML</h:abbr> document</h:p></h:div></summary></entry></feed>`;
+    const feed = await parseFeed(xml, FEED_URL);
+    assert.equal(feed.entries[0]?.title, "Read all about it");
+    assert.equal(feed.entries[0]?.html, `<p>More in our <a href="/faq">FAQ</a> and <b>notes</b> &amp; ]]&gt; too.</p>`);
+    assert.equal(feed.entries[1]?.html, `<p>An <abbr title="x">XML</abbr> document</p>`);
+  });
+
   test("Atom 1.0: entry xml:base, summary as body, thumbnail inside media:group (not the video)", async () => {
     const entry = (await parseFeed(fixture("atom.xml"), FEED_URL)).entries[1];
     assert.equal(entry?.link, "https://elsewhere.example/guest/glue");
@@ -204,9 +216,62 @@ describe("parseFeed: what the web gets wrong", () => {
     );
   });
 
+  test("one broken tag costs at most its own item, not the feed", async () => {
+    const rss = `<?xml version="1.0"?><rss version="2.0"><channel><title>Harbour</title>
+      <item><title>Storm <b>warning</title><description>Wind &amp; rain<br>tonight</description><guid>1</guid></item>
+      <item><title>Ferry back</title><link>https://harbour.example/2?a=1&b=2</link></item>
+      </channel></rss>`;
+    const feed = await parseFeed(rss, FEED_URL);
+    assert.equal(feed.title, "Harbour");
+    assert.deepEqual(
+      feed.entries.map(({ title, link }) => [title, link]),
+      [
+        ["Storm warning", undefined],
+        ["Ferry back", "https://harbour.example/2?a=1&b=2"],
+      ],
+    );
+    assert.match(feed.entries[0]!.html!, /Wind &amp; rain<br>tonight/);
+
+    const atom = `<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id><title>a</titel></entry>
+      <entry><id>2</id><title>Second</title><link href="https://x.example/2"/></entry></feed>`;
+    const entries = (await parseFeed(atom, FEED_URL)).entries;
+    assert.equal(entries.length, 2);
+
+    // Outside text: read leniently, the broken element ends with its item.
+    const misspelt = `<rss version="2.0"><channel><title>Harbour</title><item><title>One</title><guid>1</gid><pubDate>Tue, 10 Jun 2025 12:00:00 GMT</pubDate></item>
+      <item><title>Two</title><guid>2</guid></item></channel></rss>`;
+    assert.deepEqual(
+      (await parseFeed(misspelt, FEED_URL)).entries.map(({ title, guid }) => [title, guid]),
+      [
+        ["One", "1"],
+        ["Two", "2"],
+      ],
+    );
+    assert.deepEqual(entries[1], { guid: "2", link: "https://x.example/2", title: "Second", categories: [] });
+  });
+
   test("control characters are dropped from titles; legacy-looking `&copy=` is not decoded", async () => {
     const xml = `<rss version="2.0"><channel><item><title>ab\u0008cd ?page=1&amp;copy=2</title></item></channel></rss>`;
     assert.equal((await parseFeed(xml, FEED_URL)).entries[0]?.title, "abcd ?page=1&copy=2");
+  });
+
+  test("controls and bidi overrides never leave the parser: titles, bodies, categories, feed titles", async () => {
+    const xml = `<rss version="2.0"><channel><title>Wire\u001b[31m &#x202E;News</title><item><title>Pay &#x202E;fdp.exe&#x202C; now &#27;[2J</title>
+      <description><![CDATA[<p>Body\u0000 with \u2066isolate\u2069 and &#x202e;override</p>]]></description>
+      <category>world\u0007</category></item></channel></rss>`;
+    const feed = await parseFeed(xml, FEED_URL);
+    assert.equal(feed.title, "Wire[31m News");
+    assert.deepEqual(feed.entries[0], { title: "Pay fdp.exe now [2J", html: "<p>Body with isolate and override</p>", categories: ["world"] });
+    const twice = `<rss version="2.0"><channel><item><title>t</title><description>&lt;p&gt;a&amp;#x202E;b&amp;#27;c&lt;/p&gt;</description></item></channel></rss>`;
+    assert.equal((await parseFeed(twice, FEED_URL)).entries[0]?.html, "<p>abc</p>", "escaped twice, as HTML inside XML");
+    const json = JSON.stringify({
+      version: "https://jsonfeed.org/version/1.1",
+      title: "J\u202eSON",
+      items: [{ id: "1", title: "a\u0000b", content_text: "c\u202ed\ud800", tags: ["t\u2067ag"] }],
+    });
+    const parsed = await parseFeed(json, FEED_URL);
+    assert.equal(parsed.title, "JSON");
+    assert.deepEqual(parsed.entries[0], { guid: "1", title: "ab", html: "cd", categories: ["tag"] });
   });
 
   test("RSS and RDF documents without a channel are empty feeds", async () => {
@@ -239,7 +304,8 @@ describe("parseFeed: failures", () => {
     await assertFails("Service temporarily unavailable, please come back later", "unparseable");
     await assertFails(`<?xml version="1.0"?><!-- nothing else -->`, "unparseable");
     await assertFails(`<rss version="2.0"><channel><title>Never closed`, "unparseable");
-    await assertFails(`<feed xmlns="http://www.w3.org/2005/Atom"><entry><title>a</titel></entry></feed>`, "unparseable");
+    await assertFails(`<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>1</id><title>a</title>`, "unparseable");
+    await assertFails(`<rss version="2.0"><channel><title>Cut</title><item><title><![CD`, "unparseable");
     await assertFails(`{"version": "https://jsonfeed.org/version/1.1", "items": [`, "unparseable");
   });
 });

@@ -90,6 +90,8 @@ interface Tally {
   files: number;
   parsed: number;
   entries: number;
+  /** Entries with a publication date. */
+  dated: number;
   failures: Map<string, number>;
 }
 
@@ -104,7 +106,7 @@ describe("real-world feed corpus", () => {
 
   for (const row of rows) {
     test(row.file, async () => {
-      const tally = tallies.get(row.format) ?? { files: 0, parsed: 0, entries: 0, failures: new Map() };
+      const tally = tallies.get(row.format) ?? { files: 0, parsed: 0, entries: 0, dated: 0, failures: new Map() };
       tallies.set(row.format, tally);
       tally.files++;
       const expected = expectedFailure(row.format);
@@ -127,6 +129,7 @@ describe("real-world feed corpus", () => {
       assert.equal(expected, undefined, `${row.file} (${row.format}) parsed, but should fail with ${expected}`);
       tally.parsed++;
       tally.entries += feed.entries.length;
+      tally.dated += feed.entries.filter((entry) => entry.published !== undefined).length;
       for (const entry of feed.entries) assertEntryShape(entry, row.file);
       if (feed.entries.some((entry) => entry.title === "" && entry.link === undefined)) bodyOnly.push(row.file);
       if (LEGACY_CYRILLIC.has(row.decodedAs) || row.file === UNDECLARED_KOI8R) assertRussianTitles(feed, row.file);
@@ -135,13 +138,13 @@ describe("real-world feed corpus", () => {
 
   test("summary by format", (t) => {
     assert.equal([...tallies.values()].reduce((sum, tally) => sum + tally.files, 0), rows.length);
-    t.diagnostic("format | files | parsed | entries | failed");
+    t.diagnostic("format | files | parsed | entries | dated | failed");
     for (const [format, tally] of [...tallies].sort(([a], [b]) => a.localeCompare(b))) {
       const failed = [...tally.failures].map(([reason, count]) => `${count} ${reason}`).join(", ") || "-";
-      t.diagnostic(`${format} | ${tally.files} | ${tally.parsed} | ${tally.entries} | ${failed}`);
+      t.diagnostic(`${format} | ${tally.files} | ${tally.parsed} | ${tally.entries} | ${tally.dated} | ${failed}`);
     }
-    const parsed = [...tallies.values()].reduce((sum, tally) => sum + tally.parsed, 0);
-    t.diagnostic(`total: ${parsed} of ${rows.length} files parse`);
+    const total = (field: "parsed" | "entries" | "dated") => [...tallies.values()].reduce((sum, tally) => sum + tally[field], 0);
+    t.diagnostic(`total: ${total("parsed")} of ${rows.length} files parse, ${total("dated")} of ${total("entries")} entries dated`);
     // RSS lets an item be a description alone; such entries have neither title nor link.
     t.diagnostic(`files with body-only entries (no title, no link): ${bodyOnly.join(", ") || "none"}`);
   });

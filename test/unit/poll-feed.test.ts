@@ -49,7 +49,7 @@ async function harness(feeds: FeedDefinition[], afterFailures = 3): Promise<Harn
     },
   } as unknown as Dispatcher;
   const deps: PollDeps = {
-    feedStates: await FeedStates.open(namespaces.feeds, feeds.map((feed) => feed.id)),
+    feedStates: await FeedStates.open(namespaces.feeds, feeds),
     seen: new SeenItems(namespaces.seen),
     recent: await RecentItems.open(namespaces.items, namespaces.recent),
     dispatcher,

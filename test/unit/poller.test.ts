@@ -23,7 +23,7 @@ async function pollDeps(feeds: readonly FeedDefinition[], clock = { now: START }
   const lines: string[] = [];
   return {
     lines,
-    feedStates: await FeedStates.open(namespaces.feeds, feeds.map((feed) => feed.id)),
+    feedStates: await FeedStates.open(namespaces.feeds, feeds),
     seen: new SeenItems(namespaces.seen),
     recent: await RecentItems.open(namespaces.items, namespaces.recent),
     dispatcher: { accept: async () => 0 } as unknown as Dispatcher,

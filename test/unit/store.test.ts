@@ -187,16 +187,16 @@ describe("state in a SQLite store, across reopening", () => {
   });
 
   test("FeedStates: new feeds start empty, states survive reopening", async () => {
-    const states = await FeedStates.open(first.feeds, ["a", "b"]);
-    assert.deepEqual(states.get("a"), { baselined: false, failures: 0, itemsSeen: 0 });
-    await states.set("a", { baselined: true, failures: 0, itemsSeen: 12, etag: '"v1"', lastPollAt: 100 });
-    await states.set("b", { baselined: false, failures: 2, itemsSeen: 0, lastError: "HTTP 500" });
+    const feed = (id: string) => ({ id, url: `https://${id}.example/rss` });
+    const states = await FeedStates.open(first.feeds, [feed("a"), feed("b")]);
+    assert.deepEqual(states.get("a"), { baselined: false, failures: 0, itemsSeen: 0, scope: "//a.example/rss" });
+    await states.set("a", { ...states.get("a"), baselined: true, itemsSeen: 12, etag: '"v1"', lastPollAt: 100 });
+    await states.set("b", { ...states.get("b"), failures: 2, lastError: "HTTP 500" });
     assert.equal(states.get("a").itemsSeen, 12);
-    assert.deepEqual(states.get("unknown"), { baselined: false, failures: 0, itemsSeen: 0 });
 
-    const reopened = await FeedStates.open((await store.open()).feeds, ["a", "b", "c"]);
-    assert.deepEqual(reopened.get("a"), { baselined: true, failures: 0, itemsSeen: 12, etag: '"v1"', lastPollAt: 100 });
+    const reopened = await FeedStates.open((await store.open()).feeds, [feed("a"), feed("b"), feed("c")]);
+    assert.deepEqual(reopened.get("a"), { baselined: true, failures: 0, itemsSeen: 12, etag: '"v1"', lastPollAt: 100, scope: "//a.example/rss" });
     assert.equal(reopened.get("b").lastError, "HTTP 500");
-    assert.deepEqual(reopened.get("c"), { baselined: false, failures: 0, itemsSeen: 0 });
+    assert.deepEqual(reopened.get("c"), { baselined: false, failures: 0, itemsSeen: 0, scope: "//c.example/rss" });
   });
 });

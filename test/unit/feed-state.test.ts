@@ -1,0 +1,68 @@
+import { describe, test } from "node:test";
+import assert from "node:assert/strict";
+import Keyv from "keyv";
+import { buildCatalog } from "../../src/config/catalog.js";
+import { FeedStates, type FeedState } from "../../src/feeds/feed-state.js";
+import { identityKeys } from "../../src/items/identity.js";
+
+const feedsOf = (urls: string[]) => buildCatalog({ feeds: urls.map((url) => ({ url })) }, [], "newswire.yaml").feeds;
+const ONE = "https://a.example/one.xml";
+const TWO = "https://a.example/two.xml";
+
+/** A state as newswire 0.1 stored it, under its order-dependent id and without a scope. */
+const legacyState = (itemsSeen: number): Omit<FeedState, "scope"> => ({ baselined: true, failures: 0, itemsSeen, etag: `"v${itemsSeen}"` });
+
+describe("FeedStates", () => {
+  test("states follow their feed's URL when the list is reordered or grows", async () => {
+    const keyv = new Keyv();
+    const first = await FeedStates.open(keyv, feedsOf([ONE]));
+    const [one] = feedsOf([ONE]);
+    await first.set(one!.id, { ...first.get(one!.id), baselined: true, itemsSeen: 5 });
+
+    // A second feed of the same site, listed above the first: it starts afresh (so its first poll is
+    // a baseline), and the first keeps its state under its new id.
+    const grown = feedsOf([TWO, ONE]);
+    const states = await FeedStates.open(keyv, grown);
+    const byUrl = new Map(grown.map((feed) => [feed.url, states.get(feed.id)]));
+    assert.equal(byUrl.get(ONE)!.itemsSeen, 5);
+    assert.equal(byUrl.get(ONE)!.scope, first.get(one!.id).scope, "its items' guids keep their keys");
+    assert.deepEqual(byUrl.get(TWO), { baselined: false, failures: 0, itemsSeen: 0, scope: "//a.example/two.xml" });
+  });
+
+  test("a state stored by 0.1 under a list-order id is taken over once, with that id as its scope", async () => {
+    const keyv = new Keyv();
+    // 0.1 named the feeds of this list a-example and a-example-2.
+    await keyv.set("a-example", legacyState(1));
+    await keyv.set("a-example-2", legacyState(2));
+    const entry = { guid: "urn:item:7", title: "Seven" };
+    const keyUnder01 = identityKeys(entry, "a-example-2");
+
+    const upgraded = feedsOf([ONE, TWO]);
+    const states = await FeedStates.open(keyv, upgraded);
+    const two = upgraded.find((feed) => feed.url === TWO)!;
+    assert.equal(states.get(two.id).itemsSeen, 2);
+    assert.deepEqual(identityKeys(entry, states.get(two.id).scope), keyUnder01, "a guid remembered by 0.1 is still seen");
+    assert.equal(states.get(upgraded.find((feed) => feed.url === ONE)!.id).itemsSeen, 1);
+    assert.equal(await keyv.get("a-example"), undefined, "the old record is gone");
+    assert.equal(await keyv.get("a-example-2"), undefined);
+
+    // After the upgrade the operator reorders: each feed still has its own state.
+    const reordered = feedsOf([TWO, ONE]);
+    const again = await FeedStates.open(keyv, reordered);
+    for (const feed of reordered) assert.equal(again.get(feed.id).itemsSeen, feed.url === ONE ? 1 : 2, feed.url);
+  });
+
+  test("a configured id finds its 0.1 state under that id", async () => {
+    const keyv = new Keyv();
+    await keyv.set("harbour", legacyState(9));
+    const feeds = buildCatalog({ feeds: [{ url: ONE, id: "harbour" }] }, [], "newswire.yaml").feeds;
+    const states = await FeedStates.open(keyv, feeds);
+    assert.deepEqual(states.get("harbour"), { ...legacyState(9), scope: "harbour" });
+  });
+
+  test("only feeds opened with the store have a state", async () => {
+    const states = await FeedStates.open(new Keyv(), feedsOf([ONE]));
+    assert.throws(() => states.get("elsewhere"), /not opened/);
+    await assert.rejects(states.set("elsewhere", states.get("a-example")), /not opened/);
+  });
+});
