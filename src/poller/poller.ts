@@ -8,17 +8,33 @@ import pLimit, { type LimitFunction } from "p-limit";
 import type { FeedDefinition } from "../config/catalog.js";
 import { pollFeed, type PollDeps, type PollResult } from "./poll-feed.js";
 
+/** How a poll ended: its {@link PollResult} status, or "error" when it threw (a bug, the store). */
+export type PollOutcome = PollResult["status"] | "error";
+
+/** What the poller counts; see src/metrics/metrics.ts. */
+export interface PollMetrics {
+  /** One feed polled, with its duration. */
+  polled(outcome: PollOutcome, seconds: number): void;
+  /** Items a poll accepted; `baseline`: a feed's first poll, recorded but not pushed. */
+  accepted(items: number, baseline: boolean): void;
+  /** A cycle (one tick's due feeds) completed at `at`, ms. */
+  cycleCompleted(at: number): void;
+}
+
 /** Polls the catalog's feeds on a schedule. */
 export class Poller {
   private readonly inFlight = new Map<string, Promise<PollResult | undefined>>();
   private readonly limit: LimitFunction;
   private readonly abort = new AbortController();
   private task: ScheduledTask | undefined;
+  private lastCycle: number | undefined;
 
+  /** `metrics`: counted when given. */
   constructor(
     private readonly feeds: readonly FeedDefinition[],
     private readonly deps: PollDeps,
     concurrency: number,
+    private readonly metrics?: PollMetrics,
   ) {
     this.limit = pLimit(concurrency);
   }
@@ -28,13 +44,25 @@ export class Poller {
    * Resolves when the feeds it started are done.
    */
   async pollDue(): Promise<void> {
-    const now = this.deps.now?.() ?? Date.now();
+    const now = this.now();
     const due = this.feeds.filter((feed) => {
       if (this.inFlight.has(feed.id)) return false;
       const next = this.deps.feedStates.get(feed.id).nextPollAt;
       return next === undefined || next <= now;
     });
     await Promise.all(due.map((feed) => this.poll(feed)));
+    this.lastCycle = this.now();
+    this.metrics?.cycleCompleted(this.lastCycle);
+  }
+
+  /** When the last cycle completed (ms), undefined before the first. */
+  get lastCycleAt(): number | undefined {
+    return this.lastCycle;
+  }
+
+  /** The next `count` ticks of the schedule (ms), empty before `start`. */
+  nextTicks(count: number): number[] {
+    return this.task?.getNextRuns(count).map((date) => date.getTime()) ?? [];
   }
 
   /** Polls now and then on every tick of `cron`. */
@@ -57,14 +85,24 @@ export class Poller {
     return this.inFlight.size;
   }
 
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
   private poll(feed: FeedDefinition): Promise<PollResult | undefined> {
     const run = this.limit(async () => {
       if (this.abort.signal.aborted) return undefined;
+      const started = performance.now();
+      const done = (outcome: PollOutcome) => this.metrics?.polled(outcome, (performance.now() - started) / 1000);
       try {
-        return await pollFeed(feed, this.deps, this.abort.signal);
+        const result = await pollFeed(feed, this.deps, this.abort.signal);
+        done(result.status);
+        if (result.status === "ok") this.metrics?.accepted(result.newItems, result.baseline);
+        return result;
       } catch (error) {
         // Stopping aborts fetches under way; that is no error.
         if (this.abort.signal.aborted) return undefined;
+        done("error");
         // Not the feed's fault (the store failed, a bug): log it and keep polling the others.
         this.deps.logger.error({ feed: feed.id, err: error }, "poll failed unexpectedly");
         return undefined;
