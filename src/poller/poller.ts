@@ -41,7 +41,8 @@ export class Poller {
 
   /**
    * One cycle: polls every due feed that is not already in flight.
-   * Resolves when the feeds it started are done.
+   * Resolves when the feeds it started are done. The cycle counts as completed (lastCycleAt) once
+   * the feeds it found under way are done too: only then has every feed due now been polled.
    */
   async pollDue(): Promise<void> {
     const now = this.now();
@@ -50,7 +51,14 @@ export class Poller {
       const next = this.deps.feedStates.get(feed.id).nextPollAt;
       return next === undefined || next <= now;
     });
-    await Promise.all(due.map((feed) => this.poll(feed)));
+    const underWay = [...this.inFlight.values()];
+    const started = due.map((feed) => this.poll(feed));
+    if (underWay.length > 0) void Promise.all([...started, ...underWay]).then(() => this.cycleCompleted());
+    await Promise.all(started);
+    if (underWay.length === 0) this.cycleCompleted();
+  }
+
+  private cycleCompleted(): void {
     this.lastCycle = this.now();
     this.metrics?.cycleCompleted(this.lastCycle);
   }

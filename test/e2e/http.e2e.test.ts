@@ -14,6 +14,7 @@ import { startNewswire, startWorld, type NewswireProcess, type World } from "../
 
 const CHAT = 5151;
 const INTRUDER_CHAT = 6262;
+const POLLING_CHAT = 7373;
 const SECRET = "e2e-Webhook_secret-42";
 
 /** A port nothing listens on now. */
@@ -166,8 +167,8 @@ describe("HTTP server end to end", () => {
     const bot = startNewswire(world.env({ FEEDS: world.site.url("/feed.xml") }), world.workdir);
     try {
       await bot.waitForOutput("newswire started");
-      telegram.sendText(CHAT, "/subscriptions");
-      await telegram.waitFor((message) => message.chat_id === CHAT);
+      telegram.sendText(POLLING_CHAT, "/subscriptions");
+      await telegram.waitFor((message) => message.chat_id === POLLING_CHAT);
       assert.ok(telegram.calls.some((call) => call.method === "getUpdates"));
       assert.equal(telegram.webhook, undefined, "the webhook of the previous run was removed");
       assert.doesNotMatch(bot.output(), /HTTP server listening/);
