@@ -26,6 +26,8 @@ import { SeenItems } from "./items/seen.js";
 import { AdminNotifier } from "./poller/admin-alerts.js";
 import { Poller } from "./poller/poller.js";
 import { StoreEpoch } from "./store/epoch.js";
+import { startHttp } from "./http/instance.js";
+import { Metrics, queueReading } from "./metrics/metrics.js";
 import { closeNamespaces, openNamespaces, sweepPeriodically } from "./store/keyv.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
@@ -191,6 +193,8 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     logger.child({ part: "alerts" }),
   );
   notifyAdmins = (text) => void alerts.notify(text);
+  // Metrics are kept only where they are served (PORT).
+  const metrics = settings.port === undefined ? undefined : new Metrics();
   const poller = new Poller(
     catalog.feeds,
     {
@@ -207,17 +211,38 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
       maxNewItems: settings.maxNewItemsPerPoll,
     },
     settings.feedConcurrency,
-    epochCheck(epoch, { catalog, feedStates, subscribers, logger, notify: (text) => notifyAdmins(text) }),
+    {
+      beforeCycle: epochCheck(epoch, { catalog, feedStates, subscribers, logger, notify: (text) => notifyAdmins(text) }),
+      ...(metrics ? { metrics } : {}),
+    },
   );
-  const runner: RunnerHandle = run(bot, { runner: { silent: true } });
   poller.start(settings.pollCron);
+
+  // ---- updates and HTTP (PORT, WEBHOOK_URL, WEBHOOK_SECRET): src/http, src/metrics ----
+  // Webhook mode: Telegram posts updates to the HTTP server, and nothing polls. Long polling first
+  // removes a webhook left from an earlier webhook run, or Telegram would answer every poll 409.
+  let runner: RunnerHandle | undefined;
+  if (!settings.webhook) {
+    await bot.api.deleteWebhook({ drop_pending_updates: false });
+    runner = run(bot, { runner: { silent: true } });
+  }
+  const http = metrics && settings.port !== undefined
+    ? await startHttp(settings.port, settings.webhook, { bot, probeApi: new Api(settings.botToken, { apiRoot: settings.apiRoot }), store: store.feeds, poller, metrics, logger: logger.child({ part: "http" }) })
+    : undefined;
+  if (metrics) {
+    // Replies and alerts are counted after their budget's waits and retries: their final outcome.
+    for (const api of [broadcastApi, bot.api, alertApi]) api.config.use(metrics.telegramCalls());
+    metrics.watchStore(store);
+    metrics.observeQueue(() => queueReading(outbox));
+  }
+  // ---- end of updates and HTTP ----
   logger.info(
     { bot: bot.botInfo.username, feeds: catalog.feeds.length, topics: catalog.topics.length, subscribers: subscribers.size, queued: outbox.size.deliveries },
     "newswire started",
   );
 
   return async () => {
-    await Promise.allSettled([poller.stop(), runner.isRunning() ? runner.stop() : undefined]);
+    await Promise.allSettled([poller.stop(), runner?.isRunning() ? runner.stop() : undefined, http?.close(3_000)]);
     await Promise.all([sender.stop(5_000), alerts.drain(5_000)]);
     await sweeper.stop();
     await recent.flush();

@@ -78,6 +78,48 @@ function summarizerOptions(value: SummarizerFields): LlmSummarizerOptions | unde
   };
 }
 
+/** Telegram's rule for a webhook's secret token (setWebhook `secret_token`). */
+const WEBHOOK_SECRET_PATTERN = /^[A-Za-z0-9_-]{1,256}$/;
+
+/** The HTTP server and webhook mode: `WEBHOOK_URL` needs `WEBHOOK_SECRET` and `PORT` (its path is served there). */
+const httpFields = {
+  PORT: z
+    .string()
+    .trim()
+    .optional()
+    .transform((value, ctx) => {
+      if (value === undefined) return undefined;
+      const port = Number(value);
+      if (!/^\d+$/.test(value) || port < 1 || port > 65_535) {
+        ctx.addIssue({ code: "custom", message: `must be a TCP port from 1 to 65535, got ${JSON.stringify(value)}` });
+        return z.NEVER;
+      }
+      return port;
+    }),
+  WEBHOOK_URL: z
+    .string()
+    .trim()
+    .refine(isHttpUrl, "must be an http(s) URL such as https://bot.example.org/telegram (Telegram itself posts only to https)")
+    .optional(),
+  WEBHOOK_SECRET: z
+    .string()
+    .trim()
+    .regex(WEBHOOK_SECRET_PATTERN, "must be 1 to 256 characters of A-Z, a-z, 0-9, _ and - (Telegram's rule for secret tokens)")
+    .optional(),
+};
+
+type HttpFields = z.infer<z.ZodObject<typeof httpFields>>;
+
+function requireWebhookCompanions(value: HttpFields, ctx: z.RefinementCtx): void {
+  if (value.WEBHOOK_URL === undefined) return;
+  if (value.WEBHOOK_SECRET === undefined) {
+    ctx.addIssue({ code: "custom", path: ["WEBHOOK_SECRET"], message: "is required when WEBHOOK_URL is set: Telegram sends it with every update, other requests get 401" });
+  }
+  if (value.PORT === undefined) {
+    ctx.addIssue({ code: "custom", path: ["PORT"], message: "is required when WEBHOOK_URL is set: the webhook's path is served on it" });
+  }
+}
+
 /** What reading feeds needs (the bot, and tools such as `npm run preview` that run without a token). */
 const feedReadingFields = {
   CONFIG_FILE: z.string().trim().optional(),
@@ -159,7 +201,10 @@ const schema = z.object({
   FEED_FAILURE_ALERT: positiveInt(5),
   MAX_NEW_ITEMS_PER_POLL: positiveInt(20),
   ...feedReadingFields,
-}).superRefine(requireBothOrNeither);
+  ...httpFields,
+})
+  .superRefine(requireBothOrNeither)
+  .superRefine(requireWebhookCompanions);
 
 /** Everything newswire is told by its environment, validated. */
 export interface Settings {
@@ -189,6 +234,10 @@ export interface Settings {
   maxNewItemsPerPoll: number;
   /** The LLM summariser, when `SUMMARIZER_URL` and `SUMMARIZER_MODEL` are set; extractive summaries otherwise. */
   summarizer?: LlmSummarizerOptions;
+  /** Where `/healthz`, `/readyz`, `/metrics` (and the webhook) are served; no HTTP server when unset. */
+  port?: number;
+  /** Webhook mode (`WEBHOOK_URL`, `WEBHOOK_SECRET`); long polling when unset. */
+  webhook?: { url: string; secret: string };
 }
 
 /**
@@ -227,6 +276,10 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     ...(value.SEND_CONCURRENCY !== undefined ? { sendConcurrency: value.SEND_CONCURRENCY } : {}),
     feedFailureAlert: value.FEED_FAILURE_ALERT,
     maxNewItemsPerPoll: value.MAX_NEW_ITEMS_PER_POLL,
+    ...(value.PORT !== undefined ? { port: value.PORT } : {}),
+    ...(value.WEBHOOK_URL !== undefined && value.WEBHOOK_SECRET !== undefined
+      ? { webhook: { url: value.WEBHOOK_URL, secret: value.WEBHOOK_SECRET } }
+      : {}),
   };
 }
 

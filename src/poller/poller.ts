@@ -9,36 +9,77 @@ import type { FeedDefinition } from "../config/catalog.js";
 import { StoreError } from "../store/guard.js";
 import { pollFeed, type PollDeps, type PollResult } from "./poll-feed.js";
 
+/** How a poll ended: its {@link PollResult} status, or "error" when it threw (a bug, the store). */
+export type PollOutcome = PollResult["status"] | "error";
+
+/** What the poller counts; see src/metrics/metrics.ts. */
+export interface PollMetrics {
+  /** One feed polled, with its duration. */
+  polled(outcome: PollOutcome, seconds: number): void;
+  /** Items a poll accepted; `baseline`: a feed's first poll, recorded but not pushed. */
+  accepted(items: number, baseline: boolean): void;
+  /** A cycle (one tick's due feeds) completed at `at`, ms. */
+  cycleCompleted(at: number): void;
+}
+
+/** Optional parts of a poller. */
+export interface PollerHooks {
+  /** Runs before each cycle; resolving false skips the cycle (the store cannot be trusted right now). */
+  beforeCycle?: () => Promise<boolean>;
+  /** Counted when given. */
+  metrics?: PollMetrics;
+}
+
 /** Polls the catalog's feeds on a schedule. */
 export class Poller {
   private readonly inFlight = new Map<string, Promise<PollResult | undefined>>();
   private readonly limit: LimitFunction;
   private readonly abort = new AbortController();
   private task: ScheduledTask | undefined;
+  private lastCycle: number | undefined;
 
   constructor(
     private readonly feeds: readonly FeedDefinition[],
     private readonly deps: PollDeps,
     concurrency: number,
-    /** Runs before each cycle; resolving false skips the cycle (the store cannot be trusted right now). */
-    private readonly beforeCycle?: () => Promise<boolean>,
+    private readonly hooks: PollerHooks = {},
   ) {
     this.limit = pLimit(concurrency);
   }
 
   /**
    * One cycle: polls every due feed that is not already in flight.
-   * Resolves when the feeds it started are done.
+   * Resolves when the feeds it started are done. The cycle counts as completed (lastCycleAt) once
+   * the feeds it found under way are done too: only then has every feed due now been polled.
    */
   async pollDue(): Promise<void> {
-    if (this.beforeCycle && !(await this.beforeCycle())) return;
-    const now = this.deps.now?.() ?? Date.now();
+    if (this.hooks.beforeCycle && !(await this.hooks.beforeCycle())) return;
+    const now = this.now();
     const due = this.feeds.filter((feed) => {
       if (this.inFlight.has(feed.id)) return false;
       const next = this.deps.feedStates.get(feed.id).nextPollAt;
       return next === undefined || next <= now;
     });
-    await Promise.all(due.map((feed) => this.poll(feed)));
+    const underWay = [...this.inFlight.values()];
+    const started = due.map((feed) => this.poll(feed));
+    if (underWay.length > 0) void Promise.all([...started, ...underWay]).then(() => this.cycleCompleted());
+    await Promise.all(started);
+    if (underWay.length === 0) this.cycleCompleted();
+  }
+
+  private cycleCompleted(): void {
+    this.lastCycle = this.now();
+    this.hooks.metrics?.cycleCompleted(this.lastCycle);
+  }
+
+  /** When the last cycle completed (ms), undefined before the first. */
+  get lastCycleAt(): number | undefined {
+    return this.lastCycle;
+  }
+
+  /** The next `count` ticks of the schedule (ms), empty before `start`. */
+  nextTicks(count: number): number[] {
+    return this.task?.getNextRuns(count).map((date) => date.getTime()) ?? [];
   }
 
   /** Polls now and then on every tick of `cron`. */
@@ -61,14 +102,24 @@ export class Poller {
     return this.inFlight.size;
   }
 
+  private now(): number {
+    return this.deps.now?.() ?? Date.now();
+  }
+
   private poll(feed: FeedDefinition): Promise<PollResult | undefined> {
     const run = this.limit(async () => {
       if (this.abort.signal.aborted) return undefined;
+      const started = performance.now();
+      const done = (outcome: PollOutcome) => this.hooks.metrics?.polled(outcome, (performance.now() - started) / 1000);
       try {
-        return await pollFeed(feed, this.deps, this.abort.signal);
+        const result = await pollFeed(feed, this.deps, this.abort.signal);
+        done(result.status);
+        if (result.status === "ok") this.hooks.metrics?.accepted(result.newItems, result.baseline);
+        return result;
       } catch (error) {
         // Stopping aborts fetches under way; that is no error.
         if (this.abort.signal.aborted) return undefined;
+        done("error");
         // The store failed: its health logs that once per outage, not once per poll. The poll
         // took nothing in, so the next one after the outage takes the same items.
         if (error instanceof StoreError) return undefined;

@@ -181,6 +181,9 @@ class World {
   /** Accepted send times, ms: all chats, and per chat. */
   readonly sendTimes: number[] = [];
   readonly chatSendTimes = new Map<number, number[]>();
+  /** Webhook mode (see the section "webhooks"). */
+  webhook: Webhook | undefined;
+  readonly webhookDeliveries: WebhookDelivery[] = [];
 }
 
 /** The user who writes in groups when a test does not say who. */
@@ -203,6 +206,44 @@ const NO_ADMIN_RIGHTS: Omit<ChatMemberAdministrator, "status" | "user"> = {
 };
 
 const CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
+
+const WEBHOOK_CONFLICT = "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first";
+
+/** Pause before the double retries an update the webhook did not accept (Telegram waits longer). */
+const WEBHOOK_RETRY_MS = 200;
+
+/** The webhook set with setWebhook. */
+interface Webhook {
+  url: string;
+  secretToken?: string;
+  /** An update is being POSTed (or waiting to be retried). */
+  delivering: boolean;
+  lastError?: { at: number; message: string };
+}
+
+/** One POST of an update to the webhook: the HTTP status it got (0: no answer). */
+export interface WebhookDelivery {
+  update_id: number;
+  status: number;
+  /** Clock time, ms. */
+  at: number;
+}
+
+/** POSTs `update` as Telegram does; the status, or 0 when the webhook could not be reached. */
+async function postUpdate(url: string, update: Update, secretToken: string | undefined, signal: AbortSignal): Promise<number> {
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...(secretToken !== undefined ? { "x-telegram-bot-api-secret-token": secretToken } : {}) },
+      body: JSON.stringify(update),
+      signal,
+    });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
 
 /** The identity of the bot under test (what getMe answers). */
 export function testBotInfo(id = 999, username = "newswire_test_bot"): UserFromGetMe {
@@ -240,6 +281,9 @@ export class FakeTelegram {
   private readonly inFlight = new Set<ServerResponse>();
   private readonly handlers: Readonly<Record<string, Handler>>;
   private readonly methodNames: ReadonlyMap<string, string>;
+  /** Aborted by close(): ends webhook deliveries under way. */
+  private readonly closing = new AbortController();
+  private readonly deliveryListeners = new Set<() => void>();
 
   /** @internal use {@link startFakeTelegram} */
   constructor(
@@ -256,6 +300,8 @@ export class FakeTelegram {
       getMe: () => this.bot,
       getUpdates: (p, signal) => this.getUpdates(p, signal),
       deleteWebhook: (p) => this.deleteWebhook(p),
+      setWebhook: (p) => this.setWebhook(p),
+      getWebhookInfo: () => this.getWebhookInfo(),
       setMyCommands: (p) => this.setMyCommands(p),
       getMyCommands: (p) => this.commands(optionalObject(p, "scope"), optionalString(p, "language_code")),
       deleteMyCommands: (p) => this.deleteMyCommands(p),
@@ -345,6 +391,7 @@ export class FakeTelegram {
     const full: Update = { ...update, update_id: this.world.nextUpdateId++ };
     this.world.updates.push(full);
     this.poller?.wake();
+    void this.deliverUpdates();
     return full;
   }
 
@@ -441,6 +488,7 @@ export class FakeTelegram {
 
   /** Answers a held long poll with no updates, fails pending waitFor calls, and stops the server. */
   async close(): Promise<void> {
+    this.closing.abort();
     this.poller?.wake();
     for (const listener of [...this.closeListeners]) listener();
     await Promise.all([...this.inFlight].map((res) => new Promise((done) => res.once("close", done))));
@@ -505,6 +553,7 @@ export class FakeTelegram {
     if (offset !== undefined) this.confirmUpdates(offset);
     const limit = Math.min(Math.max(optionalInt(p, "limit") ?? 100, 1), 100);
     const timeout = Math.max(optionalInt(p, "timeout") ?? 0, 0);
+    if (this.world.webhook) throw new ApiError(409, WEBHOOK_CONFLICT);
     this.poller?.conflict();
     if (this.world.updates.length === 0 && timeout > 0) await this.holdPoll(timeout * 1000, signal);
     return this.world.updates.slice(0, limit);
@@ -537,6 +586,7 @@ export class FakeTelegram {
 
   private deleteWebhook(p: Params): true {
     if (optionalBool(p, "drop_pending_updates")) this.world.updates.length = 0;
+    this.world.webhook = undefined;
     return true;
   }
 
@@ -561,6 +611,116 @@ export class FakeTelegram {
   private deleteMyCommands(p: Params): true {
     this.world.commands.delete(commandsKey(optionalObject(p, "scope"), optionalString(p, "language_code")));
     return true;
+  }
+
+  // ---- webhooks (setWebhook, getWebhookInfo; deleteWebhook above) ----
+  // Like Telegram: while a webhook is set, updates are POSTed to it one at a time, in order, with
+  // the secret token header, and kept (and retried) until it answers 2xx; getUpdates answers 409.
+  // Unlike Telegram, http:// and any port are accepted (a loopback test cannot serve TLS).
+
+  /** The webhook in use, as getWebhookInfo reports it; undefined in long-polling mode. */
+  get webhook(): Readonly<{ url: string; secretToken?: string }> | undefined {
+    const hook = this.world.webhook;
+    return hook && { url: hook.url, ...(hook.secretToken !== undefined ? { secretToken: hook.secretToken } : {}) };
+  }
+
+  /** Every POST of an update to the webhook so far, oldest first. */
+  get webhookDeliveries(): readonly WebhookDelivery[] {
+    return this.world.webhookDeliveries;
+  }
+
+  /**
+   * POSTs `update` to the webhook with the secret token header `secretToken` (none: no header),
+   * as anyone who learned the URL could; resolves with the HTTP status. Not recorded as a delivery.
+   */
+  async postToWebhook(update: Update, secretToken: string | undefined): Promise<number> {
+    const hook = this.world.webhook;
+    if (!hook) throw new Error("postToWebhook: no webhook is set");
+    return postUpdate(hook.url, update, secretToken, this.closing.signal);
+  }
+
+  /** Resolves once a delivery matches `predicate`; rejects after `timeoutMs` or when the double closes. */
+  waitForDelivery(predicate: (delivery: WebhookDelivery) => boolean, timeoutMs = 5000): Promise<WebhookDelivery> {
+    return new Promise((resolve, reject) => {
+      const finish = (error?: Error): void => {
+        clearTimeout(timer);
+        this.deliveryListeners.delete(check);
+        this.closeListeners.delete(onClose);
+        const found = this.world.webhookDeliveries.find(predicate);
+        if (error) reject(error);
+        else resolve(found!);
+      };
+      const check = (): void => {
+        if (this.world.webhookDeliveries.some(predicate)) finish();
+      };
+      const fail = (why: string) => finish(new Error(`waitForDelivery: no matching delivery ${why}; deliveries: ${JSON.stringify(this.world.webhookDeliveries)}`));
+      const onClose = (): void => fail("before the fake Telegram was closed");
+      const timer = setTimeout(() => fail(`within ${timeoutMs} ms`), timeoutMs);
+      this.deliveryListeners.add(check);
+      this.closeListeners.add(onClose);
+      check();
+    });
+  }
+
+  private setWebhook(p: Params): true {
+    const url = optionalString(p, "url") ?? "";
+    // Telegram: an empty URL removes the webhook.
+    if (url === "") return this.deleteWebhook(p);
+    let protocol: string;
+    try {
+      protocol = new URL(url).protocol;
+    } catch {
+      throw badRequest("bad webhook: Failed to resolve host: Name or service not known");
+    }
+    if (protocol !== "https:" && protocol !== "http:") throw badRequest("bad webhook: An HTTPS URL must be provided for webhook");
+    const secretToken = optionalString(p, "secret_token");
+    if (secretToken !== undefined && !/^[A-Za-z0-9_-]{1,256}$/.test(secretToken)) {
+      throw badRequest("bad webhook: secret token contains unallowed characters");
+    }
+    if (optionalBool(p, "drop_pending_updates")) this.world.updates.length = 0;
+    this.world.webhook = { url, ...(secretToken !== undefined ? { secretToken } : {}), delivering: false };
+    // A long poll held now ends as Telegram ends it when a webhook is set.
+    this.poller?.conflict();
+    setImmediate(() => void this.deliverUpdates());
+    return true;
+  }
+
+  private getWebhookInfo(): Params {
+    const hook = this.world.webhook;
+    return stripUndefined({
+      url: hook?.url ?? "",
+      has_custom_certificate: false,
+      pending_update_count: this.world.updates.length,
+      max_connections: hook ? 1 : undefined,
+      last_error_date: hook?.lastError && unixTime(hook.lastError.at),
+      last_error_message: hook?.lastError?.message,
+    });
+  }
+
+  /** Delivers the queued updates to the webhook, one at a time, until the queue is empty or the webhook changes. */
+  private async deliverUpdates(): Promise<void> {
+    const world = this.world;
+    const hook = world.webhook;
+    if (!hook || hook.delivering) return;
+    hook.delivering = true;
+    try {
+      while (world.webhook === hook && !this.closing.signal.aborted) {
+        const update = world.updates[0];
+        if (!update) break;
+        const status = await postUpdate(hook.url, update, hook.secretToken, this.closing.signal);
+        world.webhookDeliveries.push({ update_id: update.update_id, status, at: this.clock() });
+        for (const listener of [...this.deliveryListeners]) listener();
+        if (status >= 200 && status < 300) {
+          const index = world.updates.indexOf(update);
+          if (index >= 0) world.updates.splice(index, 1);
+          continue;
+        }
+        hook.lastError = { at: this.clock(), message: status === 0 ? "Connection refused" : `Wrong response from the webhook: ${status}` };
+        await new Promise((resolve) => setTimeout(resolve, WEBHOOK_RETRY_MS).unref());
+      }
+    } finally {
+      hook.delivering = false;
+    }
   }
 
   // ---- sending ----

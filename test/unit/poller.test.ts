@@ -111,6 +111,40 @@ describe("Poller", () => {
     assert.equal(site.requests("/broken.xml").length, 2, "due again after a minute");
     assert.equal(deps.feedStates.get("broken").failures, 2);
   });
+
+  test("counts polls by outcome, items accepted and completed cycles, when given metrics", async () => {
+    const broken = feed("m-broken");
+    const fine = feed("m-fine");
+    site.set("/m-broken.xml", { body: "not a feed at all" });
+    site.set("/m-fine.xml", { body: rssXml({ title: "fine", items: [1, 2, 3].map((n) => ({ title: `story ${n}`, link: `https://fine.example/${n}` })) }) });
+    const clock = { now: START };
+    const deps = await pollDeps([broken, fine], clock);
+    const polled: string[] = [];
+    const accepted: [number, boolean][] = [];
+    const cycles: number[] = [];
+    const poller = new Poller([broken, fine], deps, 2, {
+      metrics: {
+        polled: (outcome, seconds) => {
+          assert.ok(seconds >= 0);
+          polled.push(outcome);
+        },
+        accepted: (items, baseline) => accepted.push([items, baseline]),
+        cycleCompleted: (at) => cycles.push(at),
+      },
+    });
+    assert.equal(poller.lastCycleAt, undefined);
+    await poller.pollDue();
+    assert.deepEqual(polled.sort(), ["failed", "ok"]);
+    assert.deepEqual(accepted, [[3, true]]);
+    assert.deepEqual(cycles, [START]);
+    assert.equal(poller.lastCycleAt, START);
+
+    clock.now = START + 1_000;
+    site.set("/m-fine.xml", { body: rssXml({ title: "fine", items: [1, 2, 3, 4].map((n) => ({ title: `story ${n}`, link: `https://fine.example/${n}` })) }) });
+    await poller.pollDue();
+    assert.deepEqual(accepted, [[3, true], [1, false]], "the broken feed backs off; the fine one brings one new item");
+    assert.deepEqual(cycles, [START, START + 1_000]);
+  });
 });
 
 describe("FEED_FAILURE_ALERT", () => {

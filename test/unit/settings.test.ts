@@ -197,3 +197,49 @@ describe("LLM summariser settings", () => {
     });
   });
 });
+
+describe("HTTP server and webhook settings", () => {
+  const WEBHOOK = { PORT: "8080", WEBHOOK_URL: "https://bot.example.org/telegram/hook", WEBHOOK_SECRET: "s3cret_token-A" };
+
+  test("absent: no HTTP server, long polling", () => {
+    const settings = parse({});
+    assert.equal(settings.port, undefined);
+    assert.equal(settings.webhook, undefined);
+  });
+
+  test("PORT alone serves HTTP and keeps long polling", () => {
+    const settings = parse({ PORT: " 9100 " });
+    assert.equal(settings.port, 9100);
+    assert.equal(settings.webhook, undefined);
+  });
+
+  test("WEBHOOK_URL with its secret and PORT selects webhook mode", () => {
+    const settings = parse(WEBHOOK);
+    assert.equal(settings.port, 8080);
+    assert.deepEqual(settings.webhook, { url: WEBHOOK.WEBHOOK_URL, secret: WEBHOOK.WEBHOOK_SECRET });
+  });
+
+  test("a bad PORT is named", () => {
+    for (const port of ["0", "65536", "80.5", "-1", "http", "8080x"]) assertRejected({ PORT: port }, "PORT", /1 to 65535/);
+    assert.equal(parse({ PORT: "65535" }).port, 65535);
+    assert.equal(parse({ PORT: "1" }).port, 1);
+  });
+
+  test("WEBHOOK_URL needs WEBHOOK_SECRET and PORT", () => {
+    assertRejected({ ...WEBHOOK, WEBHOOK_SECRET: undefined }, "WEBHOOK_SECRET", /required when WEBHOOK_URL/);
+    assertRejected({ ...WEBHOOK, WEBHOOK_SECRET: "  " }, "WEBHOOK_SECRET", /required when WEBHOOK_URL/);
+    assertRejected({ ...WEBHOOK, PORT: undefined }, "PORT", /required when WEBHOOK_URL/);
+  });
+
+  test("WEBHOOK_URL must be an http(s) URL", () => {
+    for (const url of ["bot.example.org/hook", "ftp://bot.example.org/hook"]) assertRejected({ ...WEBHOOK, WEBHOOK_URL: url }, "WEBHOOK_URL");
+  });
+
+  test("WEBHOOK_SECRET keeps to Telegram's characters and length", () => {
+    for (const secret of ["has space", "semi;colon", "ünïcode", "a".repeat(257), "line\nbreak"]) {
+      assertRejected({ ...WEBHOOK, WEBHOOK_SECRET: secret }, "WEBHOOK_SECRET", /A-Z, a-z, 0-9, _ and -/);
+    }
+    assert.equal(parse({ ...WEBHOOK, WEBHOOK_SECRET: "a".repeat(256) }).webhook?.secret.length, 256);
+    assert.equal(parse({ ...WEBHOOK, WEBHOOK_SECRET: "x" }).webhook?.secret, "x");
+  });
+});
