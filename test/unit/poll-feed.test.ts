@@ -173,7 +173,7 @@ describe("pollFeed against a loopback site", () => {
       `<p>Residents asked for the old lighthouse to be kept, and the board agreed to restore it as part of the plan.</p>` +
       `</article></body></html>`;
     site.set("/articles/2", { body: page(2), contentType: "text/html; charset=utf-8" });
-    publish("full", [story(2, { link: site.url("/articles/2") }), story(1)]);
+    publish("full", [story(2, { link: site.url("/articles/2"), title: "Harbour board approves the breakwater" }), story(1)]);
     await pollFeed(feed, h.deps);
     const [item] = h.dispatched.at(-1)!.map(({ item }) => item);
     assert.equal(item?.image, "https://img.example/2.jpg");

@@ -1,0 +1,61 @@
+/**
+ * Which text an item is summarised from, when a `fulltext` feed's article page was read: the
+ * page's or the feed's. Decided by quality, not length: 15 characters of "Skip to content" must
+ * not beat a one-line description, and a login wall or another article must not beat the feed.
+ */
+import { stem, words } from "../text/words.js";
+import { proseLength } from "./furniture.js";
+
+/** What the choice weighs; both texts already cleaned of furniture (`stripBoilerplate`). */
+export interface TextChoice {
+  title: string;
+  feedText: string;
+  pageText: string;
+}
+
+/** Words shorter than this are mostly function words in every language newswire reads. */
+const MIN_REFERENCE_WORD = 4;
+/** How much of the feed's text is the item's reference besides its title (its lead). */
+const REFERENCE_CHARS = 300;
+/** Fewer reference words than this say too little to judge a page by. */
+const MIN_REFERENCE_WORDS = 2;
+/** The share of the title's and lead's words a page about the same story has (stems, as substrings). */
+const MIN_OVERLAP = 0.3;
+
+/** Scripts written without spaces: a "word" is a whole clause there, compared by its character pairs. */
+const UNSPACED = /[\p{Script=Han}\p{Script=Hiragana}\p{Script=Katakana}\p{Script=Hangul}\p{Script=Thai}]/u;
+
+/** What a reference word is looked for by: its stem, or the character pairs of an unspaced run. */
+function terms(word: string): string[] {
+  if (UNSPACED.test(word)) {
+    const chars = [...word];
+    return chars.length < 2 ? [] : chars.slice(1).map((char, i) => chars[i]! + char);
+  }
+  return word.length >= MIN_REFERENCE_WORD ? [stem(word)] : [];
+}
+
+/**
+ * Share of the words of the item's title and feed lead that the page text has (by stem, so
+ * inflected forms count), or undefined when they give too few words to judge by.
+ */
+export function overlap({ title, feedText, pageText }: TextChoice): number | undefined {
+  const reference = new Set(words(`${title} ${feedText.slice(0, REFERENCE_CHARS)}`).flatMap(terms));
+  if (reference.size < MIN_REFERENCE_WORDS) return undefined;
+  const page = words(pageText).join(" ");
+  let found = 0;
+  for (const term of reference) if (page.includes(term)) found++;
+  return found / reference.size;
+}
+
+/**
+ * "page" when the page's text is about the item (it shares enough of the title's and lead's words,
+ * or there are too few to tell) and has at least as much prose (sentence-like paragraphs) as the
+ * feed's text; otherwise "feed". A page without prose never wins.
+ */
+export function chooseText(choice: TextChoice): "page" | "feed" {
+  const pageProse = proseLength(choice.pageText);
+  if (pageProse === 0) return "feed";
+  const shared = overlap(choice);
+  if (shared !== undefined && shared < MIN_OVERLAP) return "feed";
+  return pageProse >= proseLength(choice.feedText) ? "page" : "feed";
+}
