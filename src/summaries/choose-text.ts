@@ -34,28 +34,47 @@ function terms(word: string): string[] {
   return word.length >= MIN_REFERENCE_WORD ? [stem(word)] : [];
 }
 
-/**
- * Share of the words of the item's title and feed lead that the page text has (by stem, so
- * inflected forms count), or undefined when they give too few words to judge by.
- */
-export function overlap({ title, feedText, pageText }: TextChoice): number | undefined {
-  const reference = new Set(words(`${title} ${feedText.slice(0, REFERENCE_CHARS)}`).flatMap(terms));
-  if (reference.size < MIN_REFERENCE_WORDS) return undefined;
-  const page = words(pageText).join(" ");
+/** Between a page title's headline and its site name, section or series: "Headline - Site", "Headline | Site", "Headline ＜Site＞". */
+const TITLE_SEPARATOR = /\s[-–—|:·•»/]\s|::|[|[\]<>＜＞【】「」]/u;
+
+/** The headline of a title that may carry the site's name: its longest part between separators. */
+function headline(title: string): string {
+  return title.split(TITLE_SEPARATOR).reduce((longest, part) => (part.trim().length > longest.length ? part.trim() : longest), "");
+}
+
+/** Share of `reference`'s terms found in `page` (its words joined), or undefined when it has too few to judge by. */
+function shareFound(reference: string, page: string): number | undefined {
+  const wanted = new Set(words(reference).flatMap(terms));
+  if (wanted.size < MIN_REFERENCE_WORDS) return undefined;
   let found = 0;
-  for (const term of reference) if (page.includes(term)) found++;
-  return found / reference.size;
+  for (const term of wanted) if (page.includes(term)) found++;
+  return found / wanted.size;
 }
 
 /**
- * "page" when the page's text is about the item (it shares enough of the title's and lead's words,
- * or there are too few to tell) and has at least as much prose (sentence-like paragraphs) as the
- * feed's text; otherwise "feed". A page without prose never wins.
+ * How much the page text is about the item: the larger share of the words of the title's headline,
+ * or of the feed text's lead, that it has (by stem, so inflected forms count; by character pairs
+ * in Chinese and Japanese); undefined when neither gives enough words to judge by.
+ */
+export function overlap({ title, feedText, pageText }: TextChoice): number | undefined {
+  const page = words(pageText).join(" ");
+  const shares = [shareFound(headline(title), page), shareFound(feedText.slice(0, REFERENCE_CHARS), page)];
+  const known = shares.filter((share) => share !== undefined);
+  return known.length === 0 ? undefined : Math.max(...known);
+}
+
+/**
+ * "page" when the page's text has prose (sentence-like paragraphs) and either the feed's text has
+ * none, or the page is about the item (it shares enough of the headline's or lead's words, or
+ * there are too few to tell) and has at least as much prose as the feed's text; otherwise "feed".
+ * A page without prose never wins: "Skip to content" is no summary.
  */
 export function chooseText(choice: TextChoice): "page" | "feed" {
   const pageProse = proseLength(choice.pageText);
   if (pageProse === 0) return "feed";
+  const feedProse = proseLength(choice.feedText);
+  if (feedProse === 0) return "page";
   const shared = overlap(choice);
   if (shared !== undefined && shared < MIN_OVERLAP) return "feed";
-  return pageProse >= proseLength(choice.feedText) ? "page" : "feed";
+  return pageProse >= feedProse ? "page" : "feed";
 }
