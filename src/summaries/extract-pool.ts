@@ -17,8 +17,8 @@ export interface ExtractionRequest {
   url: string;
 }
 
-/** A worker's answer to one page. */
-export type ExtractionReply = { id: number; article: ExtractedArticle } | { id: number; error: string };
+/** A worker's message: it has loaded (sent once, first), or its answer to one page. */
+export type ExtractionReply = { ready: true } | { id: number; article: ExtractedArticle } | { id: number; error: string };
 
 /** A page whose extraction took longer than the pool's budget and was abandoned. */
 export class ExtractionTimeout extends Error {
@@ -47,6 +47,8 @@ interface Task {
 
 interface Slot {
   worker: Worker;
+  /** Loaded and listening: a page's budget starts only then, not while the worker boots. */
+  ready: boolean;
   task?: Task;
   timer?: NodeJS.Timeout;
 }
@@ -105,8 +107,11 @@ export class ExtractionPool {
   /** Gives queued pages to idle workers, starting workers up to the pool's size. */
   private dispatch(): void {
     while (this.queue.length > 0) {
-      const slot = this.slots.find((candidate) => candidate.task === undefined) ?? this.startWorker();
-      if (slot === undefined) return;
+      const slot = this.slots.find((candidate) => candidate.ready && candidate.task === undefined);
+      if (slot === undefined) {
+        if (this.slots.every((candidate) => candidate.ready)) this.startWorker();
+        return;
+      }
       const task = this.queue.shift()!;
       slot.task = task;
       slot.worker.ref();
@@ -117,29 +122,34 @@ export class ExtractionPool {
     }
   }
 
-  private startWorker(): Slot | undefined {
-    if (this.slots.length >= this.options.size) return undefined;
+  /** Starts one more worker, unless the pool is full; it takes the queue's pages once ready. */
+  private startWorker(): void {
+    if (this.slots.length >= this.options.size) return;
     const worker = startThread(this.options.workerUrl ?? OWN_WORKER, {
       resourceLimits: { maxOldGenerationSizeMb: this.options.maxHeapMb ?? 512 },
     });
-    const slot: Slot = { worker };
+    const slot: Slot = { worker, ready: false };
     worker.on("message", (reply: ExtractionReply) => this.finished(slot, reply));
     worker.on("error", (error) => this.replace(slot, error));
     worker.on("exit", (code) => this.replace(slot, new Error(`extraction worker exited with code ${code}`)));
-    worker.unref(); // an idle pool never keeps the process alive
     this.slots.push(slot);
-    return slot;
   }
 
   private finished(slot: Slot, reply: ExtractionReply): void {
+    if ("ready" in reply) {
+      slot.ready = true;
+      this.dispatch();
+      if (slot.task === undefined) slot.worker.unref();
+      return;
+    }
     const task = slot.task;
     if (task === undefined || task.request.id !== reply.id) return;
     clearTimeout(slot.timer);
     slot.task = undefined;
-    slot.worker.unref();
     if ("article" in reply) this.settle(task, undefined, reply.article);
     else this.settle(task, new Error(reply.error));
     this.dispatch();
+    if (slot.task === undefined) slot.worker.unref(); // an idle pool never keeps the process alive
   }
 
   /** Ends a worker that is over budget, failed or must stop; its page rejects with `error`; a fresh worker takes its place when needed. */
@@ -152,6 +162,9 @@ export class ExtractionPool {
     slot.worker.on("error", () => {}); // a late error of a worker being terminated is of no interest
     void slot.worker.terminate();
     if (slot.task) this.settle(slot.task, error);
+    // A worker that dies before it is ready cannot run at all (a missing or broken script): the
+    // pages waiting fail with its error instead of starting worker after worker.
+    if (!slot.ready) for (const task of this.queue.splice(0)) this.settle(task, error);
     if (!this.closed) this.dispatch();
   }
 

@@ -15,3 +15,4 @@ parentPort?.on("message", ({ id, html, url }: ExtractionRequest) => {
   }
   parentPort?.postMessage(reply);
 });
+parentPort?.postMessage({ ready: true });

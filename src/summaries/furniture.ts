@@ -45,6 +45,7 @@ const BOILERPLATE: RegExp[] = [
     "iu",
   ),
   /(?:подпи|subscri|abonn|follow|folgen|s[ií]gu|следите|присоединяйтесь)[^.!?]{0,60}(?:telegram|телеграм|канал|channel|vk\b|вконтакте|дзен|youtube|twitter|facebook|instagram|whatsapp)/iu,
+  /(?:наш(?:ем|ему|ими?)? |our )(?:telegram|телеграм|канал|channel)|(?:telegram|телеграм)[^.!?]{0,40}(?:первыми|узнавайте|join|follow)/iu,
   // log-in walls and banners for guests
   /^(?:sign in|log ?in|register|войти|вход|регистрация)$/iu,
   /(?:баннер|banner)[^.!?]{0,40}(?:показывается|незарегистрированн|unregistered|not (?:logged|signed) in)/iu,
@@ -114,7 +115,6 @@ export function stripBoilerplate(text: string, repeated: ReadonlySet<string> = n
   const footer = firstProse === -1 ? -1 : lines.findIndex((line, i) => i > firstProse && isFooter(line));
   const paragraphs = lines
     .slice(0, footer === -1 ? undefined : footer)
-    .filter((line) => !isFurniture(line))
     .map((paragraph) => {
       const sentences = splitSentences(paragraph, language);
       const kept = sentences.filter((sentence) => !isFurniture(sentence));
