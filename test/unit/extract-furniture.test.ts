@@ -9,80 +9,72 @@ import { htmlToText } from "../../src/summaries/html-text.js";
 
 const page = (name: string): string => readFileSync(new URL(`../fixtures/extract/${name}`, import.meta.url), "utf8");
 
-function assertArticle(text: string, present: string[], absent: string[]): void {
-  for (const sentence of present) assert.ok(text.includes(sentence), `article sentence lost: ${sentence}\n---\n${text}`);
-  for (const furniture of absent) assert.ok(!text.includes(furniture), `furniture survived: ${furniture}\n---\n${text}`);
-}
+/** Pages modelled on real failures: the article, and the furniture that must not survive extraction. */
+const PAGES = [
+  {
+    title: "a Russian bank's article inside <div class=\"article-share\">",
+    file: "share-wrapper-ru.html",
+    present: [
+      "С понедельника банк снизил ставки по семейной ипотеке",
+      "Минимальная ставка теперь составляет 5,5 процента годовых",
+      "Условия действуют и для тех, кто рефинансирует уже выданный кредит",
+    ],
+    absent: ["ВКонтакте", "Одноклассники", "Поделиться", "Другие новости", "Кешбэк", "©", "Интернет-банк", "Политика"],
+  },
+  {
+    title: "a whole page inside ASP.NET's <form id=\"aspnetForm\">",
+    file: "aspnet-form-ru.html",
+    present: [
+      "Городская администрация утвердила план ремонта пяти школ",
+      "На работы из городского бюджета выделено 214 миллионов рублей",
+      "Родители смогут следить за ходом работ на сайте управления образования",
+    ],
+    absent: ["Найти", "Документы", "Приём граждан", "Публичные слушания", "Все права защищены", "VIEWSTATE"],
+  },
+  {
+    title: "an English page inside <div class=\"page-banner\">, its article marked subscription-not-behind-paywall",
+    file: "page-banner-en.html",
+    present: [
+      "The city will run buses to the airport through the night from next Monday",
+      "Airport workers had asked for the service for years",
+      "The authority expects about nine hundred riders a night",
+    ],
+    absent: ["Skip to content", "U.S.", "Business", "Dana Whitfield", "Photo:", "originally appeared", "newsletter", "All rights reserved"],
+  },
+  {
+    title: "a login banner for guests, inside and around the article",
+    file: "login-banner-ru.html",
+    present: [
+      "На 1142-м километре трассы М-5 в воскресенье открыли движение",
+      "Развязка заменила опасный перекрёсток",
+      "Строители возвели путепровод длиной 86 метров",
+      "до конца года на трассе уберут ещё два пересечения",
+    ],
+    absent: ["Баннер", "незарегистрированным", "Войти", "Зарегистрироваться"],
+  },
+  {
+    title: "a Telegram-channel promo, alone and at the end of an article paragraph; photo credits; read-also links",
+    file: "telegram-promo-ru.html",
+    present: [
+      "Ледоход на Оби в районе Барнаула начался в среду",
+      "Уровень воды за сутки поднялся на 38 сантиметров, но пока остаётся ниже отметки, при которой подтапливает дачные посёлки.",
+      "Жителей прибрежных районов просят не выходить на лёд",
+    ],
+    absent: ["Подписывайтесь", "Telegram", "Фото:", "пресс-служба", "Читайте также", "Паводок"],
+  },
+];
 
-describe("extraction keeps an article that sits inside an element named like chrome", () => {
-  test("a Russian bank's article inside <div class=\"article-share\">", () => {
-    const { text } = extractArticle(page("share-wrapper-ru.html"), "https://bank.example/news/ipoteka");
-    assertArticle(
-      text,
-      [
-        "С понедельника банк снизил ставки по семейной ипотеке",
-        "Минимальная ставка теперь составляет 5,5 процента годовых",
-        "Условия действуют и для тех, кто рефинансирует уже выданный кредит",
-      ],
-      ["ВКонтакте", "Одноклассники", "Поделиться", "Другие новости", "Кешбэк", "©", "Интернет-банк", "Политика"],
-    );
-  });
-
-  test("a whole page inside ASP.NET's <form id=\"aspnetForm\">", () => {
-    const { text } = extractArticle(page("aspnet-form-ru.html"), "https://city.example/news.aspx?id=4512");
-    assertArticle(
-      text,
-      [
-        "Городская администрация утвердила план ремонта пяти школ",
-        "На работы из городского бюджета выделено 214 миллионов рублей",
-        "Родители смогут следить за ходом работ на сайте управления образования",
-      ],
-      ["Найти", "Документы", "Приём граждан", "Публичные слушания", "Все права защищены", "VIEWSTATE"],
-    );
-  });
-
-  test("an English page inside <div class=\"page-banner\"> and an article marked subscription-not-behind-paywall", () => {
-    const { text } = extractArticle(page("page-banner-en.html"), "https://courier.example/2025/night-bus");
-    assertArticle(
-      text,
-      [
-        "The city will run buses to the airport through the night from next Monday",
-        "Airport workers had asked for the service for years",
-        "The authority expects about nine hundred riders a night",
-      ],
-      ["Skip to content", "U.S.", "Business", "Dana Whitfield", "Photo:", "originally appeared", "newsletter", "All rights reserved"],
-    );
-  });
+describe("extraction keeps the article and drops the furniture around and inside it", () => {
+  for (const { title, file, present, absent } of PAGES) {
+    test(title, () => {
+      const { text } = extractArticle(page(file), `https://site.example/news/${file}`);
+      for (const sentence of present) assert.ok(text.includes(sentence), `article sentence lost: ${sentence}\n---\n${text}`);
+      for (const furniture of absent) assert.ok(!text.includes(furniture), `furniture survived: ${furniture}\n---\n${text}`);
+    });
+  }
 });
 
 describe("furniture inside the article goes, sentence by sentence", () => {
-  test("a login banner for guests, inside and around the article", () => {
-    const { text } = extractArticle(page("login-banner-ru.html"), "https://roads.example/m5");
-    assertArticle(
-      text,
-      [
-        "На 1142-м километре трассы М-5 в воскресенье открыли движение",
-        "Развязка заменила опасный перекрёсток",
-        "Строители возвели путепровод длиной 86 метров",
-        "до конца года на трассе уберут ещё два пересечения",
-      ],
-      ["Баннер", "незарегистрированным", "Войти", "Зарегистрироваться"],
-    );
-  });
-
-  test("a Telegram-channel promo, alone and at the end of an article paragraph; photo credits; read-also links", () => {
-    const { text } = extractArticle(page("telegram-promo-ru.html"), "https://sib.example/news/ice");
-    assertArticle(
-      text,
-      [
-        "Ледоход на Оби в районе Барнаула начался в среду",
-        "Уровень воды за сутки поднялся на 38 сантиметров, но пока остаётся ниже отметки, при которой подтапливает дачные посёлки.",
-        "Жителей прибрежных районов просят не выходить на лёд",
-      ],
-      ["Подписывайтесь", "Telegram", "Фото:", "пресс-служба", "Читайте также", "Паводок"],
-    );
-  });
-
   test("English, Russian, French, German and Spanish furniture lines", () => {
     const article = "The council approved the new budget on Monday after a long debate about schools.";
     const furniture = [
