@@ -17,7 +17,7 @@ import type { RecentItems } from "../items/recent.js";
 import { SEEN_REFRESH_MS, type SeenItems } from "../items/seen.js";
 import { chooseText } from "../summaries/choose-text.js";
 import { extractPage } from "../summaries/extract-pool.js";
-import { repeatedSentences, stripBoilerplate } from "../summaries/furniture.js";
+import { feedFooter, stripBoilerplate } from "../summaries/furniture.js";
 import { htmlToText } from "../summaries/html-text.js";
 import { extractiveSummarizer, type Summarizer } from "../summaries/summarize.js";
 import type { TopicMatcher } from "../topics/topics.js";
@@ -110,10 +110,6 @@ function entryText(entry: FeedEntry, footer?: ReadonlySet<string>): string {
   return stripBoilerplate(htmlToText(entry.html ?? ""), footer);
 }
 
-/** The sentences a feed repeats in its entries (a footer, a promo), found in one poll's document. */
-export function feedFooter(entries: readonly FeedEntry[]): Set<string> {
-  return repeatedSentences(entries.map((entry) => htmlToText(entry.html ?? "")));
-}
 
 /** What an item is summarised from: its text, and the article page's lead image when it was read. */
 interface ArticleContent {
@@ -229,7 +225,7 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
     // page fetches, no model calls (a first poll can hold a hundred items).
     const summarizer = baseline ? extractiveSummarizer : (deps.summarizer ?? extractiveSummarizer);
     const fresh = oldestFirst(candidates.filter((_, index) => claim.isNew[index]));
-    const footer = fresh.length > 0 ? feedFooter(parsed.entries) : undefined;
+    const footer = fresh.length > 0 ? feedFooter(parsed.entries.map((entry) => entry.html ?? "")) : undefined;
     for (const { entry, keys } of fresh) {
       const item = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, { ...deps, summarizer, footer }, now, signal);
       accepted.push({ item, identityKeys: keys });

@@ -6,7 +6,7 @@
  * Pure functions over text.
  */
 import { detectLanguage, words } from "../text/words.js";
-import { normaliseSpaces } from "./html-text.js";
+import { htmlToText, normaliseSpaces } from "./html-text.js";
 import { SENTENCE_END, splitSentences } from "./summarize.js";
 
 /**
@@ -158,6 +158,34 @@ export function repeatedSentences(texts: readonly string[]): Set<string> {
     const keys = new Set(splitSentences(text).map(sentenceKey).filter((key) => key !== ""));
     for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
   }
-  const threshold = Math.max(MIN_FOOTER_ITEMS, Math.ceil(MIN_FOOTER_SHARE * nonEmpty.length));
-  return new Set([...counts].filter(([, count]) => count >= threshold).map(([key]) => key));
+  return new Set([...counts].filter(([, count]) => count >= footerThreshold(nonEmpty.length)).map(([key]) => key));
+}
+
+/** In how many of `items` texts a sentence must recur to be their feed's footer. */
+function footerThreshold(items: number): number {
+  return Math.max(MIN_FOOTER_ITEMS, Math.ceil(MIN_FOOTER_SHARE * items));
+}
+
+/** How much of an entry's end, tags left out, must be the same in others for a footer to be looked for. */
+const FOOTER_PROBE_CHARS = 40;
+/** The raw HTML read from an entry's end for that probe. */
+const FOOTER_PROBE_HTML = 600;
+
+/**
+ * `repeatedSentences` of a feed's entries (their HTML). Parsing every entry of every changed feed
+ * would cost more than the rest of a poll, so the entries' ends are compared first, cheaply: a
+ * footer ends its items, and when no end recurs often enough there is none to find.
+ */
+export function feedFooter(htmls: readonly string[]): Set<string> {
+  const ends = new Map<string, number>();
+  let items = 0;
+  for (const html of htmls) {
+    const end = normaliseSpaces(html.slice(-FOOTER_PROBE_HTML).replace(/<[^>]*>?/g, " ")).slice(-FOOTER_PROBE_CHARS);
+    if (end === "") continue;
+    items++;
+    ends.set(end, (ends.get(end) ?? 0) + 1);
+  }
+  const threshold = footerThreshold(items);
+  if (![...ends.values()].some((count) => count >= threshold)) return new Set();
+  return repeatedSentences(htmls.map(htmlToText));
 }

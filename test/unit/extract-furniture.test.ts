@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { chooseText } from "../../src/summaries/choose-text.js";
 import { ExtractionPool, ExtractionTimeout } from "../../src/summaries/extract-pool.js";
 import { extractArticle } from "../../src/summaries/extract.js";
-import { repeatedSentences, stripBoilerplate } from "../../src/summaries/furniture.js";
+import { feedFooter, repeatedSentences, stripBoilerplate } from "../../src/summaries/furniture.js";
 import { htmlToText } from "../../src/summaries/html-text.js";
 
 const page = (name: string): string => readFileSync(new URL(`../fixtures/extract/${name}`, import.meta.url), "utf8");
@@ -122,6 +122,13 @@ describe("a feed's footer, found by its repetition across the feed's items", () 
     const repeated = repeatedSentences(texts);
     assert.equal(stripBoilerplate(texts[0]!, repeated), stories[0]);
     assert.equal(stripBoilerplate(texts[3]!, repeated), stories[3]);
+  });
+
+  test("feedFooter finds it in the entries' HTML, and finds nothing when no entry ends like another", () => {
+    const html = (story: string) => `<p>${story}</p><p><em>${footer.replace("harbourdaily.example/donate", '<a href="https://harbourdaily.example/donate">harbourdaily.example/donate</a>')}</em></p>`;
+    const repeated = feedFooter(stories.map(html));
+    assert.equal(stripBoilerplate(htmlToText(html(stories[1]!)), repeated), stories[1]);
+    assert.equal(feedFooter(stories.map((story) => `<p>${story}</p>`)).size, 0);
   });
 
   test("a sentence two items of ten share is not a footer, nor anything in a feed of two", () => {
