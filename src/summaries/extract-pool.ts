@@ -63,7 +63,9 @@ const OWN_WORKER = new URL(import.meta.url.endsWith(".ts") ? "./extract-worker.t
  */
 function startThread(script: URL, options: { resourceLimits: { maxOldGenerationSizeMb: number } }): Worker {
   if (!script.pathname.endsWith(".ts")) return new Worker(script, options);
-  const bootstrap = `import("tsx/esm/api").then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); });`;
+  // tsx resolved here, next to this module: an eval'd worker would resolve it against the working directory.
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const bootstrap = `import(${JSON.stringify(tsx)}).then(({ register }) => { register(); return import(${JSON.stringify(script.href)}); });`;
   return new Worker(bootstrap, { ...options, eval: true });
 }
 

@@ -1,6 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { chooseText } from "../../src/summaries/choose-text.js";
 import { ExtractionPool, ExtractionTimeout } from "../../src/summaries/extract-pool.js";
 import { extractArticle } from "../../src/summaries/extract.js";
@@ -186,6 +187,19 @@ describe("ExtractionPool", () => {
       const article = await pool.extract(page("aspnet-form-ru.html"), "https://city.example/news.aspx?id=4512");
       assert.ok(article.text.includes("Городская администрация утвердила план ремонта пяти школ"), article.text);
     } finally {
+      await pool.close();
+    }
+  });
+
+  test("the real worker starts whatever the working directory (as under the operator's service manager)", async () => {
+    const cwd = process.cwd();
+    process.chdir(tmpdir());
+    const pool = new ExtractionPool({ size: 1, budgetMs: 60_000 });
+    try {
+      const article = await pool.extract(page("share-wrapper-ru.html"), "https://bank.example/news/ipoteka");
+      assert.ok(article.text.includes("С понедельника банк снизил ставки"), article.text);
+    } finally {
+      process.chdir(cwd);
       await pool.close();
     }
   });
