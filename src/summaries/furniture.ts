@@ -135,57 +135,60 @@ export function proseLength(text: string): number {
 // ---------------------------------------------------------------------------------------------
 // A feed's footer
 
-/** A sentence must recur in this many of a feed's items to be its footer… */
+/** A footer must end at least this many of a feed's items… */
 const MIN_FOOTER_ITEMS = 3;
-/** …and in at least this share of the items that have text (an article sentence quoted twice is not). */
+/** …and at least this share of the items that have text (two stories ending alike make no footer). */
 const MIN_FOOTER_SHARE = 0.5;
+/** How much of an entry's end, tags left out, must be the same in others for a footer to be looked for. */
+const FOOTER_PROBE_CHARS = 40;
+/** How much of an entry's HTML, from its end, a footer may take. */
+const FOOTER_HTML_CHARS = 2_000;
 
-/** A sentence as compared across items: case, punctuation and spacing set aside. */
+/** A sentence as compared with a footer's: case, punctuation and spacing set aside. */
 function sentenceKey(sentence: string): string {
   return words(sentence).join(" ");
 }
 
-/**
- * The sentences a feed repeats across its items (a footer, a promo, a disclaimer), as keys for
- * `stripBoilerplate`'s `repeated`: those found in at least 3 of `texts` and in at least half of the
- * texts that are not empty. Fed the texts of every entry of one poll's feed document, so it needs no
- * memory between polls (feeds list their last 10–50 items each time).
- */
-export function repeatedSentences(texts: readonly string[]): Set<string> {
-  const nonEmpty = texts.filter((text) => text.trim() !== "");
-  const counts = new Map<string, number>();
-  for (const text of nonEmpty) {
-    const keys = new Set(splitSentences(text).map(sentenceKey).filter((key) => key !== ""));
-    for (const key of keys) counts.set(key, (counts.get(key) ?? 0) + 1);
+/** An entry's end as plain characters: tags become spaces, whitespace is collapsed (entities stay encoded). */
+function plainEnd(html: string): string {
+  return normaliseSpaces(html.slice(-FOOTER_HTML_CHARS).replace(/<[^>]*>?/g, " "));
+}
+
+/** The longest common ending of `texts`. */
+function commonEnding(texts: readonly string[]): string {
+  let length = Math.min(...texts.map((text) => text.length));
+  const first = texts[0] ?? "";
+  for (const text of texts) {
+    let same = 0;
+    while (same < length && text[text.length - 1 - same] === first[first.length - 1 - same]) same++;
+    length = same;
   }
-  return new Set([...counts].filter(([, count]) => count >= footerThreshold(nonEmpty.length)).map(([key]) => key));
+  return first.slice(first.length - length);
 }
-
-/** In how many of `items` texts a sentence must recur to be their feed's footer. */
-function footerThreshold(items: number): number {
-  return Math.max(MIN_FOOTER_ITEMS, Math.ceil(MIN_FOOTER_SHARE * items));
-}
-
-/** How much of an entry's end, tags left out, must be the same in others for a footer to be looked for. */
-const FOOTER_PROBE_CHARS = 40;
-/** The raw HTML read from an entry's end for that probe. */
-const FOOTER_PROBE_HTML = 600;
 
 /**
- * `repeatedSentences` of a feed's entries (their HTML). Parsing every entry of every changed feed
- * would cost more than the rest of a poll, so the entries' ends are compared first, cheaply: a
- * footer ends its items, and when no end recurs often enough there is none to find.
+ * The footer a feed puts at the end of its items (a donation appeal, a promo, a disclaimer), as
+ * sentence keys for `stripBoilerplate`'s `repeated`: the sentences of the longest ending that at
+ * least 3 of the entries, and at least half of those with text, share. Fed the HTML of every entry
+ * of one poll's feed document (feeds list their last 10–50 items each time), so it needs no memory
+ * between polls; string comparison of the entries' ends and one parse, since this runs on every
+ * changed feed.
  */
 export function feedFooter(htmls: readonly string[]): Set<string> {
-  const ends = new Map<string, number>();
-  let items = 0;
-  for (const html of htmls) {
-    const end = normaliseSpaces(html.slice(-FOOTER_PROBE_HTML).replace(/<[^>]*>?/g, " ")).slice(-FOOTER_PROBE_CHARS);
-    if (end === "") continue;
-    items++;
-    ends.set(end, (ends.get(end) ?? 0) + 1);
+  const ends = htmls.map(plainEnd).filter((end) => end !== "");
+  const groups = new Map<string, string[]>();
+  for (const end of ends) {
+    const probe = end.slice(-FOOTER_PROBE_CHARS);
+    const group = groups.get(probe);
+    if (group) group.push(end);
+    else groups.set(probe, [end]);
   }
-  const threshold = footerThreshold(items);
-  if (![...ends.values()].some((count) => count >= threshold)) return new Set();
-  return repeatedSentences(htmls.map(htmlToText));
+  const threshold = Math.max(MIN_FOOTER_ITEMS, Math.ceil(MIN_FOOTER_SHARE * ends.length));
+  const group = [...groups.values()].find((members) => members.length >= threshold);
+  if (group === undefined) return new Set();
+  // Stories that end in the same punctuation share it before the footer: it is not the footer's.
+  const ending = commonEnding(group).replace(/^[^\p{L}\p{N}]+/u, "");
+  const sentences = splitSentences(htmlToText(ending));
+  // A sentence the ending starts inside of is no sentence of an item: its key matches none.
+  return new Set(sentences.map(sentenceKey).filter((key) => key !== ""));
 }

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { chooseText } from "../../src/summaries/choose-text.js";
 import { ExtractionPool, ExtractionTimeout } from "../../src/summaries/extract-pool.js";
 import { extractArticle } from "../../src/summaries/extract.js";
-import { feedFooter, repeatedSentences, stripBoilerplate } from "../../src/summaries/furniture.js";
+import { feedFooter, stripBoilerplate } from "../../src/summaries/furniture.js";
 import { htmlToText } from "../../src/summaries/html-text.js";
 
 const page = (name: string): string => readFileSync(new URL(`../fixtures/extract/${name}`, import.meta.url), "utf8");
@@ -120,7 +120,7 @@ describe("a feed's footer, found by its repetition across the feed's items", () 
 
   test("a sentence in most of the feed's items is its footer and goes; the rest stays", () => {
     const texts = [...stories.slice(0, 3).map((story) => `${story}\n${footer}`), stories[3]!];
-    const repeated = repeatedSentences(texts);
+    const repeated = feedFooter(texts);
     assert.equal(stripBoilerplate(texts[0]!, repeated), stories[0]);
     assert.equal(stripBoilerplate(texts[3]!, repeated), stories[3]);
   });
@@ -135,8 +135,8 @@ describe("a feed's footer, found by its repetition across the feed's items", () 
   test("a sentence two items of ten share is not a footer, nor anything in a feed of two", () => {
     const quote = "The mayor said the harbour was the heart of the town.";
     const texts = Array.from({ length: 10 }, (_, i) => `Story number ${i} about the town.${i < 2 ? ` ${quote}` : ""}`);
-    assert.equal(repeatedSentences(texts).size, 0);
-    assert.equal(repeatedSentences([`${stories[0]} ${footer}`, `${stories[1]} ${footer}`]).size, 0);
+    assert.equal(feedFooter(texts).size, 0);
+    assert.equal(feedFooter([`${stories[0]} ${footer}`, `${stories[1]} ${footer}`]).size, 0);
   });
 });
 
