@@ -145,8 +145,11 @@ export function proseLength(text: string): number {
 // ---------------------------------------------------------------------------------------------
 // A feed's footer
 
-/** A footer must end at least this many of a feed's items… */
-const MIN_FOOTER_ITEMS = 3;
+/**
+ * A footer must end at least this many of a feed's items (feeds list 10–50; in fewer, a shared
+ * closing sentence is as likely the news itself, e.g. a follow-up story repeating its background)…
+ */
+const MIN_FOOTER_ITEMS = 5;
 /** …and at least this share of the items that have text (two stories ending alike make no footer). */
 const MIN_FOOTER_SHARE = 0.5;
 /** How much of an entry's end, tags left out, must be the same in others for a footer to be looked for. */
@@ -179,7 +182,7 @@ function commonEnding(texts: readonly string[]): string {
 /**
  * The footer a feed puts at the end of its items (a donation appeal, a promo, a disclaimer), as
  * sentence keys for `stripBoilerplate`'s `repeated`: the sentences of the longest ending that at
- * least 3 of the entries, and at least half of those with text, share. Fed the HTML of every entry
+ * least 5 of the entries, and at least half of those with text, share. Fed the HTML of every entry
  * of one poll's feed document (feeds list their last 10–50 items each time), so it needs no memory
  * between polls; string comparison of the entries' ends and one parse, since this runs on every
  * changed feed.

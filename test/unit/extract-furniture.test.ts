@@ -116,13 +116,15 @@ describe("a feed's footer, found by its repetition across the feed's items", () 
     "The council approved the budget after a long debate.",
     "A storm closed the harbour for two days.",
     "The lighthouse reopens to visitors in May.",
+    "Fishing boats return early as the mackerel season ends.",
+    "The yacht club elects its first woman commodore.",
   ];
 
   test("a sentence in most of the feed's items is its footer and goes; the rest stays", () => {
-    const texts = [...stories.slice(0, 3).map((story) => `${story}\n${footer}`), stories[3]!];
+    const texts = [...stories.slice(0, 5).map((story) => `${story}\n${footer}`), stories[5]!];
     const repeated = feedFooter(texts);
     assert.equal(stripBoilerplate(texts[0]!, repeated), stories[0]);
-    assert.equal(stripBoilerplate(texts[3]!, repeated), stories[3]);
+    assert.equal(stripBoilerplate(texts[5]!, repeated), stories[5]);
   });
 
   test("feedFooter finds it in the entries' HTML, and finds nothing when no entry ends like another", () => {
@@ -132,11 +134,11 @@ describe("a feed's footer, found by its repetition across the feed's items", () 
     assert.equal(feedFooter(stories.map((story) => `<p>${story}</p>`)).size, 0);
   });
 
-  test("a sentence two items of ten share is not a footer, nor anything in a feed of two", () => {
+  test("a sentence two items of ten share is not a footer, nor one ending all of a feed's four items", () => {
     const quote = "The mayor said the harbour was the heart of the town.";
     const texts = Array.from({ length: 10 }, (_, i) => `Story number ${i} about the town.${i < 2 ? ` ${quote}` : ""}`);
     assert.equal(feedFooter(texts).size, 0);
-    assert.equal(feedFooter([`${stories[0]} ${footer}`, `${stories[1]} ${footer}`]).size, 0);
+    assert.equal(feedFooter(stories.slice(0, 4).map((story) => `${story} ${footer}`)).size, 0);
   });
 });
 
