@@ -16,7 +16,9 @@ import { identityKeys } from "../items/identity.js";
 import type { FeedEntry, Item } from "../items/item.js";
 import type { RecentItems } from "../items/recent.js";
 import { SEEN_REFRESH_MS, type SeenItems } from "../items/seen.js";
-import { extractArticle, stripBoilerplate } from "../summaries/extract.js";
+import { chooseText } from "../summaries/choose-text.js";
+import { extractPage } from "../summaries/extract-pool.js";
+import { feedFooter, stripBoilerplate } from "../summaries/furniture.js";
 import { htmlToText } from "../summaries/html-text.js";
 import { extractiveSummarizer, type Summarizer } from "../summaries/summarize.js";
 import type { TopicMatcher } from "../topics/topics.js";
@@ -130,10 +132,11 @@ async function skipFlood(
   return skipped.length;
 }
 
-/** An entry's text as the feed gives it: clean text without site furniture ("The post … appeared first on …"). */
-function entryText(entry: FeedEntry): string {
-  return stripBoilerplate(htmlToText(entry.html ?? ""));
+/** An entry's text as the feed gives it: clean text without site furniture ("The post … appeared first on …") or the feed's footer. */
+function entryText(entry: FeedEntry, footer?: ReadonlySet<string>): string {
+  return stripBoilerplate(htmlToText(entry.html ?? ""), footer);
 }
+
 
 /** What an item is summarised from: its text, and the article page's lead image when it was read. */
 interface ArticleContent {
@@ -143,16 +146,17 @@ interface ArticleContent {
 
 /**
  * The content to summarise: for a `fulltext` feed the article page's main text (and its og:image)
- * when it is longer than the feed's, else the feed's. A page that cannot be fetched is logged and
- * the feed's text used (so is a page the address policy refuses).
+ * when `chooseText` finds it better than the feed's, else the feed's. A page that cannot be
+ * fetched (or that the address policy refuses) or extracted within its budget is logged and the
+ * feed's text used.
  */
 async function articleContent(
   entry: FeedEntry,
   feed: Pick<FeedDefinition, "id" | "fulltext">,
-  deps: Pick<PollDeps, "fetch" | "addressPolicy" | "logger">,
+  deps: Pick<ItemDeps, "fetch" | "addressPolicy" | "logger" | "footer">,
   signal?: AbortSignal,
 ): Promise<ArticleContent> {
-  const feedText = entryText(entry);
+  const feedText = entryText(entry, deps.footer);
   if (!feed.fulltext || !entry.link) return { text: feedText };
   try {
     const page = await fetchResource(entry.link, {
@@ -163,8 +167,11 @@ async function articleContent(
       signal,
     });
     if (page.status !== "ok") return { text: feedText };
-    const article = extractArticle(decodeText(page.bytes, page.contentType), page.url);
-    return article.text.length > feedText.length ? { text: article.text, ...(article.image ? { image: article.image } : {}) } : { text: feedText };
+    const article = await extractPage(decodeText(page.bytes, page.contentType), page.url, signal);
+    const pageText = stripBoilerplate(article.text, deps.footer);
+    return chooseText({ title: entry.title, feedText, pageText }) === "page"
+      ? { text: pageText, ...(article.image ? { image: article.image } : {}) }
+      : { text: feedText };
   } catch (error) {
     if (signal?.aborted) throw error;
     deps.logger.warn({ feed: feed.id, link: entry.link, err: (error as Error).message }, "full text unavailable; using the feed's text");
@@ -172,8 +179,8 @@ async function articleContent(
   }
 }
 
-/** What building an item needs beyond the entry. */
-export type ItemDeps = Pick<PollDeps, "topics" | "fetch" | "addressPolicy" | "logger"> & { summarizer: Summarizer };
+/** What building an item needs beyond the entry; `footer` is its feed's (`feedFooter`). */
+export type ItemDeps = Pick<PollDeps, "topics" | "fetch" | "addressPolicy" | "logger"> & { summarizer: Summarizer; footer?: ReadonlySet<string> };
 
 /**
  * The Item newswire stores for a new entry: its content (the article page's for a `fulltext` feed),
@@ -246,17 +253,20 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
   const candidates = parsed.entries.map((entry) => ({ entry, keys: identityKeys(entry, before.scope) }));
   const claim = await deps.seen.claimNew(candidates.map(({ keys }) => keys), now);
   try {
-    const skipped = await skipFlood(feed, candidates, claim.isNew, deps, now);
     const baseline = !state.baselined;
+    // A first poll pushes nothing, so its whole back catalogue is recorded for /latest uncapped.
+    const skipped = baseline ? 0 : await skipFlood(feed, candidates, claim.isNew, deps, now);
     const accepted: AcceptedItem[] = [];
     // Keys of items that could not be built: remembered as seen, so no poll or restart meets them again.
     const failed: string[] = [];
     // The baseline is only shown by /latest: the feed's text and extractive summaries suffice, no
     // page fetches, no model calls (a first poll can hold a hundred items).
     const summarizer = baseline ? extractiveSummarizer : (deps.summarizer ?? extractiveSummarizer);
-    for (const { entry, keys } of oldestFirst(candidates.filter((_, index) => claim.isNew[index]))) {
+    const fresh = oldestFirst(candidates.filter((_, index) => claim.isNew[index]));
+    const footer = fresh.length > 0 ? feedFooter(parsed.entries.map((entry) => entry.html ?? "")) : undefined;
+    for (const { entry, keys } of fresh) {
       try {
-        const item = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, { ...deps, summarizer }, now, signal);
+        const item = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, { ...deps, summarizer, footer }, now, signal);
         accepted.push({ item, identityKeys: keys });
       } catch (error) {
         if (signal?.aborted) throw error;

@@ -1,12 +1,15 @@
 /**
- * Full-text extraction from an article page: Readability finds the article, `htmlToText` turns
- * it into paragraphs, and a text-level filter drops the site furniture Readability lets through
- * (counters, photo credits, "read also" links, newsletter and comment prompts, copyright lines).
+ * Full-text extraction from an article page, in a defined order: Readability's article, read from
+ * the page as it came (it weighs candidates by their text, and retries without its own name-based
+ * pruning when that leaves too little); else the page's densest block of paragraphs. Chrome inside
+ * the chosen block is pruned by what it holds (`pruneChrome`), and a text-level filter drops the
+ * furniture that is left (`stripBoilerplate`). Whether this text or the feed's is summarised is
+ * decided by the caller (`chooseText`).
  */
 import { Readability } from "@mozilla/readability";
-import { isPageChrome, nodeToText, normaliseSpaces, parseDocument } from "./html-text.js";
+import { nodeToText, normaliseSpaces, parseDocument, pruneChrome } from "./html-text.js";
 import type { DomDocument, DomElement } from "./html-text.js";
-import { SENTENCE_END } from "./summarize.js";
+import { proseLength, stripBoilerplate } from "./furniture.js";
 import { httpUrl } from "../text/url.js";
 
 /** What an article page yields. */
@@ -23,33 +26,26 @@ export interface ExtractedArticle {
 
 /**
  * Extracts the article of a page fetched from `url` (used to resolve relative links and image
- * URLs). Falls back to the page's longest run of `<p>` paragraphs when Readability finds no
- * article. Never throws on a malformed page.
+ * URLs): Readability's article, or, when it finds none or nothing of it is prose, the page's
+ * densest run of `<p>` paragraphs. Never throws on a malformed page.
  */
 export function extractArticle(html: string, url: string): ExtractedArticle {
   const document = parseDocument(html);
   const base = pageBase(document, url);
   setDocumentUrl(document, url, base);
   const metaImage = metaImageUrl(document, base);
-  pruneChrome(document);
 
   const article = readArticle(document);
-  const text = stripBoilerplate(article === undefined ? "" : nodeToText(article.content));
+  const text = article === undefined ? "" : stripBoilerplate(nodeToText(pruneChrome(article.content)));
   const image = metaImage ?? firstImage(article?.content, base);
-  // The fallback parses the page afresh: pruning and Readability have taken nodes out of `document`.
+  // The fallback parses the page afresh: Readability has taken nodes out of `document`.
   const result: ExtractedArticle = {
-    text: text !== "" ? text : stripBoilerplate(longestParagraphRun(pruneChrome(parseDocument(html)))),
+    text: proseLength(text) > 0 ? text : stripBoilerplate(densestParagraphRun(pruneChrome(parseDocument(html).body))),
   };
   if (article?.title) result.title = normaliseSpaces(article.title);
   if (image !== undefined) result.image = image;
   if (article?.lang) result.lang = article.lang;
   return result;
-}
-
-/** Removes navigation, sidebars, share and newsletter boxes and the like; returns the document. */
-function pruneChrome(document: DomDocument): DomDocument {
-  for (const chrome of [...document.body.querySelectorAll("*")].filter(isPageChrome)) chrome.remove();
-  return document;
 }
 
 interface ReadArticle {
@@ -140,11 +136,11 @@ function firstImage(content: DomElement | undefined, base: string | undefined): 
 /**
  * The text of the `<p>` elements of the one parent that holds the most paragraph text: the
  * article body of a page Readability cannot read, since sidebars and footers hold fewer words.
- * Expects a document already pruned of page chrome (one pass, not an ancestor walk per paragraph).
+ * Expects a body already pruned of page chrome (one pass, not an ancestor walk per paragraph).
  */
-function longestParagraphRun(document: DomDocument): string {
+function densestParagraphRun(body: DomElement): string {
   const runs = new Map<DomElement, string[]>();
-  for (const p of document.body.querySelectorAll("p")) {
+  for (const p of body.querySelectorAll("p")) {
     const parent = p.parentElement;
     const text = nodeToText(p);
     if (parent === null || text === "") continue;
@@ -159,95 +155,4 @@ function longestParagraphRun(document: DomDocument): string {
 
 function textLength(paragraphs: string[]): number {
   return paragraphs.reduce((sum, paragraph) => sum + paragraph.length, 0);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Text-level boilerplate
-
-/**
- * A non-sentence paragraph (no terminal punctuation) this long is still prose, e.g. a text whose
- * last full stop was lost; shorter ones are headings, bylines, counters, captions and lists of
- * other headlines.
- */
-const MIN_UNPUNCTUATED_PROSE_WORDS = 25;
-
-/** Furniture is short; a paragraph this long is article even if it mentions copyright. */
-const MAX_BOILERPLATE_WORDS = 30;
-
-/** Letter-or-digit boundary that works for Cyrillic too (`\b` is ASCII-only). */
-const END = "(?![\\p{L}\\p{N}])";
-
-/** Paragraphs of site furniture that do look like sentences. */
-const BOILERPLATE: RegExp[] = [
-  // image and photo credits
-  new RegExp(
-    `^(?:image source|image|photo(?:graph)?s?|pictures?|illustration|credits?|фото(?:графия)?|иллюстрация|изображение|источник(?: фото| изображения)?)${END}\\s*[:©]`,
-    "iu",
-  ),
-  /^©/u,
-  // "read also" links
-  new RegExp(
-    `^(?:read (?:also|more)|see also|related|more on this|читайте (?:также|тоже|ещ[её])|смотрите также|также читайте|по теме)${END}`,
-    "iu",
-  ),
-  // share prompts
-  new RegExp(`^(?:share (?:this|on|via)|share$|поделит(?:ь|е)ся${END})`, "iu"),
-  // newsletter and subscription boxes
-  new RegExp(`^(?:subscribe|sign up|подпи(?:шитесь|сывайтесь|ска)${END})|newsletter|рассылк`, "iu"),
-  // comment prompts
-  /(?:leave|post|add|write) a comment|join the discussion|оставить комментарий|^comments?(?: \(\d+\))?$|^комментари[ий](?: \(\d+\))?$/iu,
-  // log-in links
-  /^(?:sign in|log in|login|register|войти|вход|регистрация)$/iu,
-  // the line WordPress (Yoast SEO) appends to feed items, in English and Russian translations
-  /^the post .+ appeared first on .+/iu,
-  /^(?:сообщение|запись) .+ (?:появились сначала|впервые появилась) на .+/iu,
-];
-
-/** Furniture that only comes after the article: everything from it on is page footer. */
-const END_OF_ARTICLE =
-  /©\s*\d{4}|all rights reserved|все права защищены|rights to this material|права на (?:этот |данный )?материал|(?:leave|post|add|write) a comment|оставить комментарий/iu;
-
-function wordCount(paragraph: string): number {
-  return paragraph.split(" ").length;
-}
-
-/** True for a paragraph that reads as prose rather than as a heading, label or counter. */
-function isProse(paragraph: string): boolean {
-  return SENTENCE_END.test(paragraph) || wordCount(paragraph) >= MIN_UNPUNCTUATED_PROSE_WORDS;
-}
-
-/** True for a short paragraph of site furniture. */
-function isBoilerplate(paragraph: string): boolean {
-  return wordCount(paragraph) <= MAX_BOILERPLATE_WORDS && BOILERPLATE.some((pattern) => pattern.test(paragraph));
-}
-
-/** True for a short paragraph that only a page footer or comment section has. */
-function isFooter(paragraph: string): boolean {
-  return wordCount(paragraph) <= MAX_BOILERPLATE_WORDS && END_OF_ARTICLE.test(paragraph);
-}
-
-function isArticleProse(paragraph: string): boolean {
-  return isProse(paragraph) && !isBoilerplate(paragraph);
-}
-
-/**
- * Drops the site furniture from article text (one paragraph or line per `\n`): credits, share,
- * newsletter, comment and log-in prompts, WordPress's "The post … appeared first on …"; everything from a copyright line or comment prompt
- * that follows the article on; and, once the text has prose at all, every short paragraph that
- * is not a sentence (headings, bylines, counters, lists of other headlines), since a summary is
- * made of sentences. A text with no prose at all keeps its other lines, so a feed's one-line
- * blurb without a full stop survives. Returns paragraphs separated by blank lines.
- */
-export function stripBoilerplate(text: string): string {
-  const paragraphs = text
-    .split("\n")
-    .map(normaliseSpaces)
-    .filter((paragraph) => paragraph !== "");
-  const firstProse = paragraphs.findIndex(isArticleProse);
-  if (firstProse === -1) return paragraphs.filter((paragraph) => !isBoilerplate(paragraph)).join("\n\n");
-  const footer = paragraphs.findIndex((paragraph, i) => i > firstProse && isFooter(paragraph));
-  return paragraphs
-    .slice(0, footer === -1 ? undefined : footer)
-    .filter(isArticleProse)
-    .join("\n\n");
 }

@@ -1,6 +1,7 @@
 /**
  * HTML to plain text, the way a reader would read it: the prose only, paragraph by paragraph,
- * without scripts, media, tables, forms or the site's share / newsletter / related boxes.
+ * without scripts, media, tables or the site's navigation / share / newsletter / related boxes
+ * (judged by what they hold, not by their names alone).
  */
 import { parseHTML } from "linkedom";
 
@@ -90,11 +91,12 @@ export function parseDocument(html: string): DomDocument {
 }
 
 /**
- * True for an element that is page chrome rather than article: navigation, sidebars, forms,
- * footers, and boxes whose class or id says ad / share / related / newsletter / comments.
- * Used by `htmlToText` and by article extraction before Readability sees the page.
+ * True for an element whose tag, role or class/id names page chrome: navigation, sidebars, forms,
+ * footers, boxes named ad / share / related / newsletter / comments. A name alone decides
+ * nothing: real pages wrap whole articles in `<form id="aspnetForm">`, `<div class="article-share">`
+ * or `<div class="page-banner">`; {@link pruneChrome} weighs what such an element holds.
  */
-export function isPageChrome(element: DomElement): boolean {
+function looksLikeChrome(element: DomElement): boolean {
   const tag = element.localName;
   if (CONTENT_ROOTS.has(tag)) return false;
   if (CHROME_TAGS.has(tag)) return true;
@@ -104,9 +106,53 @@ export function isPageChrome(element: DomElement): boolean {
   return names.some((name) => name !== "" && !TAXONOMY_CLASS.test(name) && BOILERPLATE_NAME.test(name));
 }
 
+/**
+ * An element named as chrome that holds at least this share of its root's text is the article's
+ * wrapper, not a box beside it (a share bar, a newsletter prompt or a list of related links holds
+ * a small part of a page's words).
+ */
+const ARTICLE_SHARE = 0.3;
+
+/** Link text over all text: navigation and "related" lists are mostly links, prose is not. */
+const MAX_ARTICLE_LINK_DENSITY = 0.5;
+
+/** Visible characters of a node's text (whitespace left out, so indentation weighs nothing). */
+function textWeight(node: DomNode): number {
+  return (node.textContent ?? "").replace(/\s+/gu, "").length;
+}
+
+function linkDensity(element: DomElement, weight: number): number {
+  if (weight === 0) return 0;
+  let links = 0;
+  for (const link of element.querySelectorAll("a")) links += textWeight(link);
+  return links / weight;
+}
+
+/**
+ * Removes the page chrome under `root` and returns it: every element named as chrome
+ * (`looksLikeChrome`) that is mostly links or holds little of `root`'s text. What decides is
+ * how much of the text an element holds, so a wrapper around the article stays whatever its name.
+ */
+export function pruneChrome<T extends DomElement>(root: T): T {
+  const total = textWeight(root);
+  const removed = new Set<DomElement>();
+  const inRemoved = (element: DomElement): boolean => {
+    for (let up = element.parentElement; up !== null && up !== root; up = up.parentElement) if (removed.has(up)) return true;
+    return false;
+  };
+  for (const element of [...root.querySelectorAll("*")].filter(looksLikeChrome)) {
+    if (inRemoved(element)) continue;
+    const weight = textWeight(element);
+    if (weight >= ARTICLE_SHARE * total && linkDensity(element, weight) < MAX_ARTICLE_LINK_DENSITY) continue;
+    removed.add(element);
+  }
+  for (const element of removed) element.remove();
+  return root;
+}
+
 /** True for an element to leave out of the text entirely. */
 function isDropped(element: DomElement): boolean {
-  return NON_TEXT_TAGS.has(element.localName) || element.hasAttribute("hidden") || isPageChrome(element);
+  return NON_TEXT_TAGS.has(element.localName) || element.hasAttribute("hidden");
 }
 
 /** Collects text into paragraphs; a block boundary closes the paragraph being written. */
@@ -165,7 +211,7 @@ export function normaliseSpaces(text: string): string {
 }
 
 /**
- * Plain text of an HTML fragment or page: paragraphs separated by a blank line (`\n\n`),
+ * Plain text of an HTML fragment or page, its chrome pruned (`pruneChrome`): paragraphs separated by a blank line (`\n\n`),
  * single spaces inside a paragraph, entities decoded once (so `&amp;amp;` reads `&amp;`),
  * no empty paragraphs. Plain text without tags comes back with its whitespace normalised
  * (blank lines stay paragraph breaks). Broken markup is parsed leniently (unclosed,
@@ -173,10 +219,10 @@ export function normaliseSpaces(text: string): string {
  */
 export function htmlToText(html: string): string {
   if (!MARKUP.test(html)) return plainTextParagraphs(decodeEntities(html));
-  return nodeToText(parseDocument(html).body);
+  return nodeToText(pruneChrome(parseDocument(html).body));
 }
 
-/** `htmlToText` of an already parsed node (its own tag counts too: a dropped root gives ""). */
+/** The text of an already parsed node, as `htmlToText` writes it, without pruning chrome (its own tag counts too: a dropped root gives ""). */
 export function nodeToText(node: DomNode): string {
   const out = new ParagraphWriter();
   walk(node, out);

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { extractArticle, stripBoilerplate } from "../../src/summaries/extract.js";
+import { extractArticle } from "../../src/summaries/extract.js";
+import { stripBoilerplate } from "../../src/summaries/furniture.js";
 import { summarize } from "../../src/summaries/summarize.js";
 import { words } from "../../src/text/words.js";
 

@@ -185,6 +185,15 @@ describe("pollFeed against a loopback site", () => {
     assert.equal(h.deps.feedStates.get("flood").itemsSeen, 51);
   });
 
+  test("a first poll records the whole back catalogue for /latest, whatever MAX_NEW_ITEMS_PER_POLL says", async () => {
+    const feed = feedAt("catalogue");
+    const h = await harness([feed]);
+    h.deps.maxNewItems = 3;
+    publish("catalogue", Array.from({ length: 10 }, (_, index) => story(10 - index)));
+    assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 10, queued: 0, baseline: true });
+    assert.equal(h.deps.feedStates.get("catalogue").itemsSeen, 10);
+  });
+
   test("a fulltext feed summarises the article page and takes its og:image when the feed has none", async () => {
     const feed = { ...feedAt("full"), fulltext: true };
     const h = await harness([feed]);
@@ -197,7 +206,7 @@ describe("pollFeed against a loopback site", () => {
       `<p>Residents asked for the old lighthouse to be kept, and the board agreed to restore it as part of the plan.</p>` +
       `</article></body></html>`;
     site.set("/articles/2", { body: page(2), contentType: "text/html; charset=utf-8" });
-    publish("full", [story(2, { link: site.url("/articles/2") }), story(1)]);
+    publish("full", [story(2, { link: site.url("/articles/2"), title: "Harbour board approves the breakwater" }), story(1)]);
     await pollFeed(feed, h.deps);
     const [item] = h.dispatched.at(-1)!.map(({ item }) => item);
     assert.equal(item?.image, "https://img.example/2.jpg");
