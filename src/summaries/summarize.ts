@@ -363,8 +363,10 @@ function readSentences(text: string, language: Language | undefined): { read: Ar
   let head = text;
   let cutInParagraph = false;
   if (text.length > MAX_READ_CHARS) {
+    // A paragraph end only in the first half ("Photo: Reuters\n" before one huge paragraph) would
+    // leave little to read: cut inside the paragraph then.
     const paragraphEnd = text.lastIndexOf("\n", MAX_READ_CHARS);
-    cutInParagraph = paragraphEnd <= 0;
+    cutInParagraph = paragraphEnd < MAX_READ_CHARS / 2;
     head = text.slice(0, cutInParagraph ? MAX_READ_CHARS : paragraphEnd);
   }
   const sentences = sentencesOf(head, language ?? detectLanguage(head));

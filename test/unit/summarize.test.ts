@@ -178,6 +178,13 @@ describe("an item of any length costs what a long article does", () => {
     assertSentencesInOrder(summary, text.slice(0, 60_000));
   });
 
+  test("a caption line before one huge paragraph: the summary is the paragraph's, not the caption", () => {
+    const body = longArticleText(25_000).replaceAll("\n\n", " ");
+    const summary = summarize(`Photo: Reuters\n${body}`);
+    assert.ok(!summary.startsWith("Photo"), summary);
+    assert.ok(summary.startsWith(splitSentences(body.slice(0, 5_000))[0]!), summary);
+  });
+
   test("100,000 one-word lines give the first of them", () => {
     assert.equal(summarize("word\n".repeat(100_000)).startsWith("word"), true);
   });
