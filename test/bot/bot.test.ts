@@ -1,4 +1,4 @@
-import { describe, test } from "node:test";
+import { describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
 import type { Bot } from "grammy";
 import type { InlineKeyboardMarkup, Update } from "grammy/types";
@@ -25,6 +25,7 @@ import {
   type ScriptedTelegram,
 } from "../support/builders.js";
 import { validateTelegramHtml } from "../support/telegram-html.js";
+import { runClockUntil } from "../support/fake-clock.js";
 
 /** A bot over in-memory state and a scripted Telegram, with helpers to talk to it. */
 async function setup(options: DepsOptions = {}) {
@@ -412,15 +413,21 @@ describe("bot: errors", () => {
     assert.match(String(sends[0]!.params.text), /Subscribed to china/);
   });
 
-  test("a reply refused with 429 waits in the budget and is sent once the chat's retry_after has passed", async () => {
+  test("a reply refused with 429 waits in the budget and is sent once the chat's retry_after has passed", async (t) => {
+    // A fake clock (from before the budget exists: its bucket starts at the clock's time).
+    mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+    t.after(() => mock.timers.reset());
     const context = await setup();
     context.telegram.once((request) => request.method === "sendMessage", answers.tooManyRequests(1));
-    const started = Date.now();
-    const requests = await context.handle(messageUpdate("/help"));
-    const sends = requests.filter((request) => request.method === "sendMessage");
+    const at: number[] = [];
+    context.telegram.latency = (request) => (request.method === "sendMessage" && at.push(Date.now()), 0);
+    let requests: ApiRequest[] | undefined;
+    void context.handle(messageUpdate("/help")).then((done) => (requests = done));
+    await runClockUntil(() => requests !== undefined);
+    const sends = requests!.filter((request) => request.method === "sendMessage");
     assert.equal(sends.length, 2, "refused, then sent");
     assert.deepEqual(sends[0]!.params, sends[1]!.params);
-    assert.ok(Date.now() - started >= 1000, "not before retry_after");
+    assert.ok(at[1]! - at[0]! >= 1000, "not before retry_after (on the fake clock)");
     assert.equal(context.deps.budget.stats.tooManyRequests, 1, "the budget heard the 429");
   });
 
