@@ -1,8 +1,8 @@
 import { describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Bot } from "grammy";
+import { HttpError, type Bot } from "grammy";
 import type { InlineKeyboardMarkup, Update } from "grammy/types";
-import { createBot } from "../../src/bot/create-bot.js";
+import { createBot, neverSent } from "../../src/bot/create-bot.js";
 import type { BotContext } from "../../src/bot/context.js";
 import {
   answers,
@@ -431,6 +431,22 @@ describe("bot: errors", () => {
     assert.equal(context.deps.budget.stats.tooManyRequests, 1, "the budget heard the 429");
   });
 
+
+  test("a reply answered 502 is not sent again: Telegram may have posted it", async () => {
+    const context = await setup();
+    context.telegram.once((request) => request.method === "sendMessage", { ok: false, error_code: 502, description: "Bad Gateway" });
+    const requests = await context.handle(messageUpdate("/help"));
+    assert.equal(requests.filter((request) => request.method === "sendMessage").length, 1, "tried once, and no error reply after it");
+  });
+
+  test("only a network error from before the request was sent counts as never sent (safe to send again)", () => {
+    const wrapped = (cause: unknown) => new HttpError("Network request for 'sendMessage' failed!", cause);
+    // node-fetch (grammY's default) puts the code on its error; undici's fetch on the error's cause.
+    assert.ok(neverSent(wrapped(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))));
+    assert.ok(neverSent(wrapped(new TypeError("fetch failed", { cause: Object.assign(new Error("getaddrinfo"), { code: "ENOTFOUND" }) }))));
+    assert.ok(!neverSent(wrapped(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }))), "a reset may come after Telegram read it");
+    assert.ok(!neverSent(wrapped(new Error("The operation was aborted"))), "nor a timeout");
+  });
 
   test("a failing handler replies politely, without a stack trace", async () => {
     const context = await setup();
