@@ -400,6 +400,19 @@ describe("bot: /status", () => {
     assert.match(text, /17 items seen/);
     assert.match(text, /2 failures in a row, last success 3h ago: HTTP 503 &lt;Service Unavailable&gt;/);
   });
+
+  test("shows the Telegram budget's counters, in the admin's language", async () => {
+    const { handle, say, deps } = await setup({ adminIds: [42] });
+    await say("/help", { from: user(42) });
+    await say("/help", { from: user(42) });
+    deps.budget.stats.tooManyRequests = 3;
+    deps.budget.stats.expired = 1;
+    const text = (requests: ApiRequest[]) => requests.filter((request) => request.method === "sendMessage").map((request) => String(request.params.text)).join("\n");
+    const english = text(await handle(messageUpdate("/status", { from: user(42) })));
+    assert.match(english, /Telegram budget<\/b>: 2 replies, 0 alerts, 0 broadcasts granted; 429s: 3; replies and alerts dropped unsent: 1/);
+    const russian = text(await handle(messageUpdate("/status", { from: user(42, "ru") })));
+    assert.match(russian, /Лимит Telegram<\/b>: выдано ответам 3, уведомлениям 0, рассылке 0; ответов 429: 3/, "the English /status reply counted too");
+  });
 });
 
 describe("bot: errors", () => {
