@@ -5,6 +5,7 @@ import { Outbox, type Job, type Target } from "../../src/delivery/outbox.js";
 import { classifyError, Sender } from "../../src/delivery/sender.js";
 import { Subscribers } from "../../src/delivery/subscribers.js";
 import { TelegramBudget } from "../../src/delivery/budget.js";
+import { PAID_BROADCAST_LIMITS, type PacingLimits } from "../../src/delivery/pacing.js";
 import {
   answers,
   FAST_LIMITS,
@@ -20,12 +21,12 @@ import {
 import { runClockUntil } from "../support/fake-clock.js";
 
 /** A sender over in-memory state and a scripted Telegram, with its subscribers and outbox. */
-async function setup(options: { concurrency?: number } = {}) {
+async function setup(options: { concurrency?: number; paidBroadcast?: boolean; limits?: PacingLimits } = {}) {
   const namespaces = memoryNamespaces();
   const telegram = new ScriptedTelegram();
   const subscribers = await Subscribers.open(namespaces.subscribers);
   const outbox = await Outbox.open(namespaces.outbox);
-  const budget = new TelegramBudget(FAST_LIMITS);
+  const budget = new TelegramBudget(options.limits ?? FAST_LIMITS);
   const sender = new Sender({
     api: telegram.api(),
     outbox,
@@ -33,6 +34,7 @@ async function setup(options: { concurrency?: number } = {}) {
     logger: silentLogger,
     budget,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.paidBroadcast ? { paidBroadcast: true } : {}),
   });
   running.push(sender);
   /** Subscribes the targets, records the jobs and hands their deliveries to the sender. */
@@ -106,6 +108,19 @@ describe("Sender", () => {
     assert.ok(sends.indexOf(sends.filter(isSendTo(2))[1]!) < sends.indexOf(toOne[1]!), "chat 2 was not held up meanwhile");
     assert.equal(sender.stats.sent, 3);
     assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
+  });
+
+  test("with PAID_BROADCAST the broadcasts carry allow_paid_broadcast and go past the free 29 a second", async (t) => {
+    mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+    t.after(() => mock.timers.reset());
+    const { telegram, outbox, sender, deliver, budget } = await setup({ paidBroadcast: true, limits: PAID_BROADCAST_LIMITS });
+    await deliver([makeJob(Array.from({ length: 100 }, (_, index) => privateTarget(index + 1)))]);
+    const started = Date.now();
+    sender.start();
+    await runClockUntil(() => outbox.size.deliveries === 0);
+    assert.ok(Date.now() - started < 1_000, `100 sent within ${Date.now() - started} ms of fake time, not 29 a second`);
+    assert.ok(telegram.calls("sendMessage").every((request) => request.params.allow_paid_broadcast === true));
+    assert.equal(budget.stats.granted.broadcast, 100);
   });
 
   test("one feed's burst does not hold up another feed's item to the same chat; each feed keeps its order", async () => {
