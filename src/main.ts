@@ -126,7 +126,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
 
   // One budget for every message of the token: replies, then admin alerts, then broadcasts. The
   // sender's own Api is bare: it takes its slots from the budget and handles 429s, 5xx and
-  // network errors itself, per chat.
+  // network errors itself, per chat. PAID_BROADCAST lifts the broadcasts' rate only.
   const budget = new TelegramBudget(settings.paidBroadcast ? PAID_BROADCAST_LIMITS : TELEGRAM_LIMITS);
   const broadcastApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   const alertApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
@@ -167,6 +167,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
       outbox,
       sender,
       adminIds: settings.adminIds,
+      budget,
       store: storeHealth,
     },
   );
@@ -234,6 +235,7 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     for (const api of [broadcastApi, bot.api, alertApi]) api.config.use(metrics.telegramCalls());
     metrics.watchStore(store);
     metrics.observeQueue(() => queueReading(outbox));
+    metrics.observeBudget(() => budget.stats);
   }
   // ---- end of updates and HTTP ----
   logger.info(

@@ -41,6 +41,19 @@ export const MAX_WAIT_MS: Record<Exclude<Priority, "broadcast">, number> = { rep
 /** Times a call is tried again after a 5xx or a network error (1 s, then 2 s later). */
 const RETRIES = 2;
 
+/** Network errors raised before a connection to Telegram existed: nothing of the request reached it. */
+const NEVER_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
+
+/** Whether `error` (grammY's HttpError, the fetch error in it and its causes) says the request was never sent. */
+export function neverSent(error: unknown): boolean {
+  for (let cause = error, depth = 0; cause instanceof Object && depth < 5; depth++) {
+    const { code } = cause as { code?: unknown };
+    if (typeof code === "string" && NEVER_SENT.has(code)) return true;
+    cause = cause instanceof HttpError ? cause.error : (cause as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 /**
  * The slot a call needs: methods that write a message take one of its chat (a message by
  * `inline_message_id` has none: an overall slot only); reads and callback answers take none.
@@ -56,12 +69,13 @@ function slotOf(method: string, payload: Record<string, unknown>): { chat?: Slot
 /**
  * The transformer for `priority`'s calls. A message waits for its slot in the budget (queued, not
  * failed, until `MAX_WAIT_MS`: then {@link SlotExpired}); a 429 holds its chat there and the call
- * queues again; other calls wait out a 429 here. 5xx and network errors are retried a little.
+ * queues again; other calls wait out a 429 here. Retries stay few (an unreachable Telegram must
+ * not hang the start) and never repeat a message Telegram may have posted: a call that writes
+ * one is tried again only after a refusal (429) or an error from before the request was sent
+ * ({@link neverSent}). A 5xx, a timeout or a dropped connection may come after Telegram posted
+ * it, so the caller gets the error: a lost reply can be asked for again, a doubled one can't be
+ * taken back. Other calls are retried after any 5xx or network error: repeating them is harmless.
  * getUpdates passes untouched: the runner retries its long poll itself.
- *
- * This replaces @grammyjs/auto-retry, which resent 429s after its own sleep, outside any pacing
- * (so a burst of replies went on spending the budget three times over), and retried network
- * errors without end (so an unreachable Telegram hung the start).
  */
 export function budgetTransformer(budget: TelegramBudget, priority: Exclude<Priority, "broadcast">): Transformer {
   return async (prev, method, payload, signal) => {
@@ -76,7 +90,7 @@ export function budgetTransformer(budget: TelegramBudget, priority: Exclude<Prio
         result = await prev(method, payload, signal);
       } catch (error) {
         permit?.release();
-        if (!(error instanceof HttpError) || signal?.aborted || failures >= RETRIES) throw error;
+        if (!(error instanceof HttpError) || signal?.aborted || failures >= RETRIES || (slot && !neverSent(error))) throw error;
         await wait(1000 * 2 ** failures++);
         continue;
       }
@@ -88,7 +102,7 @@ export function budgetTransformer(budget: TelegramBudget, priority: Exclude<Prio
         if (!slot) await wait(retryAfter * 1000);
         continue;
       }
-      if (!result.ok && result.error_code >= 500 && failures < RETRIES) {
+      if (!slot && !result.ok && result.error_code >= 500 && failures < RETRIES) {
         await wait(1000 * 2 ** failures++);
         continue;
       }

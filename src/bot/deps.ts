@@ -4,6 +4,7 @@
  */
 import type { Logger } from "pino";
 import type { FeedDefinition } from "../config/catalog.js";
+import type { TelegramBudget } from "../delivery/budget.js";
 import type { Outbox } from "../delivery/outbox.js";
 import type { Sender } from "../delivery/sender.js";
 import type { Subscribers } from "../delivery/subscribers.js";
@@ -23,6 +24,8 @@ export interface BotDeps {
   feedStates: FeedStates;
   outbox: Outbox;
   sender: Sender;
+  /** The bot token's Telegram budget, for its counters in `/status`. */
+  budget: Pick<TelegramBudget, "stats">;
   /** Telegram user ids allowed to run admin commands. */
   adminIds: readonly number[];
   /** The store's health, for `/status`. */

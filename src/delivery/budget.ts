@@ -3,8 +3,10 @@
  * admin alerts, broadcasts) waits here for a slot. Slots go out at the overall rate (a token
  * bucket), each chat at most at its own pace (the next slot counts from the end of its previous
  * call), and among the calls that may go, replies first, then alerts, then broadcasts, each in
- * order of asking. A 429's retry_after holds the chat; when several chats hear one at once, the
- * limit was the bot's own and every chat waits it out.
+ * order of asking. With `limits.paidPerSecond` (PAID_BROADCAST) that is the overall rate of the
+ * calls that carry `allow_paid_broadcast`, while every other call also keeps to `limits.perSecond`,
+ * Telegram's free limit. A 429's retry_after holds the chat; when many chats hear one at once, the
+ * limit was the bot's own and every chat waits (see {@link TelegramBudget.flood}).
  */
 import type { ChatKind } from "./subscribers.js";
 import { chatInterval, TokenBucket, type PacingLimits } from "./pacing.js";
@@ -25,6 +27,8 @@ export interface SlotRequest {
   priority: Priority;
   /** The chat it writes to; without one it takes an overall slot only. */
   chat?: SlotChat;
+  /** The call carries `allow_paid_broadcast`, so it may go at `limits.paidPerSecond`. */
+  paid?: boolean;
   /** When to give up waiting (ms, the budget's clock): the wait then rejects with {@link SlotExpired}. */
   deadline?: number;
   signal?: AbortSignal;
@@ -45,7 +49,7 @@ export class SlotExpired extends Error {
 }
 
 /** 429s from this many different chats within {@link FLOOD_WINDOW_MS} mean the bot's overall limit. */
-const FLOOD_CHATS = 2;
+const FLOOD_CHATS = 3;
 const FLOOD_WINDOW_MS = 1_000;
 
 interface ChatState {
@@ -65,22 +69,28 @@ interface Waiter {
   onAbort?: () => void;
 }
 
-/** Counters for `/status` and tests. */
+/** Counters since the start, for `/status` and `/metrics`. */
 export interface BudgetStats {
-  granted: number;
+  /** Slots granted, by priority. */
+  granted: Record<Priority, number>;
+  /** 429s the calls heard. */
   tooManyRequests: number;
+  /** Waits that passed their deadline (replies and alerts that never went). */
   expired: number;
 }
 
 /** See the module comment. One per bot token. */
 export class TelegramBudget {
-  readonly stats: BudgetStats = { granted: 0, tooManyRequests: 0, expired: 0 };
-  private readonly bucket: TokenBucket;
+  readonly stats: BudgetStats = { granted: { reply: 0, alert: 0, broadcast: 0 }, tooManyRequests: 0, expired: 0 };
+  /** Telegram's free rate: every call but a paid broadcast takes a token here. */
+  private readonly free: TokenBucket;
+  /** The paid ceiling (PAID_BROADCAST only): every call takes a token here. */
+  private readonly paid: TokenBucket | undefined;
   private readonly chats = new Map<string, ChatState>();
   private waiting: Waiter[] = [];
   private seq = 0;
   private pausedUntil = 0;
-  private recentFloods: { key: string; at: number }[] = [];
+  private recentFloods: { key: string; at: number; retryAfterMs: number }[] = [];
   private timer: NodeJS.Timeout | undefined;
   private sweepAt = 1_000;
 
@@ -88,7 +98,8 @@ export class TelegramBudget {
     readonly limits: PacingLimits,
     readonly now: () => number = Date.now,
   ) {
-    this.bucket = new TokenBucket(limits.perSecond, now());
+    this.free = new TokenBucket(limits.perSecond, now());
+    this.paid = limits.paidPerSecond === undefined ? undefined : new TokenBucket(limits.paidPerSecond, now());
   }
 
   /** Waits for a slot (see the module comment). Rejects on `deadline` or when `signal` aborts. */
@@ -119,11 +130,6 @@ export class TelegramBudget {
     return Math.max(this.pausedUntil, state?.freeAt ?? 0, this.now());
   }
 
-  /** Calls waiting for a slot. */
-  get waitingCount(): number {
-    return this.waiting.length;
-  }
-
   private leave(waiter: Waiter, error: unknown): void {
     const index = this.waiting.indexOf(waiter);
     if (index < 0) return;
@@ -144,6 +150,12 @@ export class TelegramBudget {
     return Math.max(this.pausedUntil, state?.freeAt ?? 0);
   }
 
+  /** The token buckets a call takes from. */
+  private bucketsOf(waiter: Waiter): TokenBucket[] {
+    if (!this.paid) return [this.free];
+    return waiter.request.paid ? [this.paid] : [this.free, this.paid];
+  }
+
   /** Grants every slot that may go now, then sleeps until the next could. */
   private pump(): void {
     clearTimeout(this.timer);
@@ -151,7 +163,9 @@ export class TelegramBudget {
     for (;;) {
       const now = this.now();
       this.expire(now);
-      let best: Waiter | undefined;
+      // The first in line among the calls that may go, paid and not apart: they take from
+      // different buckets, so one kind's spent rate must not hold up the other.
+      const first = new Map<boolean, Waiter>();
       let wakeAt = Number.POSITIVE_INFINITY;
       for (const waiter of this.waiting) {
         const at = this.readyAt(waiter);
@@ -160,17 +174,23 @@ export class TelegramBudget {
           wakeAt = Math.min(wakeAt, at);
           continue;
         }
+        const kind = this.paid !== undefined && waiter.request.paid === true;
+        const best = first.get(kind);
         if (!best || RANK[waiter.request.priority] < RANK[best.request.priority] || (RANK[waiter.request.priority] === RANK[best.request.priority] && waiter.seq < best.seq)) {
-          best = waiter;
+          first.set(kind, waiter);
         }
       }
-      if (best) {
-        const wait = this.bucket.take(now);
+      const candidates = [...first.values()].sort((a, b) => RANK[a.request.priority] - RANK[b.request.priority] || a.seq - b.seq);
+      const granted = candidates.find((waiter) => {
+        const buckets = this.bucketsOf(waiter);
+        const wait = Math.max(...buckets.map((bucket) => bucket.readyIn(now)));
         if (wait > 0) wakeAt = Math.min(wakeAt, now + wait);
-        else {
-          this.grant(best);
-          continue;
-        }
+        else for (const bucket of buckets) bucket.take(now);
+        return wait === 0;
+      });
+      if (granted) {
+        this.grant(granted);
+        continue;
       }
       if (wakeAt !== Number.POSITIVE_INFINITY) this.timer = setTimeout(() => this.pump(), Math.max(0, wakeAt - now));
       return;
@@ -191,7 +211,7 @@ export class TelegramBudget {
   private grant(waiter: Waiter): void {
     this.waiting.splice(this.waiting.indexOf(waiter), 1);
     this.settle(waiter);
-    this.stats.granted++;
+    this.stats.granted[waiter.request.priority]++;
     const { key, request } = waiter;
     let state: ChatState | undefined;
     if (key !== undefined) {
@@ -220,14 +240,26 @@ export class TelegramBudget {
     this.pump();
   }
 
-  /** A 429: the chat waits `retryAfterMs`; and everyone does when other chats heard one just now. */
+  /**
+   * A 429: the chat waits `retryAfterMs`, and every chat does when 429s from at least
+   * {@link FLOOD_CHATS} chats came within {@link FLOOD_WINDOW_MS}: that is the bot's overall limit.
+   * Fewer is no proof: after a restart, two groups' backlogs hear their own per-chat limits (tens
+   * of seconds) at once. And the pause is the shortest retry_after among them, since the bot-wide
+   * wait is short and alike for all, while a longer one is that chat's own and holds only it.
+   */
   private flood(key: string | undefined, state: ChatState | undefined, now: number, retryAfterMs: number): void {
     this.stats.tooManyRequests++;
-    if (state) state.freeAt = Math.max(state.freeAt, now + retryAfterMs);
-    this.recentFloods = this.recentFloods.filter((flood) => flood.at > now - FLOOD_WINDOW_MS);
-    this.recentFloods.push({ key: key ?? "", at: now });
-    const chats = new Set(this.recentFloods.map((flood) => flood.key));
-    if (key === undefined || chats.size >= FLOOD_CHATS) this.pausedUntil = Math.max(this.pausedUntil, now + retryAfterMs);
+    // A call without a chat has nothing else to hold.
+    if (!state || key === undefined) {
+      this.pausedUntil = Math.max(this.pausedUntil, now + retryAfterMs);
+      return;
+    }
+    state.freeAt = Math.max(state.freeAt, now + retryAfterMs);
+    this.recentFloods = this.recentFloods.filter((flood) => flood.at > now - FLOOD_WINDOW_MS && flood.key !== key);
+    this.recentFloods.push({ key, at: now, retryAfterMs });
+    if (this.recentFloods.length < FLOOD_CHATS) return;
+    const shortest = Math.min(...this.recentFloods.map((flood) => flood.at + flood.retryAfterMs));
+    this.pausedUntil = Math.max(this.pausedUntil, shortest);
   }
 
   /** Forgets chats that are idle and free, once their number has doubled since the last sweep. */

@@ -1,14 +1,19 @@
 /**
  * Pacing for Telegram's flood limits: a token bucket for the bot's overall rate and a minimum
  * interval per chat (about one message a second to a private chat, 20 a minute to a group or
- * channel). Pure time arithmetic, no timers: the sender asks when it may send next.
+ * channel). Pure time arithmetic, no timers: the budget (budget.ts) keeps the state and the clock.
  */
 import type { ChatKind } from "./subscribers.js";
 
-/** Telegram's documented limits, which the sender stays under. */
+/** Telegram's documented limits, which the budget keeps every call of the token under. */
 export interface PacingLimits {
-  /** Messages per second overall (30 in Telegram's FAQ; paid broadcasts allow up to 1,000). */
+  /** Messages per second overall for calls that are not paid broadcasts (30 in Telegram's FAQ). */
   perSecond: number;
+  /**
+   * With `allow_paid_broadcast`: the ceiling for all calls together (Telegram allows up to 1,000);
+   * only the calls that carry the flag may go past `perSecond`.
+   */
+  paidPerSecond?: number;
   /** Minimum milliseconds between two messages to one private chat. */
   privateIntervalMs: number;
   /** Minimum milliseconds between two messages to one group or channel (20 a minute). */
@@ -17,12 +22,11 @@ export interface PacingLimits {
 
 /**
  * Default limits: just under Telegram's 30/s. The bucket's burst of 2 keeps any one-second window
- * at 30 at most; a reply to a command that lands in a full window costs one 429, which the sender
- * waits out for that chat alone.
+ * at 30 at most, replies, alerts and broadcasts together (they share one budget).
  */
 export const TELEGRAM_LIMITS: PacingLimits = { perSecond: 29, privateIntervalMs: 1_000, groupIntervalMs: 3_000 };
-/** With `allow_paid_broadcast`: Telegram allows up to 1,000 messages a second. */
-export const PAID_BROADCAST_LIMITS: PacingLimits = { ...TELEGRAM_LIMITS, perSecond: 900 };
+/** `PAID_BROADCAST`: paid broadcasts up to 900 a second, everything else still at 29. */
+export const PAID_BROADCAST_LIMITS: PacingLimits = { ...TELEGRAM_LIMITS, paidPerSecond: 900 };
 
 /** The minimum interval between two messages to a chat of this kind. */
 export function chatInterval(limits: PacingLimits, kind: ChatKind): number {
@@ -47,14 +51,17 @@ export class TokenBucket {
     this.updatedAt = now;
   }
 
-  /** Takes a token if one is there; otherwise returns the ms until one will be. */
-  take(now: number): number {
+  /** The ms until a token will be there (0: one is), taking none. */
+  readyIn(now: number): number {
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.updatedAt) / 1000) * this.perSecond);
     this.updatedAt = now;
-    if (this.tokens >= 1) {
-      this.tokens -= 1;
-      return 0;
-    }
-    return Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.perSecond) * 1000);
+  }
+
+  /** Takes a token if one is there; otherwise returns the ms until one will be. */
+  take(now: number): number {
+    const wait = this.readyIn(now);
+    if (wait === 0) this.tokens -= 1;
+    return wait;
   }
 }

@@ -370,7 +370,7 @@ export class Sender {
 
   /**
    * One Bot API call that puts a message in a chat, in a slot of the budget, with its outcome
-   * classified and counted. A 429 is the sender's own to handle (its Api has no auto-retry): the
+   * classified and counted. A 429 is the sender's own to handle (nothing retries beneath its Api): the
    * budget holds the chat for retry_after, and the delivery waits in the heap meanwhile.
    */
   private async call(queue: ChatQueue, send: (signal: ApiSignal) => Promise<{ message_id: number }>): Promise<SendOutcome> {
@@ -379,6 +379,7 @@ export class Sender {
       permit = await this.deps.budget.acquire({
         priority: "broadcast",
         chat: { id: queue.chatId, kind: queue.kind },
+        paid: this.deps.paidBroadcast === true,
         signal: this.stopWaiting.signal,
       });
       // grammY types the signal with its own shim; Node's AbortSignal is what it uses at run time.

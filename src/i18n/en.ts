@@ -49,6 +49,9 @@ export const en = {
   internalError: "Something went wrong on my side; it has been logged. Please try again.",
   notSaved: "That could not be saved: my storage is failing right now, so nothing was changed. Please try again in a few minutes.",
   adminOnly: "This command is for the bot's admins (ADMIN_IDS).",
+  statusBudget: (replies: number, alerts: number, broadcasts: number, tooManyRequests: number, expired: number) =>
+    `<b>Telegram budget</b>: ${replies} replies, ${alerts} alerts, ${broadcasts} broadcasts granted; ` +
+    `429s: ${tooManyRequests}; replies and alerts dropped unsent: ${expired}`,
   unknownCommand: "I don't know that command. /help lists the ones I do.",
   staleButton: "This button is out of date: that topic no longer exists. Send /topics for a fresh menu.",
   staleMenu: "This menu is out of date. Send /topics for a fresh one.",

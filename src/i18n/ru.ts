@@ -50,6 +50,9 @@ export const ru: Messages = {
   internalError: "У меня что-то сломалось; ошибка записана в журнал. Попробуйте ещё раз.",
   notSaved: "Не удалось сохранить: моё хранилище сейчас не работает, поэтому ничего не изменилось. Попробуйте ещё раз через несколько минут.",
   adminOnly: "Эта команда — для администраторов бота (ADMIN_IDS).",
+  statusBudget: (replies: number, alerts: number, broadcasts: number, tooManyRequests: number, expired: number) =>
+    `<b>Лимит Telegram</b>: выдано ответам ${replies}, уведомлениям ${alerts}, рассылке ${broadcasts}; ` +
+    `ответов 429: ${tooManyRequests}; ответов и уведомлений, не отправленных в срок: ${expired}`,
   unknownCommand: "Такой команды я не знаю. Список — /help.",
   staleButton: "Кнопка устарела: такой темы больше нет. Отправьте /topics за свежим меню.",
   staleMenu: "Это меню устарело. Отправьте /topics за свежим.",

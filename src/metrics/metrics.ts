@@ -7,6 +7,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Transformer } from "grammy";
+import type { BudgetStats } from "../delivery/budget.js";
 import type { Outbox } from "../delivery/outbox.js";
 import type { PollMetrics, PollOutcome } from "../poller/poller.js";
 
@@ -111,6 +112,22 @@ export class Metrics implements PollMetrics {
     collect: () => this.collectQueue(),
   });
 
+  private readBudget: (() => BudgetStats) | undefined;
+
+  readonly budgetTooManyRequests: Counter = new Counter({
+    name: "newswire_budget_429_total",
+    help: "429s heard by the calls that write messages (replies, alerts, broadcasts), as told to the Telegram budget",
+    registers: [this.registry],
+    collect: (): void => this.collectBudget(this.budgetTooManyRequests, (stats) => stats.tooManyRequests),
+  });
+
+  readonly budgetExpired: Counter = new Counter({
+    name: "newswire_budget_expired_total",
+    help: "Replies and alerts dropped unsent: no Telegram slot within their wait (3 min for a reply, 30 for an alert)",
+    registers: [this.registry],
+    collect: (): void => this.collectBudget(this.budgetExpired, (stats) => stats.expired),
+  });
+
   constructor(private readonly now: () => number = Date.now) {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -143,6 +160,18 @@ export class Metrics implements PollMetrics {
     const { deliveries, oldestQueuedAt } = this.readQueue();
     this.queuedDeliveries.set(deliveries);
     this.oldestQueuedAge.set(oldestQueuedAt === undefined ? 0 : Math.max(0, this.now() - oldestQueuedAt) / 1000);
+  }
+
+  /** Reads the Telegram budget's counters at every scrape. */
+  observeBudget(read: () => BudgetStats): void {
+    this.readBudget = read;
+  }
+
+  /** The budget keeps the counts; the counter shows the latest. */
+  private collectBudget(counter: Counter, pick: (stats: BudgetStats) => number): void {
+    if (!this.readBudget) return;
+    counter.reset();
+    counter.inc(pick(this.readBudget()));
   }
 
   /** Counts the "error" events of each store namespace. */

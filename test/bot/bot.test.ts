@@ -1,8 +1,8 @@
-import { describe, test } from "node:test";
+import { describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
-import type { Bot } from "grammy";
+import { HttpError, type Bot } from "grammy";
 import type { InlineKeyboardMarkup, Update } from "grammy/types";
-import { createBot } from "../../src/bot/create-bot.js";
+import { createBot, neverSent } from "../../src/bot/create-bot.js";
 import type { BotContext } from "../../src/bot/context.js";
 import {
   answers,
@@ -25,6 +25,7 @@ import {
   type ScriptedTelegram,
 } from "../support/builders.js";
 import { validateTelegramHtml } from "../support/telegram-html.js";
+import { runClockUntil } from "../support/fake-clock.js";
 
 /** A bot over in-memory state and a scripted Telegram, with helpers to talk to it. */
 async function setup(options: DepsOptions = {}) {
@@ -399,6 +400,19 @@ describe("bot: /status", () => {
     assert.match(text, /17 items seen/);
     assert.match(text, /2 failures in a row, last success 3h ago: HTTP 503 &lt;Service Unavailable&gt;/);
   });
+
+  test("shows the Telegram budget's counters, in the admin's language", async () => {
+    const { handle, say, deps } = await setup({ adminIds: [42] });
+    await say("/help", { from: user(42) });
+    await say("/help", { from: user(42) });
+    deps.budget.stats.tooManyRequests = 3;
+    deps.budget.stats.expired = 1;
+    const text = (requests: ApiRequest[]) => requests.filter((request) => request.method === "sendMessage").map((request) => String(request.params.text)).join("\n");
+    const english = text(await handle(messageUpdate("/status", { from: user(42) })));
+    assert.match(english, /Telegram budget<\/b>: 2 replies, 0 alerts, 0 broadcasts granted; 429s: 3; replies and alerts dropped unsent: 1/);
+    const russian = text(await handle(messageUpdate("/status", { from: user(42, "ru") })));
+    assert.match(russian, /Лимит Telegram<\/b>: выдано ответам 3, уведомлениям 0, рассылке 0; ответов 429: 3/, "the English /status reply counted too");
+  });
 });
 
 describe("bot: errors", () => {
@@ -412,18 +426,40 @@ describe("bot: errors", () => {
     assert.match(String(sends[0]!.params.text), /Subscribed to china/);
   });
 
-  test("a reply refused with 429 waits in the budget and is sent once the chat's retry_after has passed", async () => {
+  test("a reply refused with 429 waits in the budget and is sent once the chat's retry_after has passed", async (t) => {
+    // A fake clock (from before the budget exists: its bucket starts at the clock's time).
+    mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+    t.after(() => mock.timers.reset());
     const context = await setup();
     context.telegram.once((request) => request.method === "sendMessage", answers.tooManyRequests(1));
-    const started = Date.now();
-    const requests = await context.handle(messageUpdate("/help"));
-    const sends = requests.filter((request) => request.method === "sendMessage");
+    const at: number[] = [];
+    context.telegram.latency = (request) => (request.method === "sendMessage" && at.push(Date.now()), 0);
+    let requests: ApiRequest[] | undefined;
+    void context.handle(messageUpdate("/help")).then((done) => (requests = done));
+    await runClockUntil(() => requests !== undefined);
+    const sends = requests!.filter((request) => request.method === "sendMessage");
     assert.equal(sends.length, 2, "refused, then sent");
     assert.deepEqual(sends[0]!.params, sends[1]!.params);
-    assert.ok(Date.now() - started >= 1000, "not before retry_after");
+    assert.ok(at[1]! - at[0]! >= 1000, "not before retry_after (on the fake clock)");
     assert.equal(context.deps.budget.stats.tooManyRequests, 1, "the budget heard the 429");
   });
 
+
+  test("a reply answered 502 is not sent again: Telegram may have posted it", async () => {
+    const context = await setup();
+    context.telegram.once((request) => request.method === "sendMessage", { ok: false, error_code: 502, description: "Bad Gateway" });
+    const requests = await context.handle(messageUpdate("/help"));
+    assert.equal(requests.filter((request) => request.method === "sendMessage").length, 1, "tried once, and no error reply after it");
+  });
+
+  test("only a network error from before the request was sent counts as never sent (safe to send again)", () => {
+    const wrapped = (cause: unknown) => new HttpError("Network request for 'sendMessage' failed!", cause);
+    // node-fetch (grammY's default) puts the code on its error; undici's fetch on the error's cause.
+    assert.ok(neverSent(wrapped(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))));
+    assert.ok(neverSent(wrapped(new TypeError("fetch failed", { cause: Object.assign(new Error("getaddrinfo"), { code: "ENOTFOUND" }) }))));
+    assert.ok(!neverSent(wrapped(Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }))), "a reset may come after Telegram read it");
+    assert.ok(!neverSent(wrapped(new Error("The operation was aborted"))), "nor a timeout");
+  });
 
   test("a failing handler replies politely, without a stack trace", async () => {
     const context = await setup();

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
 import { SlotExpired, TelegramBudget, type Permit, type SlotRequest } from "../../src/delivery/budget.js";
-import { TELEGRAM_LIMITS, type PacingLimits } from "../../src/delivery/pacing.js";
+import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS, type PacingLimits } from "../../src/delivery/pacing.js";
 
 /** Lets granted promises run their callbacks (setImmediate is not faked). */
 const settle = () => new Promise((resolve) => setImmediate(resolve));
@@ -27,6 +27,16 @@ function recorder(budget: TelegramBudget) {
 }
 
 const privateChat = (id: number) => ({ id, kind: "private" as const });
+
+/** The most grants within any one second (a window shorter than 1,000 ms). */
+function busiestSecond(times: readonly number[]): number {
+  let busiest = 0;
+  for (let start = 0, end = 0; end < times.length; end++) {
+    while (times[end]! - times[start]! >= 1_000) start++;
+    busiest = Math.max(busiest, end - start + 1);
+  }
+  return busiest;
+}
 const ONE_A_SECOND: PacingLimits = { perSecond: 1, privateIntervalMs: 1_000, groupIntervalMs: 3_000 };
 
 describe("TelegramBudget", () => {
@@ -82,14 +92,31 @@ describe("TelegramBudget", () => {
     for (let ms = 0; ms < 12_000 && grants.length < 300; ms += 5) await advance(5);
     assert.equal(grants.length, 300);
     const times = grants.map(({ at }) => at);
-    let busiest = 0;
-    for (let start = 0, end = 0; end < times.length; end++) {
-      while (times[end]! - times[start]! >= 1_000) start++;
-      busiest = Math.max(busiest, end - start + 1);
-    }
+    const busiest = busiestSecond(times);
     assert.ok(busiest <= 30, `${busiest} slots in one second`);
     const seconds = (times.at(-1)! - times[0]!) / 1000;
     assert.ok(299 / seconds > 28 && 299 / seconds <= 29.5, `${(299 / seconds).toFixed(1)} a second`);
+  });
+
+  test("with PAID_BROADCAST only the paid broadcasts go past 29 a second: replies and alerts keep the free limit", async () => {
+    const budget = new TelegramBudget(PAID_BROADCAST_LIMITS, () => Date.now());
+    const { ask, grants } = recorder(budget);
+    for (let chat = 1; chat <= 100; chat++) {
+      void ask(`reply ${chat}`, { priority: "reply", chat: privateChat(chat) });
+      void ask(`alert ${chat}`, { priority: "alert", chat: privateChat(1_000 + chat) });
+    }
+    for (let chat = 1; chat <= 2_000; chat++) void ask(`broadcast ${chat}`, { priority: "broadcast", paid: true, chat: privateChat(10_000 + chat) });
+    await settle();
+    for (let ms = 0; ms < 2_000; ms += 5) await advance(5);
+    const timesOf = (prefix: string) => grants.filter(({ name }) => name.startsWith(prefix)).map(({ at }) => at);
+    const free = grants.filter(({ name }) => !name.startsWith("broadcast")).map(({ at }) => at);
+    assert.ok(busiestSecond(free) <= 30, `${busiestSecond(free)} replies and alerts in one second`);
+    assert.ok(timesOf("reply").length >= 50, "replies still go, at the free rate");
+    assert.ok(timesOf("alert").length < timesOf("reply").length, "replies before alerts");
+    assert.ok(busiestSecond(timesOf("broadcast")) > 800, `paid broadcasts at the paid rate: ${busiestSecond(timesOf("broadcast"))} in one second`);
+    assert.ok(busiestSecond(grants.map(({ at }) => at)) <= 900 + 64, "all together under the paid ceiling");
+    assert.equal(budget.stats.granted.reply + budget.stats.granted.alert, free.length);
+    assert.equal(budget.stats.granted.broadcast, timesOf("broadcast").length);
   });
 
   test("a 429 holds its chat for retry_after while the others go on", async () => {
@@ -109,20 +136,39 @@ describe("TelegramBudget", () => {
     assert.equal(budget.stats.tooManyRequests, 1);
   });
 
-  test("429s from two chats within a second are the bot's own limit: every chat waits", async () => {
+  test("429s from two chats within a second are theirs alone: the other chats go on", async () => {
+    // After a restart, two groups' backlogs may both hear their per-chat limit at once.
+    const budget = new TelegramBudget({ ...TELEGRAM_LIMITS, perSecond: 1_000 }, () => Date.now());
+    const { ask, names, permit } = recorder(budget);
+    void ask("a", { priority: "broadcast", chat: { id: -1, kind: "supergroup" } });
+    void ask("b", { priority: "broadcast", chat: { id: -2, kind: "supergroup" } });
+    await settle();
+    permit("a").release(40_000);
+    permit("b").release(40_000);
+    void ask("c", { priority: "reply", chat: privateChat(3) });
+    await settle();
+    assert.deepEqual(names(), ["a", "b", "c"]);
+    assert.equal(budget.chatReadyAt(-1), Date.now() + 40_000);
+  });
+
+  test("429s from three chats within a second are the bot's own limit: every chat waits the shortest retry_after", async () => {
     const budget = new TelegramBudget({ ...TELEGRAM_LIMITS, perSecond: 1_000 }, () => Date.now());
     const { ask, names, permit } = recorder(budget);
     void ask("a", { priority: "broadcast", chat: privateChat(1) });
     void ask("b", { priority: "broadcast", chat: privateChat(2) });
+    void ask("c", { priority: "broadcast", chat: privateChat(3) });
     await settle();
-    permit("a").release(3_000);
+    permit("a").release(30_000);
+    await advance(400);
     permit("b").release(3_000);
-    void ask("c", { priority: "reply", chat: privateChat(3) });
+    permit("c").release(5_000);
+    void ask("d", { priority: "reply", chat: privateChat(4) });
     await settle();
-    assert.deepEqual(names(), ["a", "b"], "chat 3 never heard a 429, yet waits");
-    assert.equal(budget.chatReadyAt(3), Date.now() + 3_000);
+    assert.deepEqual(names(), ["a", "b", "c"], "chat 4 never heard a 429, yet waits");
+    assert.equal(budget.chatReadyAt(4), Date.now() + 3_000);
+    assert.equal(budget.chatReadyAt(1), Date.now() - 400 + 30_000, "chat 1 keeps its own, longer wait");
     await advance(3_000);
-    assert.deepEqual(names(), ["a", "b", "c"]);
+    assert.deepEqual(names(), ["a", "b", "c", "d"]);
   });
 
   test("a wait past its deadline rejects with SlotExpired; an aborted one with the abort", async () => {
@@ -138,7 +184,8 @@ describe("TelegramBudget", () => {
     assert.deepEqual(names(), ["first"]);
     assert.deepEqual(failures.map(({ name }) => name).sort(), ["aborted", "late"]);
     assert.ok(failures.find(({ name }) => name === "late")!.error instanceof SlotExpired);
-    assert.equal(budget.waitingCount, 0);
     assert.equal(budget.stats.expired, 1);
+    await advance(500);
+    assert.deepEqual(names(), ["first"], "neither took a slot once gone");
   });
 });

@@ -59,6 +59,17 @@ describe("Metrics", () => {
     assert.equal(await sample(metrics, "newswire_oldest_queued_delivery_age_seconds"), 0);
   });
 
+  test("the Telegram budget's 429s and expired waits, read at each scrape", async () => {
+    const metrics = new Metrics();
+    assert.equal(await sample(metrics, "newswire_budget_429_total"), 0, "nothing observed yet");
+    const stats = { granted: { reply: 5, alert: 1, broadcast: 9 }, tooManyRequests: 2, expired: 1 };
+    metrics.observeBudget(() => stats);
+    assert.equal(await sample(metrics, "newswire_budget_429_total"), 2);
+    assert.equal(await sample(metrics, "newswire_budget_expired_total"), 1);
+    stats.tooManyRequests = 7;
+    assert.equal(await sample(metrics, "newswire_budget_429_total"), 7);
+  });
+
   test("store errors by namespace", async () => {
     const metrics = new Metrics();
     const seen = new EventEmitter();

@@ -69,7 +69,8 @@ describe("chatInterval", () => {
     for (const kind of ["group", "supergroup", "channel"] as const) {
       assert.ok(chatInterval(TELEGRAM_LIMITS, kind) >= 3000, kind);
     }
-    assert.ok(PAID_BROADCAST_LIMITS.perSecond <= 1000);
+    assert.ok(PAID_BROADCAST_LIMITS.paidPerSecond! <= 1000);
+    assert.equal(PAID_BROADCAST_LIMITS.perSecond, TELEGRAM_LIMITS.perSecond, "only paid broadcasts go faster");
   });
 });
 

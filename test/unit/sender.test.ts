@@ -1,10 +1,11 @@
-import { afterEach, describe, test } from "node:test";
+import { afterEach, describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
 import { GrammyError } from "grammy";
 import { Outbox, type Job, type Target } from "../../src/delivery/outbox.js";
 import { classifyError, Sender } from "../../src/delivery/sender.js";
 import { Subscribers } from "../../src/delivery/subscribers.js";
 import { TelegramBudget } from "../../src/delivery/budget.js";
+import { PAID_BROADCAST_LIMITS, type PacingLimits } from "../../src/delivery/pacing.js";
 import {
   answers,
   FAST_LIMITS,
@@ -17,14 +18,15 @@ import {
   type ApiAnswer,
   type ApiRequest,
 } from "../support/builders.js";
+import { runClockUntil } from "../support/fake-clock.js";
 
 /** A sender over in-memory state and a scripted Telegram, with its subscribers and outbox. */
-async function setup(options: { concurrency?: number } = {}) {
+async function setup(options: { concurrency?: number; paidBroadcast?: boolean; limits?: PacingLimits } = {}) {
   const namespaces = memoryNamespaces();
   const telegram = new ScriptedTelegram();
   const subscribers = await Subscribers.open(namespaces.subscribers);
   const outbox = await Outbox.open(namespaces.outbox);
-  const budget = new TelegramBudget(FAST_LIMITS);
+  const budget = new TelegramBudget(options.limits ?? FAST_LIMITS);
   const sender = new Sender({
     api: telegram.api(),
     outbox,
@@ -32,6 +34,7 @@ async function setup(options: { concurrency?: number } = {}) {
     logger: silentLogger,
     budget,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+    ...(options.paidBroadcast ? { paidBroadcast: true } : {}),
   });
   running.push(sender);
   /** Subscribes the targets, records the jobs and hands their deliveries to the sender. */
@@ -83,7 +86,10 @@ describe("Sender", () => {
     assert.equal(telegram.calls("sendMessage").find((request) => request.params.chat_id === 3)?.params.reply_markup, undefined);
   });
 
-  test("a 429 is the sender's own to handle: the chat waits retry_after, the others go on, the message is delivered once", async () => {
+  test("a 429 is the sender's own to handle: the chat waits retry_after, the others go on, the message is delivered once", async (t) => {
+    // A fake clock (from before the budget exists: its bucket starts at the clock's time).
+    mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+    t.after(() => mock.timers.reset());
     const { telegram, outbox, sender, deliver, budget } = await setup();
     // The sender's Api is bare (as in main.ts): nothing below it retries, so the sender sees the 429.
     const at = new Map<ApiRequest, number>();
@@ -91,17 +97,30 @@ describe("Sender", () => {
     telegram.once(isSendTo(1), answers.tooManyRequests(1));
     await deliver([makeJob([privateTarget(1), privateTarget(2)]), makeJob([privateTarget(2)])]);
     sender.start();
-    await sender.idle();
+    await runClockUntil(() => outbox.size.deliveries === 0 && sender.queued === 0);
     const sends = telegram.calls("sendMessage");
     const toOne = sends.filter(isSendTo(1));
     assert.equal(toOne.length, 2, "one refused with 429, one accepted");
     assert.deepEqual(toOne[0]!.params, toOne[1]!.params, "the same message again");
     assert.equal(sender.stats.tooManyRequests, 1, "counted by the sender, not swallowed below it");
     assert.equal(budget.stats.tooManyRequests, 1, "and told to the budget, which held the chat");
-    assert.ok(at.get(toOne[1]!)! - at.get(toOne[0]!)! >= 1_000, "not retried before retry_after");
+    assert.ok(at.get(toOne[1]!)! - at.get(toOne[0]!)! >= 1_000, "not retried before retry_after (on the fake clock)");
     assert.ok(sends.indexOf(sends.filter(isSendTo(2))[1]!) < sends.indexOf(toOne[1]!), "chat 2 was not held up meanwhile");
     assert.equal(sender.stats.sent, 3);
     assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
+  });
+
+  test("with PAID_BROADCAST the broadcasts carry allow_paid_broadcast and go past the free 29 a second", async (t) => {
+    mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+    t.after(() => mock.timers.reset());
+    const { telegram, outbox, sender, deliver, budget } = await setup({ paidBroadcast: true, limits: PAID_BROADCAST_LIMITS });
+    await deliver([makeJob(Array.from({ length: 100 }, (_, index) => privateTarget(index + 1)))]);
+    const started = Date.now();
+    sender.start();
+    await runClockUntil(() => outbox.size.deliveries === 0);
+    assert.ok(Date.now() - started < 1_000, `100 sent within ${Date.now() - started} ms of fake time, not 29 a second`);
+    assert.ok(telegram.calls("sendMessage").every((request) => request.params.allow_paid_broadcast === true));
+    assert.equal(budget.stats.granted.broadcast, 100);
   });
 
   test("one feed's burst does not hold up another feed's item to the same chat; each feed keeps its order", async () => {

@@ -1,9 +1,10 @@
 /**
  * `/status` for the bot's admins: each feed's last poll, last error and items seen; the store's
- * health; subscriber, queue and send counts.
+ * health; subscriber, queue and send counts; the Telegram budget's counters.
  */
 import { Composer } from "grammy";
 import type { BotContext } from "../context.js";
+import type { Messages } from "../../i18n/i18n.js";
 import type { BotDeps } from "../deps.js";
 import { packMessages } from "../../delivery/render.js";
 import { escapeHtml } from "../../text/html.js";
@@ -17,11 +18,12 @@ const ago = (at: number | undefined, now: number): string => {
 };
 
 /** The status report as HTML messages. */
-function statusReport(deps: BotDeps, now = Date.now()): string[] {
+function statusReport(deps: BotDeps, t: Messages, now = Date.now()): string[] {
   const { jobs, deliveries } = deps.outbox.size;
   const stats = deps.sender.stats;
   const lastMinute = deps.sender.sentLastMinute();
   const failures = Object.entries(stats.failures).map(([kind, count]) => `${kind} ${count}`).join(", ") || "none";
+  const { granted, tooManyRequests, expired } = deps.budget.stats;
   const outage = deps.store.state;
   const store = outage
     ? `❌ failing since ${ago(outage.since, now)} (${outage.failures} failed calls): ${escapeHtml(outage.error)}`
@@ -32,6 +34,7 @@ function statusReport(deps: BotDeps, now = Date.now()): string[] {
     `<b>Queue</b>: ${deliveries} messages in ${jobs} items`,
     `<b>Sent</b>: ${stats.sent} (${lastMinute} in the last minute), 429s: ${stats.tooManyRequests}`,
     `<b>Failures</b>: ${escapeHtml(failures)}`,
+    t.statusBudget(granted.reply, granted.alert, granted.broadcast, tooManyRequests, expired),
     `<b>Feeds</b>: ${deps.feeds.length}`,
   ].join("\n");
   const feeds = deps.feeds.map((feed) => {
@@ -53,7 +56,7 @@ export function statusFeature(deps: BotDeps): Composer<BotContext> {
       await ctx.reply(ctx.t.adminOnly);
       return;
     }
-    for (const text of statusReport(deps)) await ctx.reply(text, { parse_mode: "HTML" });
+    for (const text of statusReport(deps, ctx.t)) await ctx.reply(text, { parse_mode: "HTML" });
   });
   return feature;
 }
