@@ -291,8 +291,9 @@ async function main(): Promise<void> {
     else console.error(error);
     process.exit(1);
   }
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
+  // A signal listener is called with the signal's number too, which is no exit code.
+  process.on("SIGTERM", (signal) => shutdown(signal));
+  process.on("SIGINT", (signal) => shutdown(signal));
 }
 
 await main();
