@@ -98,7 +98,7 @@ function isGone(holder: Holder | undefined): boolean {
 async function sqliteBackend(url: string, self: string): Promise<LeaseBackend> {
   // A busy wait covers another process's own take, which holds the file for milliseconds; a held
   // lease makes the commit fail after it.
-  const db = new KeyvSqlite({ uri: `sqlite://${sqlitePath(url)}.lock`, table: "holder", busyTimeout: 2_000 });
+  const db = new KeyvSqlite({ uri: `sqlite://${sqlitePath(url)}.lock`, table: "holder", busyTimeout: 500 });
   const holderName = async () => ((await db.query("SELECT value FROM holder WHERE key = 'instance'")) as { value: string }[])[0]?.value;
   return {
     limit: ONE_INSTANCE,
