@@ -186,15 +186,6 @@ async function postgresBackend(url: string, self: string): Promise<LeaseBackend>
     await client.connect();
     return client;
   };
-  const take = async (): Promise<Claim> => {
-    const client = await connect();
-    try {
-      return await lockOn(client);
-    } catch (error) {
-      void client.end().catch(() => undefined);
-      throw error;
-    }
-  };
   const lockOn = async (client: InstanceType<typeof pg.Client>): Promise<Claim> => {
     const [{ locked }] = (await client.query("SELECT pg_try_advisory_lock($1) AS locked", [POSTGRES_LOCK])).rows as [{ locked: boolean }];
     if (locked) {
@@ -209,6 +200,15 @@ async function postgresBackend(url: string, self: string): Promise<LeaseBackend>
     );
     await client.end();
     return { held: false, holder: parseHolder(String(rows[0]?.application_name ?? "").replace(/^newswire /, "")) };
+  };
+  const take = async (): Promise<Claim> => {
+    const client = await connect();
+    try {
+      return await lockOn(client);
+    } catch (error) {
+      void client.end().catch(() => undefined);
+      throw error;
+    }
   };
   return {
     limit: "several instances on PostgreSQL are not supported yet",
@@ -283,7 +283,7 @@ export async function takeInstanceLease(url: string, { logger, lost }: { logger:
       clearInterval(timer);
       logger.error(
         { holder: kept.holder },
-        `another newswire instance took this store's lease (after this one could not renew it for ${LEASE_TTL_MS / 1000} s): stopping`,
+        "another newswire instance took this store's lease while this one could not keep it (a stall, a lost connection): stopping",
       );
       lost();
     } catch (error) {
