@@ -28,6 +28,7 @@ import { Poller } from "./poller/poller.js";
 import { StoreEpoch } from "./store/epoch.js";
 import { startHttp } from "./http/instance.js";
 import { Metrics, queueReading } from "./metrics/metrics.js";
+import { takeInstanceLease } from "./store/instance-lease.js";
 import { closeNamespaces, openNamespaces, sweepPeriodically } from "./store/keyv.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
@@ -114,7 +115,8 @@ function epochCheck(
   };
 }
 
-async function start(settings: Settings, logger: Logger): Promise<() => Promise<void>> {
+/** Starts newswire; resolves with its stop. `stopSelf` is how it stops on its own (its store's lease lost). */
+async function start(settings: Settings, logger: Logger, stopSelf: () => void): Promise<() => Promise<void>> {
   const catalog = loadCatalog(settings);
   const topics = compileTopics(catalog.topics);
   // The admins are told through the bot, which exists only once the store is open.
@@ -122,6 +124,8 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
   const storeHealth = new Outage("store", logger.child({ part: "store" }), storeAlerts((text) => notifyAdmins(text)));
   // Both at once, each within its deadline: whichever is unreachable is named well within 30 s.
   const [botInfo, store] = await Promise.all([probeTelegram(settings.apiRoot, settings.botToken), openNamespaces(settings.storeUrl, storeHealth)]);
+  // Before any state is read: a second process on a store would corrupt the first one's state.
+  const lease = await takeInstanceLease(settings.storeUrl, { logger: logger.child({ part: "store" }), lost: stopSelf });
   const sweeper = sweepPeriodically(store, logger.child({ part: "store" }));
 
   // One budget for every message of the token: replies, then admin alerts, then broadcasts. The
@@ -249,16 +253,39 @@ async function start(settings: Settings, logger: Logger): Promise<() => Promise<
     await sweeper.stop();
     await recent.flush();
     await closeNamespaces(store);
+    await lease.release();
   };
 }
 
 async function main(): Promise<void> {
   let logger: Logger | undefined;
-  let stop: () => Promise<void>;
+  let stop: (() => Promise<void>) | undefined;
+  let stopping = false;
+  // `exitCode` 1 when newswire stops on its own: a supervisor should know it did not ask for it.
+  const shutdown = (reason: NodeJS.Signals | "lease lost", exitCode = 0) => {
+    if (stopping) return;
+    stopping = true;
+    logger!.info({ signal: reason }, "stopping");
+    const deadline = setTimeout(() => {
+      logger!.warn("stop took too long; exiting");
+      process.exit(exitCode);
+    }, STOP_DEADLINE_MS);
+    deadline.unref();
+    (stop ?? (async () => undefined))().then(
+      () => {
+        logger!.info("stopped");
+        process.exit(exitCode);
+      },
+      (error: unknown) => {
+        logger!.error({ err: error }, "error while stopping");
+        process.exit(exitCode);
+      },
+    );
+  };
   try {
     const settings = loadSettings();
     logger = pino({ level: settings.logLevel, base: { app: "newswire" } });
-    stop = await start(settings, logger);
+    stop = await start(settings, logger, () => shutdown("lease lost", 1));
   } catch (error) {
     // An operator's mistake gets one line, no stack trace; anything else is a crash worth a trace.
     if (error instanceof ConfigError) process.stderr.write(`newswire: ${error.message}\n`);
@@ -266,30 +293,9 @@ async function main(): Promise<void> {
     else console.error(error);
     process.exit(1);
   }
-
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, "stopping");
-    const deadline = setTimeout(() => {
-      logger.warn("stop took too long; exiting");
-      process.exit(0);
-    }, STOP_DEADLINE_MS);
-    deadline.unref();
-    stop().then(
-      () => {
-        logger.info("stopped");
-        process.exit(0);
-      },
-      (error: unknown) => {
-        logger.error({ err: error }, "error while stopping");
-        process.exit(0);
-      },
-    );
-  };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
+  // A signal listener is called with the signal's number too, which is no exit code.
+  process.on("SIGTERM", (signal) => shutdown(signal));
+  process.on("SIGINT", (signal) => shutdown(signal));
 }
 
 await main();

@@ -101,7 +101,7 @@ const sweeps = new WeakMap<Keyv, Sweep>();
 const SQLITE_SWEEP_BATCH = 10_000;
 
 /** How long a connection to a Redis or PostgreSQL server may take. */
-const CONNECT_TIMEOUT_MS = 5_000;
+export const CONNECT_TIMEOUT_MS = 5_000;
 
 /**
  * Keyv stores `{"value":…,"expires":epochMs}` as the row's text (expires absent without a TTL).
@@ -128,8 +128,13 @@ function sqliteSweep(adapter: SqliteAdapter, table: string): Sweep {
 /** Keyv's options for every namespace: failures reach the caller instead of reading as "not found". */
 const keyvOptions = { serialize, throwOnErrors: true } as const;
 
+/** The file of a `sqlite://PATH` store URL (":memory:" for an in-memory store). */
+export function sqlitePath(url: string): string {
+  return url.replace(/^sqlite:\/\//, "");
+}
+
 async function sqliteFactory(url: string): Promise<AdapterFactory> {
-  const path = url.replace(/^sqlite:\/\//, "");
+  const path = sqlitePath(url);
   if (path === "") throw new ConfigError("STORE_URL sqlite:// needs a file path, e.g. sqlite://data/newswire.sqlite");
   if (path !== ":memory:") {
     try {
@@ -151,24 +156,33 @@ async function sqliteFactory(url: string): Promise<AdapterFactory> {
   };
 }
 
+/**
+ * A Redis client (not yet connected) for the server at `url`. A command sent while the server is
+ * away fails at once instead of waiting, unlogged, in the client's offline queue. A server never
+ * reached is given up on (start-up says so); one that was reached is reconnected to for as long as
+ * it takes.
+ */
+export async function redisClient(url: string) {
+  const { createClient, defaultReconnectStrategy } = await import("@keyv/redis");
+  let reached = false;
+  const client = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      reconnectStrategy: (retries: number, cause: Error) => (reached ? defaultReconnectStrategy(retries) : cause),
+    },
+  });
+  client.on("ready", () => (reached = true));
+  return client;
+}
+
 async function redisFactory(url: string): Promise<AdapterFactory> {
-  const { default: KeyvRedis, createClient, defaultReconnectStrategy } = await import("@keyv/redis");
+  const { default: KeyvRedis } = await import("@keyv/redis");
   // Keyv hands its namespace to the adapter, which prefixes keys (`newswire:seen::KEY`) and scopes
   // its iterator to them; Keyv's own prefix would double it. Redis expires entries natively.
   return async (namespace, reporting) => {
-    // A command sent while the server is away fails at once instead of waiting, unlogged, in the
-    // client's offline queue. A server never reached is given up on (start-up says so); one that
-    // was reached is reconnected to for as long as it takes.
-    let reached = false;
-    const client = createClient({
-      url,
-      disableOfflineQueue: true,
-      socket: {
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        reconnectStrategy: (retries: number, cause: Error) => (reached ? defaultReconnectStrategy(retries) : cause),
-      },
-    });
-    client.on("ready", () => (reached = true));
+    const client = await redisClient(url);
     return new Keyv({
       ...keyvOptions,
       store: guardAdapter(new KeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true }), reporting),

@@ -1,0 +1,305 @@
+/**
+ * The instance lease: the proof that this process is the only newswire on its store, taken at
+ * start right after the store opens. Two processes on one store corrupt each other's state (the
+ * subscribers each holds in memory, the outbox index the last writer overwrites, two long polls of
+ * Telegram answered 409), so a second one refuses to start with one line instead.
+ *
+ * Each store has its own lease, chosen so that a crashed (even SIGKILLed) instance does not keep
+ * its successor out:
+ * - SQLite: a lock on a small database file beside the store (`PATH.lock`), which the operating
+ *   system drops with the process: a restart after SIGKILL is taken at once (measured: the new
+ *   process starts as fast as on a free store).
+ * - Redis: a key (`newswire:instance`) set with NX and a 15 s expiry, renewed every 5 s and deleted
+ *   on a clean stop. A SIGKILLed holder's key is taken over at once from the same host when its
+ *   process no longer exists; from another host, after at most 15 s.
+ * - PostgreSQL: a session advisory lock on a connection of its own, which the server drops with
+ *   the connection: at once after SIGKILL.
+ * Several instances on PostgreSQL are meant to cooperate (issue 11); until they do, PostgreSQL
+ * refuses a second one like the others, with its own reason ({@link LeaseBackend.limit}).
+ */
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import KeyvSqlite from "@keyv/sqlite";
+import type { Logger } from "pino";
+import { ConfigError } from "../config/errors.js";
+import { errorLine } from "../health/outage.js";
+import { STORE_TIMEOUT_MS } from "./guard.js";
+import { CONNECT_TIMEOUT_MS, displayStoreUrl, redisClient, sqlitePath } from "./keyv.js";
+
+/** How long a Redis lease lasts unrenewed: the longest a SIGKILLed holder on another host keeps a restart out. */
+export const LEASE_TTL_MS = 15_000;
+
+/** How often a lease that can lapse or be lost (Redis, PostgreSQL) is renewed or checked. */
+export const LEASE_RENEW_MS = 5_000;
+
+/** The newswire process holding a lease. */
+export interface Holder {
+  pid: number;
+  host: string;
+}
+
+/** The outcome of an attempt to take or keep the lease. */
+type Claim = { held: true } | { held: false; holder: Holder | undefined };
+
+const HELD: Claim = { held: true };
+
+/** One store's side of the lease. */
+interface LeaseBackend {
+  /** Takes the lease, or tells who holds it. Rejects when the store cannot be asked. */
+  take(): Promise<Claim>;
+  /** Renews or checks a held lease; absent where it cannot lapse. Rejects when the store cannot be asked. */
+  keep?(): Promise<Claim>;
+  /** Gives the lease up. */
+  release(): Promise<void>;
+  /** Why a second instance is refused on this store, for the operator. */
+  readonly limit: string;
+}
+
+const ONE_INSTANCE = "SQLite and Redis stores serve one instance";
+
+/**
+ * How a lease names its holder: `TOKEN PID@HOST`. The token tells two leases of one process apart
+ * (tests take several); it comes first because PostgreSQL cuts a connection's name at 63 bytes.
+ */
+function selfName(): string {
+  return `${randomBytes(4).toString("hex")} ${process.pid}@${hostname()}`;
+}
+
+function parseHolder(name: string | undefined): Holder | undefined {
+  const match = /^\S+ (\d+)@(.*)$/.exec(name ?? "");
+  return match ? { pid: Number(match[1]), host: match[2]! } : undefined;
+}
+
+/** A holder as the refusal names it; its host only when it is not this one. */
+function holderText(holder: Holder): string {
+  return holder.host === hostname() ? `pid ${holder.pid}` : `pid ${holder.pid} on ${holder.host}`;
+}
+
+/** Whether `holder` is a process of this host that no longer exists (it crashed without releasing). */
+function isGone(holder: Holder | undefined): boolean {
+  if (!holder || holder.host !== hostname()) return false;
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "ESRCH";
+  }
+}
+
+/**
+ * SQLite: the lock file is in SQLite's default rollback-journal mode, where a connection's open
+ * read transaction (a SHARED lock) keeps every other connection from committing. To take the
+ * lease, a process writes its name (a commit: it fails while another holds the lease), then opens
+ * a read transaction that it keeps for its lifetime and checks that the name read is its own (two
+ * processes starting together may both commit; the last one wins). The locks are the operating
+ * system's (fcntl), dropped with the process however it ends. A row with a heartbeat would keep a
+ * SIGKILLed instance's restart out until the row expired.
+ */
+async function sqliteBackend(url: string, self: string): Promise<LeaseBackend> {
+  // A busy wait covers another process's own take, which holds the file for milliseconds; a held
+  // lease makes the commit fail after it.
+  const db = new KeyvSqlite({ uri: `sqlite://${sqlitePath(url)}.lock`, table: "holder", busyTimeout: 500 });
+  const holderName = async () => ((await db.query("SELECT value FROM holder WHERE key = 'instance'")) as { value: string }[])[0]?.value;
+  return {
+    limit: ONE_INSTANCE,
+    async take() {
+      try {
+        await db.query("BEGIN IMMEDIATE");
+        await db.query("INSERT INTO holder (key, value) VALUES ('instance', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value", self);
+        await db.query("COMMIT");
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "SQLITE_BUSY") throw error;
+        await db.query("ROLLBACK").catch(() => undefined);
+        return { held: false, holder: parseHolder(await holderName()) };
+      }
+      await db.query("BEGIN");
+      const name = await holderName();
+      if (name === self) return HELD;
+      await db.query("COMMIT");
+      return { held: false, holder: parseHolder(name) };
+    },
+    release: () => db.close(),
+  };
+}
+
+const REDIS_KEY = "newswire:instance";
+
+/** Sets the lease to ARGV[1] for ARGV[3] ms when it is absent, ARGV[1] or ARGV[2]; replies 1, or the holder's name. */
+const REDIS_CLAIM = `local holder = redis.call('GET', KEYS[1])
+if not holder or holder == ARGV[1] or holder == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  return 1
+end
+return holder`;
+
+const REDIS_RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/**
+ * Redis: a key that expires unless renewed. A key found absent while running (a Redis without
+ * persistence restarted) is set again: nobody else holds it.
+ */
+async function redisBackend(url: string, self: string): Promise<LeaseBackend> {
+  const client = await redisClient(url);
+  // A failed command rejects, and the renewal says so; the event alone would end the process.
+  client.on("error", () => undefined);
+  await client.connect();
+  /** Sets the lease to this process unless another holds it (`replacing` aside); resolves with that other's name. */
+  const claim = async (replacing = ""): Promise<string | undefined> => {
+    const reply = await client.eval(REDIS_CLAIM, { keys: [REDIS_KEY], arguments: [self, replacing, String(LEASE_TTL_MS)] });
+    return reply === 1 ? undefined : String(reply);
+  };
+  const outcome = (holder: string | undefined): Claim => (holder === undefined ? HELD : { held: false, holder: parseHolder(holder) });
+  return {
+    limit: ONE_INSTANCE,
+    async take() {
+      const holder = await claim();
+      return outcome(holder !== undefined && isGone(parseHolder(holder)) ? await claim(holder) : holder);
+    },
+    keep: async () => outcome(await claim()),
+    async release() {
+      await client.eval(REDIS_RELEASE, { keys: [REDIS_KEY], arguments: [self] }).catch(() => undefined);
+      await client.close();
+    },
+  };
+}
+
+/** The advisory lock's key ("news"), one per database: newswire's tables have fixed names in it. */
+const POSTGRES_LOCK = 0x6e657773;
+
+/**
+ * PostgreSQL: a session advisory lock, held by a connection of the lease's own; its name
+ * (application_name) tells a refused instance who holds it. A connection lost while running loses
+ * the lock with it: the next check connects again and takes the lock anew, unless another instance
+ * has it by then.
+ */
+async function postgresBackend(url: string, self: string): Promise<LeaseBackend> {
+  const { default: pg } = await import("pg");
+  let connection: InstanceType<typeof pg.Client> | undefined;
+  const connect = async () => {
+    const client = new pg.Client({ connectionString: url, application_name: `newswire ${self}`, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: STORE_TIMEOUT_MS, keepAlive: true });
+    // A lost connection is found by the next check; the event alone would end the process.
+    client.on("error", () => undefined);
+    client.on("end", () => {
+      if (connection === client) connection = undefined;
+    });
+    await client.connect();
+    return client;
+  };
+  const lockOn = async (client: InstanceType<typeof pg.Client>): Promise<Claim> => {
+    const [{ locked }] = (await client.query("SELECT pg_try_advisory_lock($1) AS locked", [POSTGRES_LOCK])).rows as [{ locked: boolean }];
+    if (locked) {
+      connection = client;
+      return HELD;
+    }
+    // A bigint key below 2^32 shows in pg_locks as classid 0, objid the key, objsubid 1.
+    const { rows } = await client.query(
+      `SELECT activity.application_name FROM pg_locks JOIN pg_stat_activity activity USING (pid)
+       WHERE pg_locks.locktype = 'advisory' AND pg_locks.granted AND pg_locks.classid = 0 AND pg_locks.objid = $1 AND pg_locks.objsubid = 1`,
+      [POSTGRES_LOCK],
+    );
+    await client.end();
+    return { held: false, holder: parseHolder(String(rows[0]?.application_name ?? "").replace(/^newswire /, "")) };
+  };
+  const take = async (): Promise<Claim> => {
+    const client = await connect();
+    try {
+      return await lockOn(client);
+    } catch (error) {
+      void client.end().catch(() => undefined);
+      throw error;
+    }
+  };
+  return {
+    limit: "several instances on PostgreSQL are not supported yet",
+    take,
+    async keep() {
+      if (!connection) return take();
+      try {
+        await connection.query("SELECT 1");
+        return HELD;
+      } catch (error) {
+        // A connection that does not answer may still hold the lock on the server: it is given up
+        // on, and the next check takes the lock on a new one once the server has dropped it.
+        void connection?.end().catch(() => undefined);
+        connection = undefined;
+        throw error;
+      }
+    },
+    async release() {
+      // Ending the session releases its lock.
+      await connection?.end();
+      connection = undefined;
+    },
+  };
+}
+
+/** A held instance lease. */
+export interface InstanceLease {
+  /** Renews or checks the lease now (a timer does so every {@link LEASE_RENEW_MS}). */
+  keep(): Promise<void>;
+  /** Stops renewing and gives the lease up. */
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the instance lease of the store at `url` (already opened, so its URL is valid). While it
+ * runs, a lease taken over by another instance (after a stall longer than {@link LEASE_TTL_MS})
+ * is logged and `lost` is called, once.
+ * @throws ConfigError naming the store and its holder when another instance holds it, or the cause
+ *   when the store cannot be asked.
+ */
+export async function takeInstanceLease(url: string, { logger, lost }: { logger: Logger; lost: () => void }): Promise<InstanceLease> {
+  const scheme = url.slice(0, url.indexOf(":"));
+  // An in-memory SQLite store is this process's alone.
+  if (scheme === "sqlite" && sqlitePath(url) === ":memory:") return { keep: async () => undefined, release: async () => undefined };
+  const self = selfName();
+  const store = displayStoreUrl(url);
+  let backend: LeaseBackend;
+  let claim: Claim;
+  try {
+    backend = scheme === "sqlite" ? await sqliteBackend(url, self) : scheme === "postgres" || scheme === "postgresql" ? await postgresBackend(url, self) : await redisBackend(url, self);
+    claim = await backend.take();
+  } catch (error) {
+    throw new ConfigError(`store (${store}) instance lease cannot be taken: ${errorLine(error)}`);
+  }
+  if (!claim.held) {
+    await backend.release().catch(() => undefined);
+    const holder = claim.holder ? `, ${holderText(claim.holder)}` : "";
+    throw new ConfigError(`another newswire instance is using this store (${store}${holder}): stop it first; ${backend.limit}`);
+  }
+
+  let failing = false;
+  let ended = false;
+  let keeping: Promise<void> = Promise.resolve();
+  const keepOnce = async () => {
+    if (ended || !backend.keep) return;
+    try {
+      const kept = await backend.keep();
+      if (failing) logger.info("instance lease renewed again");
+      failing = false;
+      if (kept.held) return;
+      ended = true;
+      clearInterval(timer);
+      logger.error(
+        { holder: kept.holder },
+        "another newswire instance took this store's lease while this one could not keep it (a stall, a lost connection): stopping",
+      );
+      lost();
+    } catch (error) {
+      if (!failing) logger.warn({ err: errorLine(error) }, "instance lease not renewed; retrying");
+      failing = true;
+    }
+  };
+  const keep = () => (keeping = keeping.then(keepOnce));
+  const timer = backend.keep ? setInterval(keep, LEASE_RENEW_MS).unref() : undefined;
+  return {
+    keep,
+    async release() {
+      clearInterval(timer);
+      await keeping;
+      ended = true;
+      await backend.release();
+    },
+  };
+}
