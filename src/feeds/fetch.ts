@@ -7,8 +7,9 @@
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createRequire } from "node:module";
-import { pipeline, type Readable, type Transform } from "node:stream";
+import { addAbortSignal, pipeline, Transform, type Readable, type TransformCallback } from "node:stream";
 import zlib from "node:zlib";
+import { clip } from "../text/clip.js";
 import { httpUrl } from "../text/url.js";
 import { AddressRefused, guardedLookup, type AddressPolicy } from "./address-policy.js";
 
@@ -20,6 +21,12 @@ export const USER_AGENT = `newswire/${version} (+https://github.com/newswire-bot
 
 /** Redirects followed before giving up. */
 const MAX_REDIRECTS = 5;
+
+/**
+ * Content codings undone on one body before giving up: real servers stack two at most (a proxy
+ * gzipping again), and each one holds a decompressor.
+ */
+const MAX_CODINGS = 3;
 
 /** Preference for feed formats, then anything (a page that links a feed is still worth reading). */
 const FEED_ACCEPT =
@@ -36,7 +43,9 @@ export type FetchFailure =
   | "too-many-redirects"
   | "refused-address"
   | "not-a-feed"
-  | "unparseable";
+  | "unparseable"
+  /** A Content-Encoding newswire can't undo (unknown, or stacked too deep), or a body corrupt under it. */
+  | "bad-encoding";
 
 /** A failed fetch or parse, with a one-line message naming the URL. */
 export class FetchError extends Error {
@@ -97,7 +106,8 @@ export type FetchResult =
 /**
  * GETs `url`, following at most 5 redirects, and returns the body's bytes (decompressed) or
  * `not-modified` on a 304. Throws `FetchError` on timeout, network error, non-2xx status, a body over
- * `maxBytes`, a redirect loop or chain too long, or a hop to an address `addressPolicy` refuses.
+ * `maxBytes` or in a coding it can't undo, a redirect loop or chain too long, or a hop to an address
+ * `addressPolicy` refuses.
  */
 export async function fetchResource(url: string, options: FetchOptions): Promise<FetchResult> {
   const deadline = AbortSignal.timeout(options.timeoutMs);
@@ -143,7 +153,7 @@ async function fetchFollowing(startUrl: string, options: FetchOptions, signal: A
       response.destroy();
       throw httpError(response, url.href);
     }
-    const bytes = await readCapped(response, options.maxBytes, url.href);
+    const bytes = await readCapped(response, options.maxBytes, url.href, signal);
     return {
       status: "ok",
       bytes,
@@ -215,15 +225,18 @@ function parseRetryAfter(value: string): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-/** The body, decompressed, refusing it early by Content-Length and while streaming once it exceeds `maxBytes`. */
-async function readCapped(response: IncomingMessage, maxBytes: number, url: string): Promise<Uint8Array> {
+/**
+ * The body, decompressed, refusing it early by Content-Length and while streaming once it exceeds
+ * `maxBytes`. `signal` stops it even once the response is in: a small body can take long to inflate.
+ */
+async function readCapped(response: IncomingMessage, maxBytes: number, url: string, signal: AbortSignal): Promise<Uint8Array> {
   const tooLarge = (): FetchError => new FetchError("too-large", `body over ${maxBytes} bytes from ${url}`);
   const declared = Number(header(response, "content-length") ?? Number.NaN);
   if (declared > maxBytes) {
     response.destroy();
     throw tooLarge();
   }
-  const body = decoded(response);
+  const body = addAbortSignal(signal, decoded(response, url));
   const chunks: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -237,26 +250,107 @@ async function readCapped(response: IncomingMessage, maxBytes: number, url: stri
   return concat(chunks, total);
 }
 
+/** A content coding newswire undoes. */
+type Coding = "gzip" | "deflate" | "br";
+
+const isCoding = (name: string): name is Coding => name === "gzip" || name === "deflate" || name === "br";
+
 /**
- * The body with its Content-Encoding undone (gzip, deflate, br, in the order applied); an unknown
- * coding is left as it is. Lenient about a truncated end, as browsers are.
+ * The body with its Content-Encoding undone, last coding first. Refuses (and lets go of) a body in
+ * a coding it doesn't know or under more than MAX_CODINGS of them; the server's words are clipped
+ * in the message, which /status shows.
  */
-function decoded(response: IncomingMessage): Readable {
-  const lenient = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
-  const decoders = (header(response, "content-encoding") ?? "")
+function decoded(response: IncomingMessage, url: string): Readable {
+  const contentEncoding = header(response, "content-encoding") ?? "";
+  const codings = contentEncoding
     .toLowerCase()
     .split(",")
-    .map((coding) => coding.trim())
-    .reverse()
-    .flatMap((coding): Transform[] => {
-      if (coding === "gzip" || coding === "x-gzip") return [zlib.createGunzip(lenient)];
-      if (coding === "deflate") return [zlib.createInflate(lenient)];
-      if (coding === "br") return [zlib.createBrotliDecompress()];
-      return [];
-    });
-  if (decoders.length === 0) return response;
+    .map((name) => name.trim())
+    .filter((name) => name !== "" && name !== "identity")
+    .map((name) => (name === "x-gzip" ? "gzip" : name));
+  const unknown = codings.find((name) => !isCoding(name));
+  if (unknown !== undefined || codings.length > MAX_CODINGS) {
+    response.destroy();
+    const why =
+      unknown === undefined
+        ? `more than ${MAX_CODINGS} stacked Content-Encodings ("${clip(contentEncoding, 80)}")`
+        : `unsupported Content-Encoding "${clip(unknown, 40)}"`;
+    throw new FetchError("bad-encoding", `${why} from ${url}`);
+  }
+  if (codings.length === 0) return response;
+  const decoders = codings.filter(isCoding).reverse().map((coding) => new Decoder(coding, url));
   // pipeline destroys every stage when one fails, so the socket is released with the decoder.
   return pipeline([response, ...decoders], () => undefined) as unknown as Readable;
+}
+
+/** Lenient about a truncated end, as browsers are. */
+const LENIENT_ZLIB = { flush: zlib.constants.Z_SYNC_FLUSH, finishFlush: zlib.constants.Z_SYNC_FLUSH };
+const LENIENT_BROTLI = { flush: zlib.constants.BROTLI_OPERATION_FLUSH, finishFlush: zlib.constants.BROTLI_OPERATION_FLUSH };
+
+/**
+ * Undoes one content coding with zlib, its failures becoming `bad-encoding` FetchErrors that name
+ * the coding and the URL (a failure of another stage passes through as it is). zlib starts once two
+ * bytes are in: `deflate` is zlib-wrapped as RFC 9110 says or raw as IIS and old PHP send it, told
+ * apart by the zlib header, as browsers do. Backpressure passes through both ways.
+ */
+class Decoder extends Transform {
+  private inflater?: Transform;
+  private head = Buffer.alloc(0);
+
+  constructor(
+    private readonly coding: Coding,
+    private readonly url: string,
+  ) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (this.inflater === undefined) {
+      this.head = Buffer.concat([this.head, chunk]);
+      if (this.head.length < 2) return done();
+      this.inflater = this.start();
+      chunk = this.head;
+    }
+    if (this.inflater.write(chunk)) done();
+    else this.inflater.once("drain", done);
+  }
+
+  override _flush(done: TransformCallback): void {
+    // A body of fewer than two bytes starts zlib only now.
+    const inflater = this.inflater ?? this.start();
+    if (this.inflater === undefined) inflater.write(this.head);
+    inflater.once("end", () => done()).end();
+  }
+
+  override _read(size: number): void {
+    this.inflater?.resume();
+    super._read(size);
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    this.inflater?.destroy();
+    done(error);
+  }
+
+  private start(): Transform {
+    const inflater = inflaterFor(this.coding, this.head);
+    return inflater
+      .on("data", (chunk: Buffer) => {
+        if (!this.push(chunk)) inflater.pause();
+      })
+      .on("error", (error) => {
+        this.destroy(new FetchError("bad-encoding", `corrupt ${this.coding} body from ${this.url}: ${error.message}`, { cause: error }));
+      });
+  }
+}
+
+/** The zlib stream that undoes `coding`, for a body that starts with `head`. */
+function inflaterFor(coding: Coding, head: Uint8Array): Transform {
+  if (coding === "gzip") return zlib.createGunzip(LENIENT_ZLIB);
+  if (coding === "br") return zlib.createBrotliDecompress(LENIENT_BROTLI);
+  const [first = 0, second = 0] = head;
+  const zlibWrapped = (first & 0x0f) === 8 && (first * 256 + second) % 31 === 0;
+  return zlibWrapped ? zlib.createInflate(LENIENT_ZLIB) : zlib.createInflateRaw(LENIENT_ZLIB);
 }
 
 function concat(chunks: Uint8Array[], total: number): Uint8Array {

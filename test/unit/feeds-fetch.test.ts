@@ -2,9 +2,9 @@ import { test, describe, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, globalAgent, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { brotliCompressSync, gzipSync } from "node:zlib";
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import { FetchError, fetchResource, USER_AGENT, type FetchFailure, type FetchOptions } from "../../src/feeds/fetch.js";
 
 const FEED = `<?xml version="1.0"?><rss version="2.0"><channel><title>Loopback</title></channel></rss>`;
@@ -29,6 +29,11 @@ function route(request: IncomingMessage, response: ServerResponse): void {
     const location = left % 2 === 0 ? `${left - 1}` : `http://${request.headers.host}/r/${left - 1}`;
     return void response.writeHead(302, { location }).end();
   }
+  const coded = path.match(/^\/coded\/(.+)$/);
+  if (coded) {
+    const { body, contentEncoding } = encoded(FEED, coded[1]!.split(","));
+    return void response.writeHead(200, { "content-encoding": contentEncoding }).end(body);
+  }
   switch (path) {
     case "/etag":
       if (request.headers["if-none-match"] === ETAG) return void response.writeHead(304).end();
@@ -39,13 +44,26 @@ function route(request: IncomingMessage, response: ServerResponse): void {
       return void response.writeHead(200, { "content-encoding": "gzip" }).end(gzipSync(FEED));
     case "/brotli":
       return void response.writeHead(200, { "content-encoding": "br" }).end(brotliCompressSync(FEED));
+    case "/compress":
+      // A coding newswire can't undo, with a body that never ends: refusing it must also let go of it.
+      streamed = streamEndless(response, 200, { "content-type": "text/xml", "content-encoding": "compress" });
+      return;
+    case "/gzip-hang-in-body":
+      response.writeHead(200, { "content-encoding": "gzip" });
+      return void response.write(gzipSync(FEED).subarray(0, 20));
+    case "/bomb":
+      // 32 MB of zeros gzipped twice: a few hundred bytes on the wire, a long inflation after them.
+      return void response.writeHead(200, { "content-encoding": "gzip, gzip" }).end(gzipSync(gzipSync(new Uint8Array(32 * 1024 * 1024))));
+    case "/redirect-with-body":
+      streamed = streamEndless(response, 302, { location: "/etag" });
+      return;
     case "/hang":
       return; // never answers
     case "/hang-in-body":
       response.writeHead(200, { "content-type": "text/xml" });
       return void response.write("<rss>");
     case "/endless":
-      streamed = streamEndless(response);
+      streamed = streamEndless(response, 200, { "content-type": "text/xml" });
       return;
     case "/declared-too-large":
       // Claims 10 MB, sends a few bytes, then stalls: only the header can end this early.
@@ -68,9 +86,31 @@ function route(request: IncomingMessage, response: ServerResponse): void {
   }
 }
 
+/**
+ * `text` put through `steps` in order (gzip, br, deflate, "deflate-raw" as IIS sends deflate, or
+ * "garbage" replacing the bytes so far; any other step is only announced), and the
+ * Content-Encoding announcing them.
+ */
+function encoded(text: string, steps: string[]): { body: Uint8Array; contentEncoding: string } {
+  let body: Uint8Array = Buffer.from(text);
+  const codings: string[] = [];
+  for (const step of steps) {
+    if (step === "garbage") {
+      body = Buffer.from("these bytes are no compressed stream at all");
+      continue;
+    }
+    codings.push(step === "deflate-raw" ? "deflate" : step);
+    if (step === "gzip") body = gzipSync(body);
+    else if (step === "br") body = brotliCompressSync(body);
+    else if (step === "deflate") body = deflateSync(body);
+    else if (step === "deflate-raw") body = deflateRawSync(body);
+  }
+  return { body, contentEncoding: codings.join(", ") };
+}
+
 /** Writes chunks with backpressure, without Content-Length, until STREAM_TOTAL or the client leaves. */
-async function streamEndless(response: ServerResponse): Promise<number> {
-  response.writeHead(200, { "content-type": "text/xml" });
+async function streamEndless(response: ServerResponse, status: number, headers: OutgoingHttpHeaders): Promise<number> {
+  response.writeHead(status, headers);
   let written = 0;
   let closed = false;
   let wake = (): void => undefined;
@@ -161,12 +201,69 @@ describe("fetchResource", { timeout: 30_000 }, () => {
     }
   });
 
+  test("deflate bodies arrive inflated, zlib-wrapped as the RFC says or raw as IIS and old PHP send them", async () => {
+    for (const path of ["/coded/deflate", "/coded/deflate-raw"]) {
+      const result = await fetchResource(`${base}${path}`, options());
+      assert.equal(result.status === "ok" && text(result.bytes), FEED, path);
+    }
+  });
+
+  test("stacked codings are undone last first; identity is no coding", async () => {
+    for (const path of ["/coded/gzip,br", "/coded/deflate-raw,identity,gzip", "/coded/br,deflate"]) {
+      const result = await fetchResource(`${base}${path}`, options());
+      assert.equal(result.status === "ok" && text(result.bytes), FEED, path);
+    }
+  });
+
+  test("a coding newswire can't undo is refused, and its body left unread", async () => {
+    // A deadline past the suite's timeout, so that only letting go of the body ends the server's stream.
+    const error = await assertFetchFails("/compress", "bad-encoding", { timeoutMs: 60_000 });
+    assert.match(error.message, /unsupported Content-Encoding "compress"/);
+    const written = await streamed;
+    assert.ok(written < STREAM_TOTAL, `the client stopped reading before the end (server wrote ${written} bytes)`);
+    // /status shows the message: the server's coding is clipped in it.
+    const path = `/coded/gzip,x-${"z".repeat(5000)}`;
+    const long = await assertFetchFails(path, "bad-encoding");
+    assert.ok(long.message.replace(`${base}${path}`, "").length < 100, long.message);
+  });
+
+  test("more than three stacked codings are refused", async () => {
+    const error = await assertFetchFails("/coded/gzip,gzip,gzip,gzip", "bad-encoding");
+    assert.match(error.message, /more than 3 stacked Content-Encodings \("gzip, gzip, gzip, gzip"\)/);
+  });
+
+  test("a corrupt compressed body is refused, naming its coding", async () => {
+    for (const coding of ["gzip", "br", "deflate"]) {
+      const error = await assertFetchFails(`/coded/${coding},garbage`, "bad-encoding");
+      assert.match(error.message, new RegExp(`^corrupt ${coding} body from ${base}/coded/`));
+    }
+    // The inner coding of two, after the outer one was undone.
+    const error = await assertFetchFails("/coded/gzip,garbage,br", "bad-encoding");
+    assert.match(error.message, /^corrupt gzip body from /);
+  });
+
   test("a server that never answers times out", async () => {
     await assertFetchFails("/hang", "timeout", { timeoutMs: 300 });
   });
 
   test("the timeout covers the body too", async () => {
     await assertFetchFails("/hang-in-body", "timeout", { timeoutMs: 300 });
+  });
+
+  test("the timeout covers a compressed body too", async () => {
+    await assertFetchFails("/gzip-hang-in-body", "timeout", { timeoutMs: 300 });
+  });
+
+  test("an abort once the whole body is in stops its decompression too", async () => {
+    // The deadline rides the same signal as the caller's abort, which a test can time exactly: the
+    // agent frees the socket once the few hundred bytes are read, long before 32 MB come out of them.
+    const controller = new AbortController();
+    const stop = new Error("stop");
+    globalAgent.once("free", () => controller.abort(stop));
+    await assert.rejects(
+      fetchResource(`${base}/bomb`, options({ maxBytes: 64 * 1024 * 1024, signal: controller.signal })),
+      (error: unknown) => error === stop,
+    );
   });
 
   test("the size cap stops a body streamed without Content-Length", async () => {
@@ -184,6 +281,14 @@ describe("fetchResource", { timeout: 30_000 }, () => {
     const result = await fetchResource(`${base}/r/5`, options());
     assert.equal(result.status, "ok");
     assert.equal(result.status === "ok" && result.url, `${base}/r/0`);
+  });
+
+  test("a redirect's body is left unread", async () => {
+    // A deadline past the suite's timeout, so that only letting go of the body ends the server's stream.
+    const result = await fetchResource(`${base}/redirect-with-body`, options({ timeoutMs: 60_000 }));
+    assert.equal(result.status === "ok" && text(result.bytes), FEED);
+    const written = await streamed;
+    assert.ok(written < STREAM_TOTAL, `the client stopped reading before the end (server wrote ${written} bytes)`);
   });
 
   test("a sixth redirect fails", async () => {
