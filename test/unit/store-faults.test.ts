@@ -30,6 +30,14 @@ function capturingLogger() {
   return { logger: pino({ level: "info" }, stream), lines };
 }
 
+/** Sends the outbox's deliveries until none is left, then stops the sender. */
+async function sendPending(sender: Sender, outbox: Outbox): Promise<void> {
+  sender.add(outbox.pending());
+  sender.start();
+  await sender.idle();
+  await sender.stop(100);
+}
+
 /** Lets the logger's stream write what was logged. */
 const flushed = () => new Promise((resolve) => setImmediate(resolve));
 
@@ -186,10 +194,7 @@ describe("state over a failing store", () => {
     const job = makeJob([privateTarget(1)], makeItem({ key: "retried" }));
     await outbox.enqueue([job]);
     flaky.failNextWrites = 2;
-    sender.add(outbox.pending());
-    sender.start();
-    await sender.idle();
-    await sender.stop(100);
+    await sendPending(sender, outbox);
     assert.equal(telegram.calls("sendMessage").length, 1);
     assert.equal(flaky.failNextWrites, 0, "both failures were met");
     assert.deepEqual((await Outbox.open(keyv)).size, { jobs: 0, deliveries: 0 });
@@ -222,10 +227,7 @@ describe("the sender's subscriber changes over a failing store", () => {
     const run = async (job: ReturnType<typeof makeJob>) => {
       await outbox.enqueue([job]);
       flaky.failNextWrites = 1;
-      sender.add(outbox.pending());
-      sender.start();
-      await sender.idle();
-      await sender.stop(100);
+      await sendPending(sender, outbox);
       assert.equal(flaky.failNextWrites, 0, "the failure was met");
       assert.deepEqual(pendingAfterTries, [1, 1], "tried again, and the delivery was still to do when the change was saved");
       assert.deepEqual((await Outbox.open(outboxStore)).size, { jobs: 0, deliveries: 0 }, "then it was done");
