@@ -100,6 +100,9 @@ const sweeps = new WeakMap<Keyv, Sweep>();
 /** Rows per SQLite delete: short write transactions, so the poller's writes never wait long. */
 const SQLITE_SWEEP_BATCH = 10_000;
 
+/** How long the sweep of one PostgreSQL table may take. */
+const POSTGRES_SWEEP_TIMEOUT_MS = 5 * 60_000;
+
 /** How long a connection to a Redis or PostgreSQL server may take. */
 const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -183,13 +186,13 @@ async function postgresFactory(url: string, reporting: Reporting): Promise<Adapt
   // newswire's own pool, one for all namespaces: the one @keyv/postgres would make has no "error"
   // listener, so a connection the server drops while idle (a restart) was an uncaught error that
   // ended the process. A lost connection is an outage of the store instead; the next call connects
-  // anew, and that connection ends the outage. The timeouts bound a call the server never answers
-  // (statement_timeout, on the server) or the network loses (query_timeout, which also drops the
-  // connection), so one stuck call cannot keep a connection from the pool for good.
+  // anew, and that connection ends the outage. query_timeout bounds a call the server or the
+  // network never answers and drops its connection, so one stuck call cannot keep a connection
+  // from the pool for good. (Client-side on purpose: a statement_timeout is a startup parameter,
+  // which a connection pooler such as PgBouncer refuses.)
   const pool = new pg.Pool({
     connectionString: url,
     connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-    statement_timeout: STORE_TIMEOUT_MS,
     query_timeout: STORE_TIMEOUT_MS,
     keepAlive: true,
   });
@@ -209,9 +212,15 @@ async function postgresFactory(url: string, reporting: Reporting): Promise<Adapt
     const table = `newswire_${namespace}`;
     const adapter = new PostgresAdapter({ table });
     const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, reporting), namespace });
-    // The same stored text as on SQLite; one statement, counted by a CTE instead of returned rows.
+    // The same stored text as on SQLite; one statement, counted by a CTE instead of returned rows,
+    // and given longer than a store call: it reads the whole table.
     const sweep = `WITH gone AS (DELETE FROM ${adapter.opts.schema}.${table} WHERE (value::jsonb ->> 'expires')::bigint < $1 RETURNING 1) SELECT count(*)::int AS deleted FROM gone`;
-    sweeps.set(keyv, async (now) => ((await adapter.query(sweep, [now])) as { deleted: number }[])[0]?.deleted ?? 0);
+    sweeps.set(keyv, async (now) => {
+      // pg takes a query's own query_timeout, which its types leave out.
+      const query = { text: sweep, values: [now], query_timeout: POSTGRES_SWEEP_TIMEOUT_MS };
+      const { rows } = await pool.query<{ deleted: number }>(query);
+      return rows[0]?.deleted ?? 0;
+    });
     closers.set(keyv, () => (closing ??= pool.end()));
     return keyv;
   };
