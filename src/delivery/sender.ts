@@ -92,8 +92,8 @@ export interface SenderDeps {
 }
 
 const MAX_BACKOFF_MS = 5 * 60_000;
-/** The longest wait between attempts to record a delivery as done while the store fails. */
-const COMPLETION_MAX_BACKOFF_MS = 30_000;
+/** The longest wait between attempts to save a change (a delivery done, a chat gone) while the store fails. */
+const SAVE_MAX_BACKOFF_MS = 30_000;
 
 /** A chat's deliveries take turns by feed. */
 const feedOf = (delivery: Delivery): string => delivery.job.item.feedId;
@@ -403,22 +403,28 @@ export class Sender {
   }
 
   /**
-   * Records a delivery as done, retrying with backoff while the store fails (the failure itself is
-   * logged once by the store's health). The chat waits meanwhile. A stop gives up: the delivery
-   * stays in the outbox and is sent again after the restart.
+   * Saves a change to the store, retrying with backoff while the store fails (the failure itself
+   * is logged once by the store's health). The chat waits meanwhile. A stop gives up (false): the
+   * deliveries the change was about stay in the outbox, and after the restart they are sent again
+   * and meet the same outcome, so the change is made then.
    */
-  private async complete(delivery: Delivery): Promise<void> {
+  private async save(what: string, context: object, write: () => Promise<unknown>): Promise<boolean> {
     for (let failures = 0; ; failures++) {
       try {
-        await this.deps.outbox.complete(delivery);
-        return;
+        await write();
+        return true;
       } catch (error) {
-        if (this.abort.signal.aborted) return;
-        const retryInMs = Math.min(COMPLETION_MAX_BACKOFF_MS, 500 * 2 ** failures);
-        this.deps.logger.debug({ item: delivery.job.id, retryInMs, err: (error as Error).message }, "delivery not recorded as done; will retry");
+        if (this.abort.signal.aborted) return false;
+        const retryInMs = Math.min(SAVE_MAX_BACKOFF_MS, 500 * 2 ** failures);
+        this.deps.logger.debug({ ...context, retryInMs, err: (error as Error).message }, `${what} not saved; will retry`);
         await sleep(retryInMs, undefined, { signal: this.abort.signal }).catch(() => undefined);
       }
     }
+  }
+
+  /** Records a delivery as done (see {@link save}). */
+  private async complete(delivery: Delivery): Promise<void> {
+    await this.save("delivery done", { item: delivery.job.id }, () => this.deps.outbox.complete(delivery));
   }
 
   /** After a home post is sent or given up on, the chats forwarding it go on. */
@@ -434,12 +440,17 @@ export class Sender {
     this.wake();
   }
 
+  // The subscriber changes below are saved before the deliveries they end are done: were it the
+  // other way round, a store failing in between would leave a subscription whose deliveries are
+  // gone, and nothing would ever end it.
+
   /** A deleted forum topic: its subscription and queued messages end; the chat's others go on. */
   private async dropThread(queue: ChatQueue, threadId: number | undefined, reason: string): Promise<void> {
     this.deps.logger.info({ chatId: queue.chatId, threadId, reason }, "forum topic is gone; ending its subscription");
     const inThread = (delivery: Delivery) => delivery.job.targets[delivery.index]!.threadId === threadId;
     const dropped = queue.deliveries.remove(inThread);
-    await this.deps.subscribers.unsubscribe({ chatId: queue.chatId, threadId }, [ALL_TOPIC]);
+    const recipient = { chatId: queue.chatId, threadId };
+    if (!(await this.save("end of a forum topic's subscription", recipient, () => this.deps.subscribers.unsubscribe(recipient, [ALL_TOPIC])))) return;
     for (const delivery of dropped) {
       await this.complete(delivery);
       this.homeDone(delivery);
@@ -450,7 +461,7 @@ export class Sender {
     this.deps.logger.info({ chatId: queue.chatId, reason }, "chat is gone; ending its subscriptions");
     this.chats.delete(queue.chatId);
     const deliveries = queue.deliveries.drain();
-    await this.deps.subscribers.removeChat(queue.chatId);
+    if (!(await this.save("end of a chat's subscriptions", { chatId: queue.chatId }, () => this.deps.subscribers.removeChat(queue.chatId)))) return;
     for (const delivery of deliveries) {
       await this.complete(delivery);
       this.homeDone(delivery);
@@ -459,7 +470,8 @@ export class Sender {
 
   private async migrateChat(queue: ChatQueue, toChatId: number): Promise<void> {
     this.deps.logger.info({ chatId: queue.chatId, toChatId }, "group became a supergroup; moving its subscriptions");
-    await this.deps.subscribers.migrateChat(queue.chatId, toChatId);
+    const moved = () => this.deps.subscribers.migrateChat(queue.chatId, toChatId);
+    if (!(await this.save("move of a group's subscriptions", { chatId: queue.chatId, toChatId }, moved))) return;
     this.migrated.set(queue.chatId, toChatId);
     this.chats.delete(queue.chatId);
     const deliveries = queue.deliveries.drain();

@@ -100,6 +100,9 @@ const sweeps = new WeakMap<Keyv, Sweep>();
 /** Rows per SQLite delete: short write transactions, so the poller's writes never wait long. */
 const SQLITE_SWEEP_BATCH = 10_000;
 
+/** How long the sweep of one PostgreSQL table may take. */
+const POSTGRES_SWEEP_TIMEOUT_MS = 5 * 60_000;
+
 /** How long a connection to a Redis or PostgreSQL server may take. */
 export const CONNECT_TIMEOUT_MS = 5_000;
 
@@ -192,20 +195,47 @@ async function redisFactory(url: string): Promise<AdapterFactory> {
   };
 }
 
-async function postgresFactory(url: string): Promise<AdapterFactory> {
-  const { default: KeyvPostgres } = await import("@keyv/postgres");
-  // @keyv/postgres keeps one connection pool per process for all its adapters, and ending it twice
-  // throws: the namespaces share one close.
+async function postgresFactory(url: string, reporting: Reporting): Promise<AdapterFactory> {
+  const [{ default: KeyvPostgres }, { default: pg }] = await Promise.all([import("@keyv/postgres"), import("pg")]);
+  // newswire's own pool, one for all namespaces: the one @keyv/postgres would make has no "error"
+  // listener, so a connection the server drops while idle (a restart) was an uncaught error that
+  // ended the process. A lost connection is an outage of the store instead; the next call connects
+  // anew, and that connection ends the outage. query_timeout bounds a call the server or the
+  // network never answers and drops its connection, so one stuck call cannot keep a connection
+  // from the pool for good. (Client-side on purpose: a statement_timeout is a startup parameter,
+  // which a connection pooler such as PgBouncer refuses.)
+  const pool = new pg.Pool({
+    connectionString: url,
+    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+    query_timeout: STORE_TIMEOUT_MS,
+    keepAlive: true,
+  });
+  pool.on("error", (error) => reporting.health?.failed("connection", error));
+  pool.on("connect", () => reporting.health?.succeeded("connection"));
+  // The adapter itself, with its table layout (key, value text), so existing data reads as before.
+  class PostgresAdapter extends KeyvPostgres {
+    override async connect() {
+      return async (sql: string, values?: unknown[]) => (await pool.query(sql, values)).rows;
+    }
+
+    /** The pool is the namespaces' together: closeNamespaces ends it once. */
+    override async disconnect() {}
+  }
   let closing: Promise<void> | undefined;
-  return async (namespace, reporting) => {
+  return async (namespace) => {
     const table = `newswire_${namespace}`;
-    // Options beyond the adapter's own reach the pg pool it creates.
-    const adapter = new KeyvPostgres({ uri: url, table, connectionTimeoutMillis: CONNECT_TIMEOUT_MS } as ConstructorParameters<typeof KeyvPostgres>[0]);
+    const adapter = new PostgresAdapter({ table });
     const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, reporting), namespace });
-    // The same stored text as on SQLite; one statement, counted by a CTE instead of returned rows.
+    // The same stored text as on SQLite; one statement, counted by a CTE instead of returned rows,
+    // and given longer than a store call: it reads the whole table.
     const sweep = `WITH gone AS (DELETE FROM ${adapter.opts.schema}.${table} WHERE (value::jsonb ->> 'expires')::bigint < $1 RETURNING 1) SELECT count(*)::int AS deleted FROM gone`;
-    sweeps.set(keyv, async (now) => ((await adapter.query(sweep, [now])) as { deleted: number }[])[0]?.deleted ?? 0);
-    closers.set(keyv, () => (closing ??= keyv.disconnect()));
+    sweeps.set(keyv, async (now) => {
+      // pg takes a query's own query_timeout, which its types leave out.
+      const query = { text: sweep, values: [now], query_timeout: POSTGRES_SWEEP_TIMEOUT_MS };
+      const { rows } = await pool.query<{ deleted: number }>(query);
+      return rows[0]?.deleted ?? 0;
+    });
+    closers.set(keyv, () => (closing ??= pool.end()));
     return keyv;
   };
 }
@@ -235,20 +265,20 @@ export async function openNamespaces(
   deadlineMs = 2 * STORE_TIMEOUT_MS,
 ): Promise<Record<Namespace, Keyv>> {
   const scheme = url.slice(0, url.indexOf(":"));
+  // The calls made while opening are the probe: their failure is told by the error thrown here.
+  const reporting: Reporting = {};
   const factory =
     scheme === "sqlite"
       ? await sqliteFactory(url)
       : scheme === "redis" || scheme === "rediss"
         ? await redisFactory(url)
         : scheme === "postgres" || scheme === "postgresql"
-          ? await postgresFactory(url)
+          ? await postgresFactory(url, reporting)
           : undefined;
   if (!factory) throw new ConfigError(`STORE_URL scheme "${scheme}" is not supported (sqlite, redis, postgres)`);
   // Adapters that retry connecting tell why only in "error" events; the last one names the cause.
   let emitted: unknown;
   let step = "unreachable";
-  // The calls made while opening are the probe: their failure is told by the error thrown here.
-  const reporting: Reporting = {};
   const open = async (namespace: Namespace) => {
     const keyv = await factory(namespace, reporting);
     keyv.on("error", (error: unknown) => (emitted = error));

@@ -15,7 +15,7 @@ import { errorLine, Outage } from "../../src/health/outage.js";
 import { SeenItems } from "../../src/items/seen.js";
 import { StoreEpoch } from "../../src/store/epoch.js";
 import { readAll, StoreError, withDeadline } from "../../src/store/guard.js";
-import { FAST_LIMITS, makeItem, makeJob, memoryNamespaces, privateTarget, ScriptedTelegram, silentLogger } from "../support/builders.js";
+import { answers, FAST_LIMITS, makeItem, makeJob, memoryNamespaces, privateTarget, ScriptedTelegram, silentLogger } from "../support/builders.js";
 import { flakyKeyv } from "../support/flaky-store.js";
 
 /** A logger whose lines the test can read. */
@@ -28,6 +28,14 @@ function capturingLogger() {
     },
   });
   return { logger: pino({ level: "info" }, stream), lines };
+}
+
+/** Sends the outbox's deliveries until none is left, then stops the sender. */
+async function sendPending(sender: Sender, outbox: Outbox): Promise<void> {
+  sender.add(outbox.pending());
+  sender.start();
+  await sender.idle();
+  await sender.stop(100);
 }
 
 /** Lets the logger's stream write what was logged. */
@@ -186,13 +194,69 @@ describe("state over a failing store", () => {
     const job = makeJob([privateTarget(1)], makeItem({ key: "retried" }));
     await outbox.enqueue([job]);
     flaky.failNextWrites = 2;
-    sender.add(outbox.pending());
-    sender.start();
-    await sender.idle();
-    await sender.stop(100);
+    await sendPending(sender, outbox);
     assert.equal(telegram.calls("sendMessage").length, 1);
     assert.equal(flaky.failNextWrites, 0, "both failures were met");
     assert.deepEqual((await Outbox.open(keyv)).size, { jobs: 0, deliveries: 0 });
+  });
+});
+
+describe("the sender's subscriber changes over a failing store", () => {
+  /**
+   * A sender whose subscribers live on a store whose next write fails; `spy` is the Subscribers
+   * method the outcome calls, wrapped to note, after each try, whether the delivery it is about
+   * was still in the (stored) outbox then.
+   */
+  async function setup(subscribed: Parameters<Subscribers["subscribe"]>[0], spy: "removeChat" | "unsubscribe" | "migrateChat") {
+    const { outbox: outboxStore } = memoryNamespaces();
+    const outbox = await Outbox.open(outboxStore);
+    const { keyv, flaky } = flakyKeyv("subscribers");
+    const subscribers = await Subscribers.open(keyv);
+    await subscribers.subscribe(subscribed, ["all"]);
+    const pendingAfterTries: number[] = [];
+    const method = subscribers[spy].bind(subscribers) as (...args: unknown[]) => Promise<unknown>;
+    mock.method(subscribers, spy, async (...args: unknown[]) => {
+      try {
+        return await method(...args);
+      } finally {
+        pendingAfterTries.push((await Outbox.open(outboxStore)).pending().length);
+      }
+    });
+    const telegram = new ScriptedTelegram();
+    const sender = new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget: new TelegramBudget(FAST_LIMITS) });
+    const run = async (job: ReturnType<typeof makeJob>) => {
+      await outbox.enqueue([job]);
+      flaky.failNextWrites = 1;
+      await sendPending(sender, outbox);
+      assert.equal(flaky.failNextWrites, 0, "the failure was met");
+      assert.deepEqual(pendingAfterTries, [1, 1], "tried again, and the delivery was still to do when the change was saved");
+      assert.deepEqual((await Outbox.open(outboxStore)).size, { jobs: 0, deliveries: 0 }, "then it was done");
+    };
+    return { keyv, telegram, run };
+  }
+
+  test("a chat that left is removed once the store takes it, then its delivery is done", async () => {
+    const { keyv, telegram, run } = await setup({ chatId: 5, kind: "private" }, "removeChat");
+    telegram.respond = () => answers.blocked();
+    await run(makeJob([privateTarget(5)]));
+    assert.equal((await Subscribers.open(keyv)).get({ chatId: 5 }), undefined);
+  });
+
+  test("a deleted forum topic's subscription ends once the store takes it, then its delivery is done", async () => {
+    const { keyv, telegram, run } = await setup({ chatId: -100, threadId: 7, kind: "supergroup" }, "unsubscribe");
+    telegram.respond = () => ({ ok: false, error_code: 400, description: "Bad Request: message thread not found" });
+    await run(makeJob([{ chatId: -100, threadId: 7, kind: "supergroup" }]));
+    assert.equal((await Subscribers.open(keyv)).get({ chatId: -100, threadId: 7 }), undefined);
+  });
+
+  test("a migrated group's subscription moves once the store takes it, then the message goes to the new id", async () => {
+    const { keyv, telegram, run } = await setup({ chatId: -5, kind: "group" }, "migrateChat");
+    telegram.respond = (request) => (request.params.chat_id === -5 ? answers.migrated(-1005) : undefined);
+    await run(makeJob([{ chatId: -5, kind: "group" }]));
+    assert.deepEqual(telegram.calls("sendMessage").map((request) => request.params.chat_id), [-5, -1005]);
+    const stored = await Subscribers.open(keyv);
+    assert.equal(stored.get({ chatId: -5 }), undefined);
+    assert.deepEqual(stored.get({ chatId: -1005 })?.topics, ["all"]);
   });
 });
 
