@@ -5,13 +5,14 @@
  */
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api } from "grammy";
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
 import { mayPost } from "./bot/chat.js";
 import { budgetTransformer, createBot, commandMenu } from "./bot/create-bot.js";
 import { probeTelegram, watchTelegram } from "./bot/telegram-health.js";
 import { loadCatalog, type Catalog } from "./config/catalog.js";
 import { ConfigError } from "./config/errors.js";
 import { loadSettings, type Settings } from "./config/settings.js";
+import { createLogger } from "./logging.js";
 import { TelegramBudget } from "./delivery/budget.js";
 import { Dispatcher } from "./delivery/dispatch.js";
 import { Outbox } from "./delivery/outbox.js";
@@ -265,26 +266,30 @@ async function main(): Promise<void> {
   const shutdown = (reason: NodeJS.Signals | "lease lost", exitCode = 0) => {
     if (stopping) return;
     stopping = true;
-    logger!.info({ signal: reason }, "stopping");
+    logger?.info({ signal: reason }, "stopping");
     const deadline = setTimeout(() => {
-      logger!.warn("stop took too long; exiting");
+      logger?.warn("stop took too long; exiting");
       process.exit(exitCode);
     }, STOP_DEADLINE_MS);
     deadline.unref();
     (stop ?? (async () => undefined))().then(
       () => {
-        logger!.info("stopped");
+        logger?.info("stopped");
         process.exit(exitCode);
       },
       (error: unknown) => {
-        logger!.error({ err: error }, "error while stopping");
+        logger?.error({ err: error }, "error while stopping");
         process.exit(exitCode);
       },
     );
   };
+  // Before start-up work, which can take a while (probes, the store): a stop asked for meanwhile
+  // is a clean stop too. A signal listener is called with the signal's number too, which is no exit code.
+  process.on("SIGTERM", (signal) => shutdown(signal));
+  process.on("SIGINT", (signal) => shutdown(signal));
   try {
     const settings = loadSettings();
-    logger = pino({ level: settings.logLevel, base: { app: "newswire" } });
+    logger = createLogger(settings.logLevel, [settings.botToken, settings.summarizer?.apiKey, settings.webhook?.secret]);
     stop = await start(settings, logger, () => shutdown("lease lost", 1));
   } catch (error) {
     // An operator's mistake gets one line, no stack trace; anything else is a crash worth a trace.
@@ -293,9 +298,6 @@ async function main(): Promise<void> {
     else console.error(error);
     process.exit(1);
   }
-  // A signal listener is called with the signal's number too, which is no exit code.
-  process.on("SIGTERM", (signal) => shutdown(signal));
-  process.on("SIGINT", (signal) => shutdown(signal));
 }
 
 await main();
