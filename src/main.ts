@@ -122,8 +122,11 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   // The admins are told through the bot, which exists only once the store is open.
   let notifyAdmins = (_text: string): void => undefined;
   const storeHealth = new Outage("store", logger.child({ part: "store" }), storeAlerts((text) => notifyAdmins(text)));
+  // Metrics are kept only where they are served (PORT).
+  const metrics = settings.port === undefined ? undefined : new Metrics();
+  const storeReports = { health: storeHealth, ...(metrics ? { failed: (namespace: string) => metrics.storeFailed(namespace) } : {}) };
   // Both at once, each within its deadline: whichever is unreachable is named well within 30 s.
-  const [botInfo, store] = await Promise.all([probeTelegram(settings.apiRoot, settings.botToken), openNamespaces(settings.storeUrl, storeHealth)]);
+  const [botInfo, store] = await Promise.all([probeTelegram(settings.apiRoot, settings.botToken), openNamespaces(settings.storeUrl, storeReports)]);
   // Before any state is read: a second process on a store would corrupt the first one's state.
   const lease = await takeInstanceLease(settings.storeUrl, { logger: logger.child({ part: "store" }), lost: stopSelf });
   const sweeper = sweepPeriodically(store, logger.child({ part: "store" }));
@@ -198,8 +201,6 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     logger.child({ part: "alerts" }),
   );
   notifyAdmins = (text) => void alerts.notify(text);
-  // Metrics are kept only where they are served (PORT).
-  const metrics = settings.port === undefined ? undefined : new Metrics();
   const poller = new Poller(
     catalog.feeds,
     {
@@ -237,7 +238,6 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   if (metrics) {
     // Replies and alerts are counted after their budget's waits and retries: their final outcome.
     for (const api of [broadcastApi, bot.api, alertApi]) api.config.use(metrics.telegramCalls());
-    metrics.watchStore(store);
     metrics.observeQueue(() => queueReading(outbox));
     metrics.observeBudget(() => budget.stats);
   }
