@@ -123,8 +123,11 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   // The admins are told through the bot, which exists only once the store is open.
   let notifyAdmins = (_text: string): void => undefined;
   const storeHealth = new Outage("store", logger.child({ part: "store" }), storeAlerts((text) => notifyAdmins(text)));
+  // Metrics are kept only where they are served (PORT).
+  const metrics = settings.port === undefined ? undefined : new Metrics();
+  const storeReports = { health: storeHealth, ...(metrics ? { failed: (namespace: string) => metrics.storeFailed(namespace) } : {}) };
   // Both at once, each within its deadline: whichever is unreachable is named well within 30 s.
-  const [botInfo, store] = await Promise.all([probeTelegram(settings.apiRoot, settings.botToken), openNamespaces(settings.storeUrl, storeHealth)]);
+  const [botInfo, store] = await Promise.all([probeTelegram(settings.apiRoot, settings.botToken), openNamespaces(settings.storeUrl, storeReports)]);
   // Before any state is read: a second process on a store would corrupt the first one's state.
   const lease = await takeInstanceLease(settings.storeUrl, { logger: logger.child({ part: "store" }), lost: stopSelf });
   const sweeper = sweepPeriodically(store, logger.child({ part: "store" }));
@@ -199,8 +202,6 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     logger.child({ part: "alerts" }),
   );
   notifyAdmins = (text) => void alerts.notify(text);
-  // Metrics are kept only where they are served (PORT).
-  const metrics = settings.port === undefined ? undefined : new Metrics();
   const poller = new Poller(
     catalog.feeds,
     {
@@ -233,12 +234,11 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     runner = run(bot, { runner: { silent: true } });
   }
   const http = metrics && settings.port !== undefined
-    ? await startHttp(settings.port, settings.webhook, { bot, probeApi: new Api(settings.botToken, { apiRoot: settings.apiRoot }), store: store.feeds, poller, metrics, logger: logger.child({ part: "http" }) })
+    ? await startHttp(settings.port, settings.webhook, { bot, probeApi: new Api(settings.botToken, { apiRoot: settings.apiRoot }), store: store.feeds, storeHealth, poller, metrics, logger: logger.child({ part: "http" }) })
     : undefined;
   if (metrics) {
     // Replies and alerts are counted after their budget's waits and retries: their final outcome.
     for (const api of [broadcastApi, bot.api, alertApi]) api.config.use(metrics.telegramCalls());
-    metrics.watchStore(store);
     metrics.observeQueue(() => queueReading(outbox));
     metrics.observeBudget(() => budget.stats);
   }

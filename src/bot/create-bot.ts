@@ -1,7 +1,7 @@
 /**
  * `createBot(deps)`: the grammY bot with its transport (every message it writes waits for a slot
- * of the bot's one Telegram budget), a child logger and locale per update, an error boundary, and
- * one Composer per feature.
+ * of the bot's one Telegram budget), per-chat ordering, an error boundary around a child logger and
+ * locale per update and one Composer per feature.
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { CommandGroup } from "@grammyjs/commands";
@@ -9,7 +9,7 @@ import { sequentialize } from "@grammyjs/runner";
 import { Bot, GrammyError, HttpError, type Transformer } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
 import { SlotExpired, type Permit, type Priority, type SlotChat, type TelegramBudget } from "../delivery/budget.js";
-import type { BotContext } from "./context.js";
+import type { BotContext, BotContextExtras } from "./context.js";
 import type { BotDeps } from "./deps.js";
 import { channelsFeature } from "./features/channels.js";
 import { latestFeature } from "./features/latest.js";
@@ -132,8 +132,28 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
   bot.api.config.use(budgetTransformer(transport.budget, "reply"));
 
   // The runner handles updates concurrently; one chat's updates must still apply in order.
+  // (sequentialize rejects only with what the middleware after it rejects with.)
   bot.use(sequentialize((ctx: BotContext) => ctx.chat?.id.toString()));
-  bot.use(async (ctx, next) => {
+
+  // Everything after sequentialize is inside the boundary, the context's setup too: in webhook mode
+  // an update still handled when Telegram is answered (9 s) has nobody awaiting it, so a rejection
+  // would be unhandled and end the process. Only a failure of the command's own work gets an error
+  // reply; a reply that Telegram could not take is logged (the work, such as a saved subscription,
+  // stands).
+  const features = bot.errorBoundary(async ({ error, ctx }) => {
+    // A failure while the context was being set up leaves its logger and words unset.
+    const extras: Partial<BotContextExtras> = ctx;
+    const logger = extras.logger ?? deps.logger.child({ update: ctx.update.update_id, chat: ctx.chat?.id });
+    if (undeliverable(error)) {
+      logger.warn({ err: error }, "reply dropped: Telegram did not take it");
+      return;
+    }
+    logger.error({ err: error }, "update failed");
+    const { internalError } = extras.t ?? messages(localeOf(ctx.from?.language_code));
+    const tell = async () => (ctx.callbackQuery ? ctx.answerCallbackQuery({ text: internalError }) : ctx.chat ? ctx.reply(internalError) : undefined);
+    await tell().catch((err: unknown) => logger.warn({ err }, "error reply not delivered"));
+  });
+  features.use(async (ctx, next) => {
     ctx.logger = deps.logger.child({ update: ctx.update.update_id, chat: ctx.chat?.id });
     // In a private chat the user's current Telegram language wins; a group keeps the language it
     // subscribed in (stored with its subscription), whoever speaks.
@@ -149,18 +169,6 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
     }
     ctx.t = messages(ctx.locale);
     await next();
-  });
-
-  // Only a failure of the command's own work gets an error reply; a reply that Telegram could
-  // not take is logged (the work, such as a saved subscription, stands).
-  const features = bot.errorBoundary(async ({ error, ctx }) => {
-    if (undeliverable(error)) {
-      ctx.logger.warn({ err: error }, "reply dropped: Telegram did not take it");
-      return;
-    }
-    ctx.logger.error({ err: error }, "update failed");
-    const told = ctx.callbackQuery ? ctx.answerCallbackQuery({ text: ctx.t.internalError }) : ctx.chat ? ctx.reply(ctx.t.internalError) : undefined;
-    await told?.catch((err: unknown) => ctx.logger.warn({ err }, "error reply not delivered"));
   });
   features.use(startFeature(deps));
   features.use(subscriptionsFeature(deps));

@@ -1,10 +1,11 @@
 /**
- * Readiness (`GET /readyz`): the store answers, Telegram answers, and the last poll cycle is
- * recent. The verdict is a pure function of the probes' results and the clock; the probes are
+ * Readiness (`GET /readyz`): the store answers and is not failing, Telegram answers, and the last
+ * poll cycle is recent. The verdict is a pure function of the probes' results and the clock; the probes are
  * bounded in time and shared by concurrent requests, so a busy prober cannot turn /readyz into a
  * flood of getMe calls.
  */
 import { GrammyError, HttpError, type Api } from "grammy";
+import type { OutageState } from "../health/outage.js";
 
 /** How this instance receives updates. */
 export type Role = "long-polling" | "webhook";
@@ -97,31 +98,23 @@ export function telegramProbe(api: Api): (signal: AbortSignal) => Promise<unknow
   return (signal) => api.getMe(signal as never);
 }
 
-/** What a store namespace offers a probe (a Keyv instance). */
+/** What a store namespace offers a probe: a Keyv instance, whose reads reject when the store fails (throwOnErrors). */
 export interface ProbedStore {
   get(key: string): Promise<unknown>;
-  on(event: "error", listener: (error: unknown) => void): unknown;
-  off(event: "error", listener: (error: unknown) => void): unknown;
+}
+
+/** The store answers a read. */
+export function storeProbe(store: ProbedStore): () => Promise<unknown> {
+  return () => store.get("readiness-probe");
 }
 
 /**
- * The store answers a read. Keyv reports adapter failures as "error" events and may still resolve
- * (with undefined), so an error event during the read fails the probe too.
+ * The store check: the probe's read worked, and the store's health has no outage under way. A full
+ * disk fails every write while reads still work, so only the calls newswire makes can tell.
  */
-export function storeProbe(store: ProbedStore): () => Promise<unknown> {
-  return async () => {
-    let failure: unknown;
-    const onError = (error: unknown) => {
-      failure ??= error;
-    };
-    store.on("error", onError);
-    try {
-      await store.get("readiness-probe");
-    } finally {
-      store.off("error", onError);
-    }
-    if (failure !== undefined) throw failure instanceof Error ? failure : new Error("store error");
-  };
+export function storeCheck(read: CheckResult, outage: OutageState | undefined, now: number): CheckResult {
+  if (!read.ok || !outage) return read;
+  return { ok: false, error: `store calls failing for ${Math.round((now - outage.since) / 1000)} s (${outage.failures} failed)` };
 }
 
 /**

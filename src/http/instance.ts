@@ -7,7 +7,8 @@ import { GrammyError, type Api, type Bot, type Context } from "grammy";
 import type { Logger } from "pino";
 import { ConfigError } from "../config/errors.js";
 import type { Metrics } from "../metrics/metrics.js";
-import { pollCheck, pollStaleAfterMs, readiness, reused, runProbe, storeProbe, telegramProbe, type ProbedStore, type Role } from "./health.js";
+import type { OutageState } from "../health/outage.js";
+import { pollCheck, pollStaleAfterMs, readiness, reused, runProbe, storeCheck, storeProbe, telegramProbe, type ProbedStore, type Role } from "./health.js";
 import { startHttpServer, type HttpServer } from "./server.js";
 import { webhookHandler, webhookPath } from "./webhook.js";
 
@@ -18,6 +19,8 @@ export interface HttpParts<C extends Context> {
   probeApi: Api;
   /** A store namespace, for the store probe. */
   store: ProbedStore;
+  /** The store's health (its Outage): failing writes make the instance not ready. */
+  storeHealth: { readonly state: OutageState | undefined };
   poller: { readonly lastCycleAt: number | undefined; nextTicks(count: number): number[] };
   metrics: Metrics;
   logger: Logger;
@@ -40,9 +43,10 @@ export async function startHttp<C extends Context>(
     port,
     {
       readiness: async () => {
-        const [storeResult, telegramResult] = await Promise.all([store(), telegram()]);
-        const poll = pollCheck(parts.poller.lastCycleAt, Date.now(), pollStaleAfterMs(parts.poller.nextTicks(4)));
-        return readiness(role, { store: storeResult, telegram: telegramResult, poll });
+        const [read, telegramResult] = await Promise.all([store(), telegram()]);
+        const now = Date.now();
+        const poll = pollCheck(parts.poller.lastCycleAt, now, pollStaleAfterMs(parts.poller.nextTicks(4)));
+        return readiness(role, { store: storeCheck(read, parts.storeHealth.state, now), telegram: telegramResult, poll });
       },
       metrics: () => metrics.exposition(),
       ...(webhook ? { webhook: { path: webhookPath(webhook.url), handle: webhookHandler(bot, webhook.secret, logger) } } : {}),

@@ -49,6 +49,10 @@ export const en = {
   internalError: "Something went wrong on my side; it has been logged. Please try again.",
   notSaved: "That could not be saved: my storage is failing right now, so nothing was changed. Please try again in a few minutes.",
   adminOnly: "This command is for the bot's admins (ADMIN_IDS).",
+  statusStoreOk: "<b>Store</b>: ✅",
+  /** `unit` of `count`: s, m, h; `error` is HTML-escaped by the caller. */
+  statusStoreFailing: (count: number, unit: "s" | "m" | "h", failures: number, error: string) =>
+    `<b>Store</b>: ❌ failing since ${count}${unit} ago (${failures} failed calls): ${error}`,
   statusBudget: (replies: number, alerts: number, broadcasts: number, tooManyRequests: number, expired: number) =>
     `<b>Telegram budget</b>: ${replies} replies, ${alerts} alerts, ${broadcasts} broadcasts granted; ` +
     `429s: ${tooManyRequests}; replies and alerts dropped unsent: ${expired}`,

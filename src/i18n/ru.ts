@@ -50,6 +50,9 @@ export const ru: Messages = {
   internalError: "У меня что-то сломалось; ошибка записана в журнал. Попробуйте ещё раз.",
   notSaved: "Не удалось сохранить: моё хранилище сейчас не работает, поэтому ничего не изменилось. Попробуйте ещё раз через несколько минут.",
   adminOnly: "Эта команда — для администраторов бота (ADMIN_IDS).",
+  statusStoreOk: "<b>Хранилище</b>: ✅",
+  statusStoreFailing: (count: number, unit: "s" | "m" | "h", failures: number, error: string) =>
+    `<b>Хранилище</b>: ❌ сбоит уже ${count} ${{ s: "с", m: "мин", h: "ч" }[unit]} (неудачных обращений: ${failures}): ${error}`,
   statusBudget: (replies: number, alerts: number, broadcasts: number, tooManyRequests: number, expired: number) =>
     `<b>Лимит Telegram</b>: выдано ответам ${replies}, уведомлениям ${alerts}, рассылке ${broadcasts}; ` +
     `ответов 429: ${tooManyRequests}; ответов и уведомлений, не отправленных в срок: ${expired}`,

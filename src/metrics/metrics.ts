@@ -22,11 +22,6 @@ export interface QueueReading {
   oldestQueuedAt: number | undefined;
 }
 
-/** Anything that reports store failures as "error" events (a Keyv instance). */
-export interface ErrorEmitter {
-  on(event: "error", listener: (error: unknown) => void): unknown;
-}
-
 /** Bot API methods that put a message into a chat. */
 const SEND_METHODS = new Set(["sendMessage", "sendPhoto", "forwardMessage", "copyMessage"]);
 
@@ -90,7 +85,7 @@ export class Metrics implements PollMetrics {
 
   readonly storeErrors = new Counter({
     name: "newswire_store_errors_total",
-    help: "Store operations that failed, by namespace",
+    help: "Store calls that failed or timed out, by namespace",
     labelNames: ["namespace"] as const,
     registers: [this.registry],
   });
@@ -174,11 +169,12 @@ export class Metrics implements PollMetrics {
     counter.inc(pick(this.readBudget()));
   }
 
-  /** Counts the "error" events of each store namespace. */
-  watchStore(namespaces: Readonly<Record<string, ErrorEmitter>>): void {
-    for (const [namespace, emitter] of Object.entries(namespaces)) {
-      emitter.on("error", () => this.storeErrors.inc({ namespace }));
-    }
+  /**
+   * A store call of `namespace` failed or timed out: the store guard's `Reporting.failed`. (Keyv's
+   * "error" events miss them: under throwOnErrors its reads reject without emitting one.)
+   */
+  storeFailed(namespace: string): void {
+    this.storeErrors.inc({ namespace });
   }
 
   /**

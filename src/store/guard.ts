@@ -1,7 +1,7 @@
 /**
  * Every call to a store adapter with a deadline and a verdict: a call that fails or outlasts its
- * deadline rejects with a {@link StoreError} and is counted in the store's {@link Outage}; one that
- * works ends an outage. (Keyv swallows adapter errors unless `throwOnErrors` is set, which
+ * deadline rejects with a {@link StoreError}, is counted in the store's {@link Outage} and told to
+ * `counted` (the metrics); one that works ends an outage. (Keyv swallows adapter errors unless `throwOnErrors` is set, which
  * openNamespaces does, so these rejections reach the caller of every read and write.)
  */
 import type Keyv from "keyv";
@@ -33,13 +33,15 @@ export async function withDeadline<T>(call: Promise<T>, what: string, timeoutMs:
   }
 }
 
-/** Where a guarded adapter reports: nowhere until `health` is set (while the store is being opened). */
+/** Where a guarded adapter reports: nowhere until set (while the store is being opened). */
 export interface Reporting {
   health?: Outage;
+  /** Told of every call that failed or timed out, with the namespace it was for. */
+  failed?: (namespace: string) => void;
 }
 
-/** The adapter with its reads and writes under a deadline and reported to `reporting.health`. */
-export function guardAdapter<Adapter extends object>(adapter: Adapter, reporting: Reporting, timeoutMs = STORE_TIMEOUT_MS): Adapter {
+/** The adapter of `namespace` with its reads and writes under a deadline and reported to `reporting`. */
+export function guardAdapter<Adapter extends object>(adapter: Adapter, namespace: string, reporting: Reporting, timeoutMs = STORE_TIMEOUT_MS): Adapter {
   return new Proxy(adapter, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver) as unknown;
@@ -55,6 +57,7 @@ export function guardAdapter<Adapter extends object>(adapter: Adapter, reporting
           return result;
         } catch (error) {
           reporting.health?.failed(kind, error);
+          reporting.failed?.(namespace);
           throw error;
         }
       };

@@ -10,14 +10,16 @@
  *   system drops with the process: a restart after SIGKILL is taken at once (measured: the new
  *   process starts as fast as on a free store).
  * - Redis: a key (`newswire:instance`) set with NX and a 15 s expiry, renewed every 5 s and deleted
- *   on a clean stop. A SIGKILLed holder's key is taken over at once from the same host when its
- *   process no longer exists; from another host, after at most 15 s.
+ *   on a clean stop. A SIGKILLed holder's key is taken over at once from where its pid can be
+ *   checked (the same host, pid namespace and boot) when its process no longer exists; from
+ *   anywhere else (another host, another container of one hostname), after at most 15 s.
  * - PostgreSQL: a session advisory lock on a connection of its own, which the server drops with
  *   the connection: at once after SIGKILL.
  * Several instances on PostgreSQL are meant to cooperate (issue 11); until they do, PostgreSQL
  * refuses a second one like the others, with its own reason ({@link LeaseBackend.limit}).
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import KeyvSqlite from "@keyv/sqlite";
 import type { Logger } from "pino";
@@ -32,10 +34,21 @@ export const LEASE_TTL_MS = 15_000;
 /** How often a lease that can lapse or be lost (Redis, PostgreSQL) is renewed or checked. */
 export const LEASE_RENEW_MS = 5_000;
 
-/** The newswire process holding a lease. */
-export interface Holder {
+/** The newswire process holding a lease: its pid, and where that pid means it. */
+export interface Holder extends Place {
   pid: number;
+}
+
+/**
+ * Where a process runs. Its pid names it only within its pid namespace (containers sharing a
+ * hostname may each have their own) and boot; those are known on Linux only.
+ */
+export interface Place {
   host: string;
+  /** The inode of its /proc/self/ns/pid. */
+  pidNamespace?: string;
+  /** Its kernel's /proc/sys/kernel/random/boot_id. */
+  bootId?: string;
 }
 
 /** The outcome of an attempt to take or keep the lease. */
@@ -57,17 +70,39 @@ interface LeaseBackend {
 
 const ONE_INSTANCE = "SQLite and Redis stores serve one instance";
 
-/**
- * How a lease names its holder: `TOKEN PID@HOST`. The token tells two leases of one process apart
- * (tests take several); it comes first because PostgreSQL cuts a connection's name at 63 bytes.
- */
-function selfName(): string {
-  return `${randomBytes(4).toString("hex")} ${process.pid}@${hostname()}`;
+/** What `read` returns, or undefined when it throws (a file Linux alone has). */
+function readable(read: () => string): string | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
 }
 
-function parseHolder(name: string | undefined): Holder | undefined {
-  const match = /^\S+ (\d+)@(.*)$/.exec(name ?? "");
-  return match ? { pid: Number(match[1]), host: match[2]! } : undefined;
+/** Where this process runs. */
+export function here(): Place {
+  const pidNamespace = readable(() => String(statSync("/proc/self/ns/pid").ino));
+  const bootId = readable(() => readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim());
+  return { host: hostname(), ...(pidNamespace ? { pidNamespace } : {}), ...(bootId ? { bootId } : {}) };
+}
+
+/**
+ * How a lease names its holder: `TOKEN PID@HOST PIDNS BOOTID` ("-" for an unknown part). The token
+ * tells two leases of one process apart (tests take several); it comes first, and the place last,
+ * because PostgreSQL cuts a connection's name at 63 bytes (its holders are only named, never checked).
+ */
+function selfName(): string {
+  const place = here();
+  return `${randomBytes(4).toString("hex")} ${process.pid}@${place.host} ${place.pidNamespace ?? "-"} ${place.bootId ?? "-"}`;
+}
+
+/** The holder a lease's name names (see selfName); names without a pid namespace or boot id are read too. */
+export function parseHolder(name: string | undefined): Holder | undefined {
+  const match = /^\S+ (\d+)@(\S*)(?: (\S+))?(?: (\S+))?$/.exec(name ?? "");
+  if (!match) return undefined;
+  const [, pid, host, pidNamespace, bootId] = match;
+  const known = (part: string | undefined) => (part === undefined || part === "-" ? undefined : part);
+  return { pid: Number(pid), host: host!, ...(known(pidNamespace) ? { pidNamespace: pidNamespace! } : {}), ...(known(bootId) ? { bootId: bootId! } : {}) };
 }
 
 /** A holder as the refusal names it; its host only when it is not this one. */
@@ -75,9 +110,19 @@ function holderText(holder: Holder): string {
   return holder.host === hostname() ? `pid ${holder.pid}` : `pid ${holder.pid} on ${holder.host}`;
 }
 
-/** Whether `holder` is a process of this host that no longer exists (it crashed without releasing). */
+/**
+ * Whether `holder`'s pid names the same process seen from `place`: the same host, pid namespace and
+ * boot, each known. (A holder in another container of the same hostname has a pid this process
+ * cannot see, and would look gone.)
+ */
+export function sharesPids(holder: Holder, place: Place): boolean {
+  const same = (mine: string | undefined, theirs: string | undefined) => mine !== undefined && mine === theirs;
+  return holder.host === place.host && same(place.pidNamespace, holder.pidNamespace) && same(place.bootId, holder.bootId);
+}
+
+/** Whether `holder` is a process this one can check that no longer exists (it crashed without releasing). */
 function isGone(holder: Holder | undefined): boolean {
-  if (!holder || holder.host !== hostname()) return false;
+  if (!holder || !sharesPids(holder, here())) return false;
   try {
     process.kill(holder.pid, 0);
     return false;

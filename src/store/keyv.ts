@@ -13,7 +13,7 @@ import Keyv from "keyv";
 import KeyvSqlite from "@keyv/sqlite";
 import type { Logger } from "pino";
 import { ConfigError } from "../config/errors.js";
-import { errorLine, type Outage } from "../health/outage.js";
+import { errorLine } from "../health/outage.js";
 import { guardAdapter, STORE_TIMEOUT_MS, withDeadline, type Reporting } from "./guard.js";
 
 /** The namespaces newswire keeps state in; each is a table (SQLite, PostgreSQL) or key prefix (Redis). */
@@ -153,7 +153,7 @@ async function sqliteFactory(url: string): Promise<AdapterFactory> {
     // may drop the last ones), which is the durability the outbox needs.
     await withDeadline(adapter.query("PRAGMA journal_mode=WAL"), "open", STORE_TIMEOUT_MS);
     await adapter.query("PRAGMA synchronous=NORMAL");
-    const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, reporting), namespace });
+    const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, namespace, reporting), namespace });
     sweeps.set(keyv, sqliteSweep(adapter, namespace));
     return keyv;
   };
@@ -188,7 +188,7 @@ async function redisFactory(url: string): Promise<AdapterFactory> {
     const client = await redisClient(url);
     return new Keyv({
       ...keyvOptions,
-      store: guardAdapter(new KeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true }), reporting),
+      store: guardAdapter(new KeyvRedis(client, { throwOnConnectError: true, throwOnErrors: true }), namespace, reporting),
       namespace: `newswire:${namespace}`,
       useKeyPrefix: false,
     });
@@ -225,7 +225,7 @@ async function postgresFactory(url: string, reporting: Reporting): Promise<Adapt
   return async (namespace) => {
     const table = `newswire_${namespace}`;
     const adapter = new PostgresAdapter({ table });
-    const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, reporting), namespace });
+    const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, namespace, reporting), namespace });
     // The same stored text as on SQLite; one statement, counted by a CTE instead of returned rows,
     // and given longer than a store call: it reads the whole table.
     const sweep = `WITH gone AS (DELETE FROM ${adapter.opts.schema}.${table} WHERE (value::jsonb ->> 'expires')::bigint < $1 RETURNING 1) SELECT count(*)::int AS deleted FROM gone`;
@@ -255,13 +255,13 @@ const PROBE_KEY = "probe";
 
 /**
  * Opens every namespace of the store at `url` and checks that it answers and takes a write,
- * within `deadlineMs` in all. Later calls are reported to `health` (tools and tests may go without).
+ * within `deadlineMs` in all. Later calls are reported to `reports` (tools and tests may go without).
  * @throws ConfigError for an unsupported scheme, or naming the store and the cause when it cannot
  *   be reached or written.
  */
 export async function openNamespaces(
   url: string,
-  health?: Outage,
+  reports: Reporting = {},
   deadlineMs = 2 * STORE_TIMEOUT_MS,
 ): Promise<Record<Namespace, Keyv>> {
   const scheme = url.slice(0, url.indexOf(":"));
@@ -293,7 +293,7 @@ export async function openNamespaces(
     const store = Object.fromEntries(entries) as Record<Namespace, Keyv>;
     step = "cannot be written";
     await store.meta.set(PROBE_KEY, Date.now());
-    reporting.health = health;
+    Object.assign(reporting, reports);
     return store;
   };
   try {

@@ -470,4 +470,13 @@ describe("bot: errors", () => {
     assert.match(reply!, /Something went wrong/);
     assert.doesNotMatch(reply!, /exploded|recent\.ts/);
   });
+
+  test("a failure while an update's context is set up is caught too (a webhook update nobody awaits must not reject), answered in the user's language", async () => {
+    const context = await setup();
+    context.deps.subscribers.get = () => {
+      throw new Error("subscribers index broken");
+    };
+    const [reply] = await context.say("/help", { from: user(100, "ru") });
+    assert.match(reply!, /У меня что-то сломалось/);
+  });
 });

@@ -1,6 +1,7 @@
 /**
  * Commands whose store write fails: the user is told nothing was saved, in their language, and is
- * never told "Subscribed"; the chat's subscription is as it was. `/status` shows the outage.
+ * never told "Subscribed"; the chat's subscription is as it was. `/status` shows the outage, in the
+ * admin's language.
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
@@ -55,9 +56,13 @@ describe("bot: a store write that fails", () => {
     await handle(messageUpdate("/subscribe china"));
     const [failing] = replies(await handle(messageUpdate("/status")));
     assert.match(failing!, /<b>Store<\/b>: ❌ failing since \d+s ago \(1 failed calls\): store set failed: SQLITE_FULL/);
+    const [russian] = replies(await handle(messageUpdate("/status", { from: user(100, "ru") })));
+    assert.match(russian!, /<b>Хранилище<\/b>: ❌ сбоит уже \d+ с \(неудачных обращений: 1\): store set failed: SQLITE_FULL/);
     flaky.writesFail = false;
     await handle(messageUpdate("/subscribe china"));
     const [healthy] = replies(await handle(messageUpdate("/status")));
     assert.match(healthy!, /<b>Store<\/b>: ✅/);
+    const [russianHealthy] = replies(await handle(messageUpdate("/status", { from: user(100, "ru") })));
+    assert.match(russianHealthy!, /<b>Хранилище<\/b>: ✅/);
   });
 });

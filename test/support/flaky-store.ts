@@ -17,7 +17,7 @@ export interface Flaky {
   writes: number;
 }
 
-/** A Keyv over an in-memory adapter that fails as `flaky` says; reports to `reporting.health`. */
+/** A Keyv over an in-memory adapter that fails as `flaky` says; reports to `reporting`. */
 export function flakyKeyv(namespace: string, reporting: Reporting = {}): { keyv: Keyv; flaky: Flaky; data: Map<string, unknown> } {
   const data = new Map<string, unknown>();
   const flaky: Flaky = { writesFail: false, readsFail: false, failNextWrites: 0, writes: 0 };
@@ -70,6 +70,6 @@ export function flakyKeyv(namespace: string, reporting: Reporting = {}): { keyv:
       for (const entry of data) if (!prefix || entry[0].startsWith(`${prefix}:`)) yield entry;
     },
   };
-  const keyv = new Keyv({ store: guardAdapter(adapter, reporting), namespace, throwOnErrors: true });
+  const keyv = new Keyv({ store: guardAdapter(adapter, namespace, reporting), namespace, throwOnErrors: true });
   return { keyv, flaky, data };
 }

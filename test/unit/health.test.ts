@@ -1,8 +1,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { EventEmitter } from "node:events";
 import { GrammyError, HttpError } from "grammy";
-import { MIN_STALE_POLL_MS, pollCheck, pollStaleAfterMs, readiness, reused, runProbe, storeProbe, type CheckResult } from "../../src/http/health.js";
+import { MIN_STALE_POLL_MS, pollCheck, pollStaleAfterMs, readiness, reused, runProbe, storeCheck, storeProbe, type CheckResult } from "../../src/http/health.js";
 
 const MINUTE = 60_000;
 const OK: CheckResult = { ok: true };
@@ -78,33 +77,18 @@ describe("runProbe", () => {
   });
 });
 
-describe("storeProbe", () => {
-  /** A Keyv-like store: `get` resolves as given, emitting "error" first when told. */
-  const store = (behaviour: "ok" | "emits" | "throws") => {
-    const events = new EventEmitter();
-    return Object.assign(events, {
-      get: async () => {
-        if (behaviour === "throws") throw new Error("closed");
-        if (behaviour === "emits") events.emit("error", new Error("SQLITE_BUSY"));
-        return undefined;
-      },
-    });
-  };
-
-  test("ok when a read succeeds, and leaves no listener behind", async () => {
-    const healthy = store("ok");
-    assert.deepEqual(await runProbe(storeProbe(healthy)), OK);
-    assert.equal(healthy.listenerCount("error"), 0);
+describe("storeProbe and storeCheck", () => {
+  test("the probe reads: ok when the read works, failed when it rejects", async () => {
+    assert.deepEqual(await runProbe(storeProbe({ get: async () => undefined })), OK);
+    assert.equal((await runProbe(storeProbe({ get: async () => Promise.reject(new Error("closed")) }))).ok, false);
   });
 
-  test("an error event during the read fails it (Keyv resolves undefined after one)", async () => {
-    const failing = store("emits");
-    assert.equal((await runProbe(storeProbe(failing))).ok, false);
-    assert.equal(failing.listenerCount("error"), 0);
-  });
-
-  test("a read that rejects fails it", async () => {
-    assert.equal((await runProbe(storeProbe(store("throws")))).ok, false);
+  test("an outage of the store fails the check though its read works (a full disk fails writes only)", () => {
+    const outage = { since: 10_000, error: "SQLITE_FULL: database or disk is full", failures: 3 };
+    assert.deepEqual(storeCheck(OK, undefined, 40_000), OK);
+    assert.deepEqual(storeCheck(OK, outage, 40_000), { ok: false, error: "store calls failing for 30 s (3 failed)" });
+    const unreachable = { ok: false as const, error: "Error (ECONNREFUSED)" };
+    assert.deepEqual(storeCheck(unreachable, outage, 40_000), unreachable, "a failed read says why itself");
   });
 });
 

@@ -14,7 +14,7 @@ import { after, describe, test } from "node:test";
 import pg from "pg";
 import { pino } from "pino";
 import { ConfigError } from "../../src/config/errors.js";
-import { LEASE_TTL_MS, takeInstanceLease, type InstanceLease } from "../../src/store/instance-lease.js";
+import { here, LEASE_TTL_MS, parseHolder, sharesPids, takeInstanceLease, type InstanceLease } from "../../src/store/instance-lease.js";
 import { redisClient } from "../../src/store/keyv.js";
 import { postgresDatabase, redisDatabase, skipWithout, storeServers } from "../support/store-servers.js";
 
@@ -41,6 +41,33 @@ async function assertRefused(url: string, pattern: RegExp): Promise<void> {
 
 /** The pid of a process that has exited. */
 const deadPid = () => spawnSync(process.execPath, ["-e", ""]).pid!;
+
+describe("a lease holder's identity", () => {
+  const place = { host: "node1", pidNamespace: "4026531836", bootId: "6c347737-0e42-4800-91a1-8b2971e7e3cc" };
+
+  test("its name is read back: pid, host, pid namespace and boot id; unknown parts and older names without them", () => {
+    assert.deepEqual(parseHolder("ab12cd34 4242@node1 4026531836 6c347737-0e42-4800-91a1-8b2971e7e3cc"), { pid: 4242, ...place });
+    assert.deepEqual(parseHolder("ab12cd34 4242@node1 - -"), { pid: 4242, host: "node1" });
+    assert.deepEqual(parseHolder("ab12cd34 4242@node1"), { pid: 4242, host: "node1" });
+    assert.equal(parseHolder("not a holder"), undefined);
+  });
+
+  test("its pid is checked only from the same host, pid namespace and boot, each known", () => {
+    assert.equal(sharesPids({ pid: 1, ...place }, place), true);
+    assert.equal(sharesPids({ pid: 1, ...place, host: "node2" }, place), false, "another host");
+    assert.equal(sharesPids({ pid: 1, ...place, pidNamespace: "4026532200" }, place), false, "another container of the same hostname");
+    assert.equal(sharesPids({ pid: 1, ...place, bootId: "00000000-0000-4000-8000-000000000000" }, place), false, "another boot");
+    assert.equal(sharesPids({ pid: 1, host: "node1" }, place), false, "a holder that did not say where (an older newswire)");
+    assert.equal(sharesPids({ pid: 1, host: "node1" }, { host: "node1" }), false, "neither knows: not checked");
+  });
+
+  test("this process's place names its host, and on Linux its pid namespace and boot", { skip: process.platform !== "linux" && "Linux only" }, () => {
+    const place = here();
+    assert.equal(place.host, hostname());
+    assert.match(place.pidNamespace ?? "", /^\d+$/);
+    assert.match(place.bootId ?? "", /^[0-9a-f-]{36}$/);
+  });
+});
 
 describe("instance lease on SQLite", () => {
   test("a second taker is refused while the lease is held, and takes it once released", async () => {
@@ -108,12 +135,15 @@ describe("instance lease on Redis", () => {
 
   test("a lease left by a process of this host that no longer exists is taken over at once", { skip: skipWithout("redis") }, async () => {
     url = await redisDatabase(storeServers.redis!, 12);
-    await withClient((client) => client.set(key, `dead ${deadPid()}@${hostname()}`, { PX: LEASE_TTL_MS }));
+    const { pidNamespace = "-", bootId = "-" } = here();
+    await withClient((client) => client.set(key, `dead ${deadPid()}@${hostname()} ${pidNamespace} ${bootId}`, { PX: LEASE_TTL_MS }));
     const lease = await take(url);
     await lease.lease.release();
-    // The same pid on another host cannot be checked: it is waited out.
-    await withClient((client) => client.set(key, `dead ${deadPid()}@elsewhere`, { PX: LEASE_TTL_MS }));
+    // The same pid on another host, or in another pid namespace of this hostname, cannot be checked: it is waited out.
+    await withClient((client) => client.set(key, `dead ${deadPid()}@elsewhere ${pidNamespace} ${bootId}`, { PX: LEASE_TTL_MS }));
     await assertRefused(url, /on elsewhere\)/);
+    await withClient((client) => client.set(key, `dead ${deadPid()}@${hostname()} 1 ${bootId}`, { PX: LEASE_TTL_MS }));
+    await assertRefused(url, /using this store \(redis:.*, pid \d+\)/);
   });
 });
 

@@ -1,9 +1,10 @@
-import { describe, test } from "node:test";
+import { describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
-import { EventEmitter } from "node:events";
 import { Api } from "grammy";
 import { Metrics, queueReading } from "../../src/metrics/metrics.js";
+import { guardAdapter, StoreError } from "../../src/store/guard.js";
 import { startFakeTelegram } from "../support/fake-telegram.js";
+import { flakyKeyv } from "../support/flaky-store.js";
 
 /** The value of one sample line (`name{labels} value`), or undefined when absent. */
 async function sample(metrics: Metrics, line: string): Promise<number | undefined> {
@@ -70,16 +71,28 @@ describe("Metrics", () => {
     assert.equal(await sample(metrics, "newswire_budget_429_total"), 7);
   });
 
-  test("store errors by namespace", async () => {
+  test("store calls that fail or time out, each counted once by namespace", async (t) => {
     const metrics = new Metrics();
-    const seen = new EventEmitter();
-    const outbox = new EventEmitter();
-    metrics.watchStore({ seen, outbox });
-    seen.emit("error", new Error("SQLITE_BUSY"));
-    seen.emit("error", new Error("SQLITE_BUSY"));
-    outbox.emit("error", new Error("disk full"));
-    assert.equal(await sample(metrics, 'newswire_store_errors_total{namespace="seen"}'), 2);
-    assert.equal(await sample(metrics, 'newswire_store_errors_total{namespace="outbox"}'), 1);
+    const reporting = { failed: (namespace: string) => metrics.storeFailed(namespace) };
+    const seen = flakyKeyv("seen", reporting);
+    const outbox = flakyKeyv("outbox", reporting);
+    seen.flaky.readsFail = true;
+    for (let read = 0; read < 3; read++) await assert.rejects(seen.keyv.get(`key${read}`), StoreError);
+    for (let read = 0; read < 3; read++) await assert.rejects(seen.keyv.getMany([`a${read}`, `b${read}`]), StoreError);
+    outbox.flaky.writesFail = true;
+    await assert.rejects(outbox.keyv.set("job", 1), StoreError);
+    await outbox.keyv.get("job");
+    assert.equal(await sample(metrics, 'newswire_store_errors_total{namespace="seen"}'), 6, "six failed reads, none emitted by Keyv");
+    assert.equal(await sample(metrics, 'newswire_store_errors_total{namespace="outbox"}'), 1, "one failed write; the read that worked is not counted");
+
+    // A call that never answers counts once its deadline passes.
+    mock.timers.enable({ apis: ["setTimeout"] });
+    t.after(() => mock.timers.reset());
+    const hanging = guardAdapter({ get: () => new Promise(() => undefined) }, "feeds", reporting, 1_000);
+    const call = assert.rejects(hanging.get(), /timed out/);
+    mock.timers.tick(1_000);
+    await call;
+    assert.equal(await sample(metrics, 'newswire_store_errors_total{namespace="feeds"}'), 1);
   });
 
   test("Telegram's answers through the API transformer: sends by outcome and every 429", async () => {

@@ -41,7 +41,7 @@ describe("the PostgreSQL store on its own pool", () => {
     const onUncaught = (error: unknown) => uncaught.push(error);
     process.on("uncaughtException", onUncaught);
     const health = new WatchedOutage("store", silentLogger);
-    const store = await openNamespaces(namedUrl(), health);
+    const store = await openNamespaces(namedUrl(), { health });
     const admin = new pg.Client({ connectionString: url });
     try {
       await store.meta.set("restart-probe", 1);

@@ -6,16 +6,30 @@ import { Composer } from "grammy";
 import type { BotContext } from "../context.js";
 import type { Messages } from "../../i18n/i18n.js";
 import type { BotDeps } from "../deps.js";
+import type { OutageState } from "../../health/outage.js";
 import { packMessages } from "../../delivery/render.js";
 import { escapeHtml } from "../../text/html.js";
 
+/** The time from `at` to `now` in the unit that keeps it short: seconds, minutes or hours. */
+const elapsed = (at: number, now: number): { count: number; unit: "s" | "m" | "h" } => {
+  const seconds = Math.round((now - at) / 1000);
+  if (seconds < 120) return { count: seconds, unit: "s" };
+  if (seconds < 7200) return { count: Math.round(seconds / 60), unit: "m" };
+  return { count: Math.round(seconds / 3600), unit: "h" };
+};
+
 const ago = (at: number | undefined, now: number): string => {
   if (at === undefined) return "never";
-  const seconds = Math.round((now - at) / 1000);
-  if (seconds < 120) return `${seconds}s ago`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)}m ago`;
-  return `${Math.round(seconds / 3600)}h ago`;
+  const { count, unit } = elapsed(at, now);
+  return `${count}${unit} ago`;
 };
+
+/** The store's health, in the admin's language. */
+function storeLine(outage: OutageState | undefined, t: Messages, now: number): string {
+  if (!outage) return t.statusStoreOk;
+  const { count, unit } = elapsed(outage.since, now);
+  return t.statusStoreFailing(count, unit, outage.failures, escapeHtml(outage.error));
+}
 
 /** The status report as HTML messages. */
 function statusReport(deps: BotDeps, t: Messages, now = Date.now()): string[] {
@@ -24,12 +38,8 @@ function statusReport(deps: BotDeps, t: Messages, now = Date.now()): string[] {
   const lastMinute = deps.sender.sentLastMinute();
   const failures = Object.entries(stats.failures).map(([kind, count]) => `${kind} ${count}`).join(", ") || "none";
   const { granted, tooManyRequests, expired } = deps.budget.stats;
-  const outage = deps.store.state;
-  const store = outage
-    ? `❌ failing since ${ago(outage.since, now)} (${outage.failures} failed calls): ${escapeHtml(outage.error)}`
-    : "✅";
   const summary = [
-    `<b>Store</b>: ${store}`,
+    storeLine(deps.store.state, t, now),
     `<b>Subscribers</b>: ${deps.subscribers.size}`,
     `<b>Queue</b>: ${deliveries} messages in ${jobs} items`,
     `<b>Sent</b>: ${stats.sent} (${lastMinute} in the last minute), 429s: ${stats.tooManyRequests}`,
