@@ -91,13 +91,9 @@ function epochCheck(
       return false;
     }
     const { catalog, feedStates, subscribers, logger } = deps;
-    // In memory first: the polls read it, so none of them takes the back catalogue for news even
-    // if writing fails now. Without validators, so that the baseline reads the feed in full
-    // (a 304 would leave it pending, and the next new item would go into the baseline unsent).
-    const writes = catalog.feeds.map((feed) => {
-      const { etag: _etag, lastModified: _lastModified, ...state } = feedStates.get(feed.id);
-      return feedStates.set(feed.id, { ...state, baselined: false });
-    });
+    // In memory first: the polls read it (those under way too), so none of them takes the back
+    // catalogue for news even if writing fails now.
+    const writes = catalog.feeds.map((feed) => feedStates.rebaseline(feed.id));
     writes.push(subscribers.restore());
     const failed = (await Promise.allSettled(writes)).filter((write) => write.status === "rejected").length;
     const message =

@@ -48,6 +48,9 @@ export interface FeedState {
 
 const initialState = (scope: string): FeedState => ({ baselined: false, failures: 0, itemsSeen: 0, scope });
 
+/** A state whose next poll is a baseline, reading the feed in full. */
+const pendingBaseline = ({ etag: _etag, lastModified: _lastModified, ...state }: FeedState): FeedState => ({ ...state, baselined: false });
+
 /** Where a feed's state is stored; `url:` keeps these apart from 0.1's id keys. */
 const URL_PREFIX = "url:";
 const stateKey = (url: string): string => `${URL_PREFIX}${feedUrlKey(url)}`;
@@ -59,6 +62,9 @@ export class FeedStates {
     private readonly keys: Map<string, string>,
     private readonly states: Map<string, FeedState>,
   ) {}
+
+  /** Re-baselines per feed in this run; see {@link generation}. */
+  private readonly generations = new Map<string, number>();
 
   /**
    * Loads the state of each feed (a new feed starts empty, its scope its URL's key). States stored
@@ -94,11 +100,34 @@ export class FeedStates {
     return state;
   }
 
-  /** Replaces a feed's state, in memory and in the store. */
-  async set(feedId: string, state: FeedState): Promise<void> {
+  /**
+   * How many times the feed was re-baselined in this run. A poll reads it as it starts and hands
+   * it to {@link set}: a poll that ran across a re-baseline must neither dispatch nor undo it.
+   */
+  generation(feedId: string): number {
+    return this.generations.get(feedId) ?? 0;
+  }
+
+  /**
+   * Makes the feed's next poll a baseline (the store lost the seen memory): without validators, so
+   * that the baseline reads the feed in full (a 304 would leave it pending, and the next new item
+   * would go into the baseline unsent). In memory at once, whether or not the write succeeds.
+   */
+  async rebaseline(feedId: string): Promise<void> {
+    const state = this.get(feedId);
+    this.generations.set(feedId, this.generation(feedId) + 1);
+    await this.set(feedId, pendingBaseline(state));
+  }
+
+  /**
+   * Replaces a feed's state, in memory and in the store. `generation` is the one the writer read
+   * (a poll, as it started): when the feed was re-baselined since, the state stays pending a baseline.
+   */
+  async set(feedId: string, state: FeedState, generation = this.generation(feedId)): Promise<void> {
     const key = this.keys.get(feedId);
     if (key === undefined) throw new Error(`feed ${feedId} was not opened`);
-    this.states.set(feedId, state);
-    await this.keyv.set(key, state);
+    const kept = generation === this.generation(feedId) ? state : pendingBaseline(state);
+    this.states.set(feedId, kept);
+    await this.keyv.set(key, kept);
   }
 }
