@@ -77,12 +77,12 @@ const storeAlerts = (notify: (text: string) => void) => ({
 /**
  * Before each poll cycle: whether the store still is the one newswire started on. One that lost its
  * data (epoch marker gone) would make every item of every feed look new, so each feed is
- * re-baselined (its next poll sends nothing), and the subscribers, still in memory, are written
- * back. Resolves false (skip this cycle) while the store fails; its health reports that.
+ * re-baselined (its next poll sends nothing), and the subscribers and unfinished jobs, still in
+ * memory, are written back. Resolves false (skip this cycle) while the store fails; its health reports that.
  */
 function epochCheck(
   epoch: StoreEpoch,
-  deps: { catalog: Catalog; feedStates: FeedStates; subscribers: Subscribers; logger: Logger; notify: (text: string) => void },
+  deps: { catalog: Catalog; feedStates: FeedStates; subscribers: Subscribers; outbox: Outbox; logger: Logger; notify: (text: string) => void },
 ): () => Promise<boolean> {
   return async () => {
     try {
@@ -90,11 +90,11 @@ function epochCheck(
     } catch {
       return false;
     }
-    const { catalog, feedStates, subscribers, logger } = deps;
+    const { catalog, feedStates, subscribers, outbox, logger } = deps;
     // In memory first: the polls read it (those under way too), so none of them takes the back
     // catalogue for news even if writing fails now.
     const writes = catalog.feeds.map((feed) => feedStates.rebaseline(feed.id));
-    writes.push(subscribers.restore());
+    writes.push(subscribers.restore(), outbox.restore());
     const failed = (await Promise.allSettled(writes)).filter((write) => write.status === "rejected").length;
     const message =
       `The store lost its data (its epoch marker is gone: a Redis without persistence restarted, or the database was wiped). ` +
@@ -213,7 +213,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     },
     settings.feedConcurrency,
     {
-      beforeCycle: epochCheck(epoch, { catalog, feedStates, subscribers, logger, notify: (text) => notifyAdmins(text) }),
+      beforeCycle: epochCheck(epoch, { catalog, feedStates, subscribers, outbox, logger, notify: (text) => notifyAdmins(text) }),
       ...(metrics ? { metrics } : {}),
     },
   );
