@@ -78,12 +78,12 @@ const storeAlerts = (notify: (text: string) => void) => ({
 /**
  * Before each poll cycle: whether the store still is the one newswire started on. One that lost its
  * data (epoch marker gone) would make every item of every feed look new, so each feed is
- * re-baselined (its next poll sends nothing), and the subscribers, still in memory, are written
- * back. Resolves false (skip this cycle) while the store fails; its health reports that.
+ * re-baselined (its next poll sends nothing), and the subscribers and unfinished jobs, still in
+ * memory, are written back. Resolves false (skip this cycle) while the store fails; its health reports that.
  */
 function epochCheck(
   epoch: StoreEpoch,
-  deps: { catalog: Catalog; feedStates: FeedStates; subscribers: Subscribers; logger: Logger; notify: (text: string) => void },
+  deps: { catalog: Catalog; feedStates: FeedStates; subscribers: Subscribers; outbox: Outbox; logger: Logger; notify: (text: string) => void },
 ): () => Promise<boolean> {
   return async () => {
     try {
@@ -91,15 +91,11 @@ function epochCheck(
     } catch {
       return false;
     }
-    const { catalog, feedStates, subscribers, logger } = deps;
-    // In memory first: the polls read it, so none of them takes the back catalogue for news even
-    // if writing fails now. Without validators, so that the baseline reads the feed in full
-    // (a 304 would leave it pending, and the next new item would go into the baseline unsent).
-    const writes = catalog.feeds.map((feed) => {
-      const { etag: _etag, lastModified: _lastModified, ...state } = feedStates.get(feed.id);
-      return feedStates.set(feed.id, { ...state, baselined: false });
-    });
-    writes.push(subscribers.restore());
+    const { catalog, feedStates, subscribers, outbox, logger } = deps;
+    // In memory first: the polls read it (those under way too), so none of them takes the back
+    // catalogue for news even if writing fails now.
+    const writes = catalog.feeds.map((feed) => feedStates.rebaseline(feed.id));
+    writes.push(subscribers.restore(), outbox.restore());
     const failed = (await Promise.allSettled(writes)).filter((write) => write.status === "rejected").length;
     const message =
       `The store lost its data (its epoch marker is gone: a Redis without persistence restarted, or the database was wiped). ` +
@@ -219,7 +215,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     },
     settings.feedConcurrency,
     {
-      beforeCycle: epochCheck(epoch, { catalog, feedStates, subscribers, logger, notify: (text) => notifyAdmins(text) }),
+      beforeCycle: epochCheck(epoch, { catalog, feedStates, subscribers, outbox, logger, notify: (text) => notifyAdmins(text) }),
       ...(metrics ? { metrics } : {}),
     },
   );

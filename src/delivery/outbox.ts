@@ -140,6 +140,23 @@ export class Outbox {
     return fresh;
   }
 
+  /**
+   * Writes every unfinished job held in memory back to the store (one that lost its data): its
+   * record, progress and home post, then the index, so the deliveries still go out after a restart.
+   */
+  async restore(): Promise<void> {
+    const open = [...this.jobs.values()];
+    if (open.length === 0) return;
+    await this.keyv.setMany(
+      open.flatMap(({ job, progress, homeMessageId }) => [
+        { key: jobKey(job.id), value: job },
+        { key: progressKey(job.id), value: progress.encode() },
+        ...(homeMessageId !== undefined ? [{ key: homeKey(job.id), value: homeMessageId }] : []),
+      ]),
+    );
+    await this.persistIndex();
+  }
+
   /** Every delivery not yet done, job by job in the order they were accepted. */
   pending(): Delivery[] {
     const deliveries: Delivery[] = [];

@@ -220,6 +220,9 @@ export async function buildItem(
 export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: AbortSignal): Promise<PollResult> {
   const now = deps.now?.() ?? Date.now();
   const before = deps.feedStates.get(feed.id);
+  // A re-baseline while this poll runs (the store lost its seen memory) voids what it found new.
+  const generation = deps.feedStates.generation(feed.id);
+  const rebaselined = () => deps.feedStates.generation(feed.id) !== generation;
   const state: FeedState = { ...before, lastPollAt: now };
   // Validators only while the last full read is recent: a monthly full read refreshes the seen
   // memory of items that sit in a feed that never changes.
@@ -234,11 +237,11 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
     });
   } catch (error) {
     if (!(error instanceof FetchError)) throw error;
-    return recordFailure(feed, state, error, deps, now);
+    return recordFailure(feed, state, error, deps, now, generation);
   }
   const healthy = { ...state, failures: 0, lastSuccessAt: now };
   if (response.status === "not-modified") {
-    await record(feed, before, { ...healthy, nextPollAt: nextPollAfterSuccess(now, state.ttlMs) }, deps);
+    await record(feed, before, { ...healthy, nextPollAt: nextPollAfterSuccess(now, state.ttlMs) }, deps, generation);
     return { status: "not-modified" };
   }
 
@@ -247,7 +250,7 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
     parsed = await parseFeed(decodeText(response.bytes, response.contentType), response.url);
   } catch (error) {
     if (!(error instanceof FetchError)) throw error;
-    return recordFailure(feed, state, error, deps, now);
+    return recordFailure(feed, state, error, deps, now, generation);
   }
   const source = feed.title ?? parsed.title ?? feed.id;
   const candidates = parsed.entries.map((entry) => ({ entry, keys: identityKeys(entry, before.scope) }));
@@ -277,7 +280,7 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
     }
 
     await deps.recent.add(accepted.map(({ item }) => item));
-    const queued = baseline ? 0 : await deps.dispatcher.accept(accepted, now);
+    const queued = baseline || rebaselined() ? 0 : await deps.dispatcher.accept(accepted, now);
     await deps.seen.remember([...accepted.flatMap(({ identityKeys: keys }) => keys), ...failed], now);
 
     const ttlMs = parsed.ttlMinutes ? parsed.ttlMinutes * 60_000 : undefined;
@@ -296,6 +299,7 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
         nextPollAt: nextPollAfterSuccess(now, ttlMs),
       },
       deps,
+      generation,
     );
     if (accepted.length > 0) {
       deps.logger.info({ feed: feed.id, newItems: accepted.length, queued, baseline }, baseline ? "feed baseline recorded" : "new items");
@@ -312,6 +316,7 @@ async function recordFailure(
   error: FetchError,
   deps: PollDeps,
   now: number,
+  generation: number,
 ): Promise<PollResult> {
   const failures = state.failures + 1;
   deps.logger.warn({ feed: feed.id, reason: error.reason, failures, err: error.message }, "feed poll failed");
@@ -320,13 +325,17 @@ async function recordFailure(
     state,
     { ...state, failures, lastError: error.message, lastErrorAt: now, nextPollAt: retryAt(now, failures, error.retryAfterMs) },
     deps,
+    generation,
   );
   return { status: "failed", error };
 }
 
-/** Stores a feed's new state and tells the admins when its health crossed the line. */
-async function record(feed: FeedDefinition, before: FeedState, after: FeedState, deps: PollDeps): Promise<void> {
+/**
+ * Stores a feed's new state (still pending a baseline if the feed was re-baselined since the poll's
+ * `generation`) and tells the admins when its health crossed the line.
+ */
+async function record(feed: FeedDefinition, before: FeedState, after: FeedState, deps: PollDeps, generation: number): Promise<void> {
   const { alerted, message } = healthAlert(feed, before, after, deps.alerts.afterFailures);
-  await deps.feedStates.set(feed.id, { ...after, alerted });
+  await deps.feedStates.set(feed.id, { ...after, alerted }, generation);
   if (message !== undefined) await deps.alerts.notify(message);
 }

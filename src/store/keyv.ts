@@ -89,7 +89,8 @@ class SqliteAdapter extends KeyvSqlite {
 type AdapterFactory = (namespace: Namespace, reporting: Reporting) => Promise<Keyv>;
 
 /** Deletes a namespace's entries expired before `now`; resolves with how many were deleted. */
-type Sweep = (now: number) => Promise<number>;
+/** Deletes what expired before `now`; a sweep of many batches ends after the batch under way once `signal` aborts. */
+type Sweep = (now: number, signal?: AbortSignal) => Promise<number>;
 
 /** How to close a Keyv opened here, where its adapter's own disconnect is not it. */
 const closers = new WeakMap<Keyv, () => Promise<void>>();
@@ -112,7 +113,7 @@ export const CONNECT_TIMEOUT_MS = 5_000;
  */
 function sqliteSweep(adapter: SqliteAdapter, table: string): Sweep {
   const expired = "CASE WHEN json_valid(value) THEN json_extract(value, '$.expires') END < ?";
-  return async (now) => {
+  return async (now, signal) => {
     const [range] = (await adapter.query(`SELECT min(rowid) AS low, max(rowid) AS high FROM ${table}`)) as { low: number | null; high: number | null }[];
     let deleted = 0;
     for (let from = range?.low ?? 0; from <= (range?.high ?? -1); from += SQLITE_SWEEP_BATCH) {
@@ -123,6 +124,7 @@ function sqliteSweep(adapter: SqliteAdapter, table: string): Sweep {
         now,
       )) as unknown[];
       deleted += rows.length;
+      if (signal?.aborted) break;
     }
     return deleted;
   };
@@ -311,26 +313,29 @@ export async function closeNamespaces(store: Record<Namespace, Keyv>): Promise<v
 
 /**
  * Deletes the entries of `keyv`'s namespace that expired before `now`, on stores that keep them
- * (SQLite, PostgreSQL); resolves with how many. 0 for stores that expire by themselves.
+ * (SQLite, PostgreSQL); resolves with how many. 0 for stores that expire by themselves. Once
+ * `signal` aborts, a SQLite sweep ends after its batch under way (a PostgreSQL one is one statement).
  */
-export async function sweepExpired(keyv: Keyv, now = Date.now()): Promise<number> {
-  return (await sweeps.get(keyv)?.(now)) ?? 0;
+export async function sweepExpired(keyv: Keyv, now = Date.now(), signal?: AbortSignal): Promise<number> {
+  return (await sweeps.get(keyv)?.(now, signal)) ?? 0;
 }
 
 /** A store sweep running on a timer; see {@link sweepPeriodically}. */
 export interface Sweeper {
-  /** Stops the timer and waits for a sweep under way. */
+  /** Stops the timer and waits for a sweep under way to end its current batch. */
   stop(): Promise<void>;
 }
 
 /** Sweeps the expiring namespaces now and then every `intervalMs` (default daily); failures are logged. */
 export function sweepPeriodically(store: Record<Namespace, Keyv>, logger: Logger, intervalMs = 24 * 60 * 60_000): Sweeper {
   let running: Promise<void> = Promise.resolve();
+  // A sweep starts at start-up and may take minutes on a large table: a stop must not wait for it.
+  const stopping = new AbortController();
   const sweep = (): void => {
     running = running.then(async () => {
       for (const namespace of EXPIRING_NAMESPACES) {
         try {
-          const deleted = await sweepExpired(store[namespace]);
+          const deleted = await sweepExpired(store[namespace], Date.now(), stopping.signal);
           if (deleted > 0) logger.info({ namespace, deleted }, "expired entries swept");
         } catch (error) {
           logger.warn({ namespace, err: (error as Error).message }, "expired entries could not be swept");
@@ -344,6 +349,7 @@ export function sweepPeriodically(store: Record<Namespace, Keyv>, logger: Logger
   return {
     async stop() {
       clearInterval(timer);
+      stopping.abort();
       await running;
     },
   };

@@ -60,6 +60,24 @@ describe("FeedStates", () => {
     assert.deepEqual(states.get("harbour"), { ...legacyState(9), scope: "harbour" });
   });
 
+  test("0.1 states not taken over at the upgrade are dropped: a feed added later starts with a baseline", async () => {
+    const keyv = new Keyv();
+    // 0.1 named the feeds of [a.com/x, a.com/y] a-com and a-com-2.
+    await keyv.set("a-com", legacyState(1));
+    await keyv.set("a-com-2", { ...legacyState(2), scope: "a-com-2" });
+    const upgraded = feedsOf(["https://a.com/x"]);
+    const states = await FeedStates.open(keyv, upgraded);
+    assert.equal(states.get(upgraded[0]!.id).itemsSeen, 1, "the configured feed took its state over");
+    assert.deepEqual([await keyv.get("a-com"), await keyv.get("a-com-2")], [undefined, undefined], "no legacy key is left");
+
+    // Months later a second feed of the site is added: 0.1 would have called it a-com-2.
+    const grown = feedsOf(["https://a.com/x", "https://a.com/z"]);
+    assert.equal(grown[1]!.legacyId ?? grown[1]!.id, "a-com-2");
+    const later = await FeedStates.open(keyv, grown);
+    assert.deepEqual(later.get(grown[1]!.id), { baselined: false, failures: 0, itemsSeen: 0, scope: "//a.com/z" });
+    assert.equal(later.get(grown[0]!.id).itemsSeen, 1);
+  });
+
   test("only feeds opened with the store have a state", async () => {
     const states = await FeedStates.open(new Keyv(), feedsOf([ONE]));
     assert.throws(() => states.get("elsewhere"), /not opened/);

@@ -60,6 +60,9 @@ describe("sweeping expired entries from SQLite", () => {
   test("sweeps the seen and items namespaces at start, logging how many", async () => {
     const lines: string[] = [];
     const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
+    // The stop below lets each sweep finish only its batch under way: one batch of rows here, not
+    // the previous test's thousands.
+    await namespaces.items.clear();
     await namespaces.seen.set("stale", 1, 1);
     await namespaces.items.set("stale", { title: "old" }, 1);
     await namespaces.feeds.set("stale", { failures: 0 }, 1);
@@ -77,6 +80,39 @@ describe("sweeping expired entries from SQLite", () => {
     );
     assert.equal(await rowCount(namespaces.feeds, "feeds"), 1, "only the expiring namespaces are swept");
   });
+});
+
+test("a stop during the start-up sweep of a large table waits only for the batch under way", async () => {
+  const store = tempStore();
+  try {
+    const namespaces = await store.open();
+    const adapter = namespaces.items.store as KeyvSqlite;
+    // 25,000 expired rows: three batches.
+    await adapter.query(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 25000)
+       INSERT INTO items (key, value) SELECT 'items:k' || i, '{"value":' || i || ',"expires":1000}' FROM n`,
+    );
+    const lines: string[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
+    // The stop comes as the sweep's first delete is issued.
+    const query = adapter.query;
+    let stopped: Promise<void> | undefined;
+    adapter.query = (sql, ...parameters) => {
+      const result = query(sql, ...parameters);
+      if (sql.trimStart().startsWith("DELETE")) stopped ??= sweeper.stop();
+      return result;
+    };
+    const sweeper = sweepPeriodically(namespaces, logger);
+    await sweeper.stop();
+    assert.ok(stopped, "the sweep had begun");
+    await stopped;
+    adapter.query = query;
+    assert.equal(await rowCount(namespaces.items, "items"), 15_000, "one batch of 10,000 deleted, then the sweep ended");
+    assert.deepEqual(lines.map((line) => (JSON.parse(line) as { deleted?: number }).deleted), [10_000]);
+    assert.equal(await sweepExpired(namespaces.items), 15_000, "the next sweep takes the rest");
+  } finally {
+    await store.dispose();
+  }
 });
 
 test("stores that expire by themselves have nothing to sweep", async () => {

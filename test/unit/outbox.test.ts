@@ -86,6 +86,29 @@ describe("Outbox", () => {
     assert.deepEqual(reopened.pending(), []);
   });
 
+  test("restore writes the unfinished jobs back into a store that lost its data: a restart still sends them", async () => {
+    const { outbox: keyv } = await store.open();
+    const outbox = await Outbox.open(keyv);
+    const broadcast = { ...makeJob(targets(3)), homeIndex: 0 };
+    const other = makeJob(targets(2, 100));
+    await outbox.enqueue([broadcast, other]);
+    const [home, , third] = outbox.pending();
+    await outbox.recordHomePost(broadcast, 77);
+    await outbox.complete(home!);
+    await outbox.complete(third!);
+
+    await keyv.clear(); // the store is wiped while newswire runs
+    await outbox.restore();
+    const reopened = await Outbox.open((await store.open()).outbox);
+    assert.deepEqual(reopened.openJobs(), [broadcast, other]);
+    assert.deepEqual(
+      reopened.pending().map((delivery) => `${delivery.job.id}#${delivery.index}`),
+      [`${broadcast.id}#1`, `${other.id}#0`, `${other.id}#1`],
+    );
+    assert.deepEqual(reopened.homePost(broadcast), { state: "posted", chatId: broadcast.targets[0]!.chatId, messageId: 77 });
+    await Promise.all(outbox.pending().map((delivery) => outbox.complete(delivery)));
+  });
+
   test("a 10,000-target job is recorded and completed with few store writes", async () => {
     const { outbox: keyv } = await store.open();
     const outbox = await Outbox.open(keyv);

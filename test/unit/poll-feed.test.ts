@@ -164,6 +164,31 @@ describe("pollFeed against a loopback site", () => {
     assert.equal(h.deps.feedStates.get("order").itemsSeen, 5);
   });
 
+  test("a re-baseline while a poll runs is not undone by it: nothing of that poll is dispatched, and the next poll is a baseline", async () => {
+    const feed = feedAt("wiped");
+    const h = await harness([feed]);
+    publish("wiped", [story(2), story(1)]);
+    await pollFeed(feed, h.deps);
+    publish("wiped", [story(3), story(2), story(1)]);
+    // The store loses its data while the poll builds its items; epochCheck re-baselines the feed.
+    const add = h.deps.recent.add.bind(h.deps.recent);
+    h.deps.recent.add = async (items) => {
+      await h.seenStore.clear();
+      await h.deps.feedStates.rebaseline(feed.id);
+      return add(items);
+    };
+    assert.equal((await pollFeed(feed, h.deps)).status, "ok");
+    h.deps.recent.add = add;
+    assert.equal(h.dispatched.length, 0, "found new before the loss, but not sent");
+    assert.equal(h.deps.feedStates.get("wiped").baselined, false);
+
+    // The seen memory holds only story 3 now: the baseline takes in the rest unsent.
+    assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 2, queued: 0, baseline: true });
+    publish("wiped", [story(4), story(3), story(2), story(1)]);
+    await pollFeed(feed, h.deps);
+    assert.deepEqual(titles(h.dispatched[0]), ["Story 4"]);
+  });
+
   test("a flood takes in only the newest MAX_NEW_ITEMS_PER_POLL; the rest are seen, unsent, and counted in one log line", async () => {
     const feed = feedAt("flood");
     const h = await harness([feed]);
