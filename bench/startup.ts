@@ -189,8 +189,10 @@ async function main(): Promise<void> {
 
 if (process.argv[2] === "--measure") {
   const result = await measure(process.argv[3] as Mode, process.argv[4]!, Number(process.argv[5]));
-  process.send!(result);
-  process.disconnect();
+  if (process.send) {
+    process.send(result);
+    process.disconnect();
+  } else console.log(result);
 } else {
   await main();
 }

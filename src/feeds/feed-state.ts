@@ -12,6 +12,7 @@
  */
 import type Keyv from "keyv";
 import { feedUrlKey, type FeedDefinition } from "../config/catalog.js";
+import { readMany } from "../store/guard.js";
 
 /** Per-feed state, one store record per feed. */
 export interface FeedState {
@@ -64,10 +65,10 @@ export class FeedStates {
    */
   static async open(keyv: Keyv, feeds: readonly Pick<FeedDefinition, "id" | "url" | "legacyId">[]): Promise<FeedStates> {
     const keys = new Map(feeds.map((feed) => [feed.id, stateKey(feed.url)]));
-    const values = feeds.length > 0 ? await keyv.getMany<FeedState>([...keys.values()]) : [];
+    const values = await readMany<FeedState>(keyv, [...keys.values()]);
     const unknown = feeds.filter((_, index) => values[index] === undefined);
     const legacyIds = unknown.map((feed) => feed.legacyId ?? feed.id);
-    const legacy = legacyIds.length > 0 ? await keyv.getMany<Omit<FeedState, "scope">>(legacyIds) : [];
+    const legacy = await readMany<Omit<FeedState, "scope">>(keyv, legacyIds);
     const states = new Map(feeds.map((feed, index) => [feed.id, values[index] ?? initialState(feedUrlKey(feed.url))]));
     for (const [index, feed] of unknown.entries()) {
       const old = legacy[index];
