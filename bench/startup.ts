@@ -8,7 +8,7 @@
  * - `feeds`: FeedStates.open for the F feeds of the catalog;
  * - `start`: what main.ts does before the bot starts: openNamespaces, then every namespace's open
  *   at once, then the store's epoch.
- * Beside the time: the longest the event loop was blocked meanwhile, and the process's peak RSS.
+ * Beside the time: the CPU time, the longest the event loop was blocked, and the process's peak RSS.
  * The store grows from one size to the next (subscribers are added), so seeding is paid once.
  *
  * Run: node --import tsx bench/startup.ts [SUBSCRIBERS, default 10000,100000,1000000] [FEEDS, default 100000] [TIMEOUT_S, default 120]
@@ -36,6 +36,8 @@ type Mode = (typeof MODES)[number];
 
 interface Measured {
   ms: number;
+  /** CPU seconds of the process meanwhile, every thread (SQLite's pool too): less at the mercy of a busy machine. */
+  cpuS: number;
   blockMs: number;
   rssMb: number;
   count: number;
@@ -52,6 +54,7 @@ async function measure(mode: Mode, url: string, feedCount: number): Promise<Meas
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const started = performance.now();
+  const cpu = process.cpuUsage();
   const store = await openNamespaces(url);
   let count: number;
   if (mode === "floor") {
@@ -76,9 +79,10 @@ async function measure(mode: Mode, url: string, feedCount: number): Promise<Meas
     count = subscribers.size;
   }
   const ms = performance.now() - started;
+  const { user, system } = process.cpuUsage(cpu);
   loop.disable();
   await closeNamespaces(store);
-  return { ms, blockMs: loop.max / 1e6, rssMb: process.resourceUsage().maxRSS / 1024, count };
+  return { ms, cpuS: (user + system) / 1e6, blockMs: loop.max / 1e6, rssMb: process.resourceUsage().maxRSS / 1024, count };
 }
 
 // ---- the parent: seed, then measure each mode in fresh processes ----
@@ -176,7 +180,7 @@ async function main(): Promise<void> {
         if (mode === "floor") floor = ms;
         const ratio = floor === undefined ? "" : ` (${(ms / floor).toFixed(2)} × floor)`;
         console.log(
-          `  ${mode.padEnd(12)} ${(ms / 1000).toFixed(2).padStart(7)} s${ratio}, longest block ${median(done.map((m) => m.blockMs)).toFixed(0)} ms, ` +
+          `  ${mode.padEnd(12)} ${(ms / 1000).toFixed(2).padStart(7)} s${ratio}, ${median(done.map((m) => m.cpuS)).toFixed(2)} CPU s, longest block ${median(done.map((m) => m.blockMs)).toFixed(0)} ms, ` +
             `peak RSS ${median(done.map((m) => m.rssMb)).toFixed(0)} MB, ${done[0]!.count} loaded (runs: ${done.map((m) => (m.ms / 1000).toFixed(2)).join(", ")} s)`,
         );
       }

@@ -66,8 +66,10 @@ export function guardAdapter<Adapter extends object>(adapter: Adapter, reporting
 
 /** One page of a namespace read whole, from an adapter that reads so (SQLite's, in keyv.ts). */
 export interface StoredPage {
-  /** Keys without the namespace's prefix, each with its stored data as Keyv deserialised it. */
-  entries: [string, DeserializedData<unknown> | undefined][];
+  /** Keys without the namespace's prefix. */
+  keys: string[];
+  /** Each key's stored data, as Keyv deserialises it. */
+  data: (DeserializedData<unknown> | undefined)[];
   /** Where the next page starts; absent after the last page. */
   next?: string;
 }
@@ -78,11 +80,11 @@ interface PagedAdapter {
 }
 
 /**
- * Every entry of a namespace, as Keyv's iterator yields them: keys without the namespace's prefix,
+ * Every entry of a namespace by key, as Keyv's iterator yields them: keys without the namespace's prefix,
  * expired entries left out and deleted. An adapter that reads by pages is read so (one call per
  * page, under its deadline, the event loop free between pages); others through their iterator.
  */
-export async function readAll(keyv: Keyv): Promise<[string, unknown][]> {
+export async function readAll(keyv: Keyv): Promise<Map<string, unknown>> {
   const store = keyv.store as Partial<PagedAdapter>;
   try {
     return typeof store.readPage === "function" ? await readPages(keyv, store as PagedAdapter) : await iterate(keyv);
@@ -91,16 +93,18 @@ export async function readAll(keyv: Keyv): Promise<[string, unknown][]> {
   }
 }
 
-async function readPages(keyv: Keyv, store: PagedAdapter): Promise<[string, unknown][]> {
-  const entries: [string, unknown][] = [];
+async function readPages(keyv: Keyv, store: PagedAdapter): Promise<Map<string, unknown>> {
+  const entries = new Map<string, unknown>();
   let page: StoredPage | undefined;
   do {
     page = await store.readPage(page?.next);
+    const { keys, data } = page;
     const now = Date.now();
     const expired: string[] = [];
-    for (const [key, data] of page.entries) {
-      if (typeof data?.expires === "number" && now > data.expires) expired.push(key);
-      else entries.push([key, data?.value]);
+    for (let index = 0; index < keys.length; index++) {
+      const stored = data[index];
+      if (typeof stored?.expires === "number" && now > stored.expires) expired.push(keys[index]!);
+      else entries.set(keys[index]!, stored?.value);
     }
     if (expired.length > 0) await keyv.deleteMany(expired);
   } while (page.next !== undefined);
@@ -111,14 +115,14 @@ async function readPages(keyv: Keyv, store: PagedAdapter): Promise<[string, unkn
  * Through the adapter's iterator. Some adapters (PostgreSQL's) end their iterator early on an
  * error and only emit it, which would read as fewer entries: an error emitted meanwhile rejects instead.
  */
-async function iterate(keyv: Keyv): Promise<[string, unknown][]> {
+async function iterate(keyv: Keyv): Promise<Map<string, unknown>> {
   if (!keyv.iterator) throw new StoreError("the store cannot list its keys (its adapter has no iterator)");
   let failure: unknown;
   const onError = (error: unknown) => (failure ??= error);
   keyv.on("error", onError);
   try {
-    const entries: [string, unknown][] = [];
-    for await (const [key, value] of keyv.iterator(undefined)) entries.push([String(key), value]);
+    const entries = new Map<string, unknown>();
+    for await (const [key, value] of keyv.iterator(undefined)) entries.set(String(key), value);
     if (failure !== undefined) throw failure;
     return entries;
   } finally {

@@ -130,11 +130,11 @@ class SqliteAdapter extends KeyvSqlite {
       after,
       SQLITE_PAGE,
     )) as { keys: string; data: string | null; last: string | null; size: number }[];
-    if (!page || page.size === 0) return { entries: [] };
-    const keys = JSON.parse(page.keys) as string[];
-    const data = deserialize<unknown[]>(page.data!) as unknown as (DeserializedData<unknown> | null)[];
-    const entries = keys.map((key, index): StoredPage["entries"][number] => [key.slice(prefix.length), data[index] ?? undefined]);
-    return page.size < SQLITE_PAGE ? { entries } : { entries, next: page.last! };
+    if (!page || page.size === 0) return { keys: [], data: [] };
+    const keys = (JSON.parse(page.keys) as string[]).map((key) => key.slice(prefix.length));
+    // Keyv's stored texts are JSON, so the page's array of them reads as they would one by one.
+    const data = deserialize<unknown>(page.data!) as unknown as StoredPage["data"];
+    return page.size < SQLITE_PAGE ? { keys, data } : { keys, data, next: page.last! };
   }
 
   async setMany(entries: { key: string; value: unknown }[]): Promise<boolean[]> {
