@@ -68,8 +68,8 @@ export function guardAdapter<Adapter extends object>(adapter: Adapter, reporting
 export interface StoredPage {
   /** Keys without the namespace's prefix. */
   keys: string[];
-  /** Each key's stored data, as Keyv deserialises it. */
-  data: (DeserializedData<unknown> | undefined)[];
+  /** Each key's stored data, as Keyv deserialises it (null for a row without a value). */
+  data: (DeserializedData<unknown> | null)[];
   /** Where the next page starts; absent after the last page. */
   next?: string;
 }

@@ -78,7 +78,7 @@ interface StoredRow {
 const SQLITE_PAGE = 1_000;
 
 /**
- * @keyv/sqlite with two fixes:
+ * @keyv/sqlite with these fixes:
  * - statements run in the order they are issued. node-sqlite3 hands each statement to libuv's
  *   thread pool, where two writes of one key could run in either order and the older value win
  *   (three quick changes to one chat's subscription lost one about 1 time in 4 after a reopen).
