@@ -55,11 +55,9 @@ export class Subscribers {
 
   /** Loads every subscriber from the store. */
   static async open(keyv: Keyv): Promise<Subscribers> {
-    const byKey = new Map<string, Subscriber>();
-    for (const [key, value] of await readAll(keyv)) {
-      if (value && typeof value === "object") byKey.set(key, value as Subscriber);
-    }
-    return new Subscribers(keyv, byKey);
+    const byKey = await readAll(keyv);
+    for (const [key, value] of byKey) if (!value || typeof value !== "object") byKey.delete(key);
+    return new Subscribers(keyv, byKey as Map<string, Subscriber>);
   }
 
   /** The subscriber at this recipient, if it has one. */

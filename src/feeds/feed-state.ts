@@ -75,7 +75,7 @@ export class FeedStates {
   static async open(keyv: Keyv, feeds: readonly Pick<FeedDefinition, "id" | "url" | "legacyId">[]): Promise<FeedStates> {
     const keys = new Map(feeds.map((feed) => [feed.id, stateKey(feed.url)]));
     // One record per feed ever configured: listing them all is cheap, and shows any legacy key.
-    const stored = new Map(await readAll(keyv));
+    const stored = await readAll(keyv);
     const states = new Map(feeds.map((feed) => [feed.id, (stored.get(keys.get(feed.id)!) as FeedState | undefined) ?? initialState(feedUrlKey(feed.url))]));
     const legacyKeys = [...stored.keys()].filter((key) => !key.startsWith(URL_PREFIX));
     if (legacyKeys.length === 0) return new FeedStates(keyv, keys, states);

@@ -5,6 +5,7 @@
  * openNamespaces does, so these rejections reach the caller of every read and write.)
  */
 import type Keyv from "keyv";
+import type { DeserializedData } from "keyv";
 import { errorLine, type Outage } from "../health/outage.js";
 
 /** A store call that failed or timed out; the caller's change was not saved. */
@@ -15,7 +16,7 @@ export class StoreError extends Error {
 /** How long one store call may take before it counts as failed. */
 export const STORE_TIMEOUT_MS = 10_000;
 
-const READS = new Set(["get", "getMany", "has", "hasMany"]);
+const READS = new Set(["get", "getMany", "has", "hasMany", "readPage"]);
 const WRITES = new Set(["set", "setMany", "delete", "deleteMany", "clear"]);
 
 /** Rejects with a StoreError naming `what` when `call` fails or takes longer than `timeoutMs`. */
@@ -66,22 +67,67 @@ export function guardAdapter<Adapter extends object>(adapter: Adapter, namespace
   });
 }
 
+/** One page of a namespace read whole, from an adapter that reads so (SQLite's, in keyv.ts). */
+export interface StoredPage {
+  /** Keys without the namespace's prefix. */
+  keys: string[];
+  /** Each key's stored data, as Keyv deserialises it (null for a row without a value). */
+  data: (DeserializedData<unknown> | null)[];
+  /** Where the next page starts; absent after the last page. */
+  next?: string;
+}
+
+/** An adapter that reads a namespace whole a page at a time, each page one call. */
+interface PagedAdapter {
+  readPage(after?: string): Promise<StoredPage>;
+}
+
 /**
- * Every entry of a namespace. Some adapters (PostgreSQL's) end their iterator early on an error
- * and only emit it, which would read as fewer entries: an error emitted meanwhile rejects instead.
+ * Every entry of a namespace by key, as Keyv's iterator yields them: keys without the namespace's prefix,
+ * expired entries left out and deleted. An adapter that reads by pages is read so (one call per
+ * page, under its deadline, the event loop free between pages); others through their iterator.
  */
-export async function readAll(keyv: Keyv): Promise<[string, unknown][]> {
+export async function readAll(keyv: Keyv): Promise<Map<string, unknown>> {
+  const store = keyv.store as Partial<PagedAdapter>;
+  try {
+    return typeof store.readPage === "function" ? await readPages(keyv, store as PagedAdapter) : await iterate(keyv);
+  } catch (error) {
+    throw error instanceof StoreError ? error : new StoreError(`store listing failed: ${errorLine(error)}`, { cause: error });
+  }
+}
+
+async function readPages(keyv: Keyv, store: PagedAdapter): Promise<Map<string, unknown>> {
+  const entries = new Map<string, unknown>();
+  let page: StoredPage | undefined;
+  do {
+    page = await store.readPage(page?.next);
+    const { keys, data } = page;
+    const now = Date.now();
+    const expired: string[] = [];
+    for (let index = 0; index < keys.length; index++) {
+      const stored = data[index];
+      if (typeof stored?.expires === "number" && now > stored.expires) expired.push(keys[index]!);
+      else entries.set(keys[index]!, stored?.value);
+    }
+    if (expired.length > 0) await keyv.deleteMany(expired);
+  } while (page.next !== undefined);
+  return entries;
+}
+
+/**
+ * Through the adapter's iterator. Some adapters (PostgreSQL's) end their iterator early on an
+ * error and only emit it, which would read as fewer entries: an error emitted meanwhile rejects instead.
+ */
+async function iterate(keyv: Keyv): Promise<Map<string, unknown>> {
   if (!keyv.iterator) throw new StoreError("the store cannot list its keys (its adapter has no iterator)");
   let failure: unknown;
   const onError = (error: unknown) => (failure ??= error);
   keyv.on("error", onError);
   try {
-    const entries: [string, unknown][] = [];
-    for await (const [key, value] of keyv.iterator(undefined)) entries.push([String(key), value]);
+    const entries = new Map<string, unknown>();
+    for await (const [key, value] of keyv.iterator(undefined)) entries.set(String(key), value);
     if (failure !== undefined) throw failure;
     return entries;
-  } catch (error) {
-    throw error instanceof StoreError ? error : new StoreError(`store listing failed: ${errorLine(error)}`, { cause: error });
   } finally {
     keyv.off("error", onError);
   }

@@ -4,7 +4,9 @@ import type Keyv from "keyv";
 import type KeyvSqlite from "@keyv/sqlite";
 import { defaultDeserialize, defaultSerialize } from "@keyv/serialize";
 import { pino } from "pino";
-import { EXPIRING_NAMESPACES, serialize, sweepExpired, sweepPeriodically, type Namespace } from "../../src/store/keyv.js";
+import { Subscribers } from "../../src/delivery/subscribers.js";
+import { readAll } from "../../src/store/guard.js";
+import { deserialize, EXPIRING_NAMESPACES, serialize, sweepExpired, sweepPeriodically, type Namespace } from "../../src/store/keyv.js";
 import { memoryNamespaces, tempStore, type TempStore } from "../support/builders.js";
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -136,6 +138,77 @@ describe("serialize", () => {
       assert.equal(serialize(value), defaultSerialize(value as never), JSON.stringify(value));
       assert.deepEqual(defaultDeserialize(serialize(value)), defaultDeserialize(defaultSerialize(value as never)));
     }
+  });
+});
+
+describe("deserialize", () => {
+  test("reads exactly what Keyv's own deserializer reads", () => {
+    const texts = [
+      '{"value":1,"expires":5}',
+      '{"value":"plain"}',
+      '{"value":"::leading colon"}',
+      '{"value": "::spaced", "expires": 5}',
+      '{"value":["a","::b","c:","[:d",{":key":"::value","k,":"v","k:":"::w"}]}',
+      '{"value":{"text":"a,\\":b","q":"\\"::not a leading colon","nested":[["::x"],[],{}]}}',
+      '{"value":":base64:aGk="}',
+      '{"value":null}',
+    ];
+    for (const text of texts) assert.deepEqual(deserialize(text), defaultDeserialize(text), text);
+  });
+});
+
+describe("SQLite reads", () => {
+  let store: TempStore;
+  before(() => {
+    store = tempStore();
+  });
+  after(() => store.dispose());
+
+  test("40,000 subscribers open, in one read of pages, without overflowing the stack", async () => {
+    const { subscribers } = await store.open();
+    await (subscribers.store as KeyvSqlite).query(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000)
+       INSERT INTO subscribers (key, value)
+       SELECT 'subscribers:' || (100000 + i), '{"value":{"chatId":' || (100000 + i) || ',"kind":"private","topics":["all"],"since":1}}' FROM n`,
+    );
+    const opened = await Subscribers.open(subscribers);
+    assert.equal(opened.size, 40_000);
+    assert.deepEqual(opened.get({ chatId: 140_000 }), { chatId: 140_000, kind: "private", topics: ["all"], since: 1 });
+  });
+
+  test("reads what Keyv's own iterator reads: keys without the prefix, colons kept, other prefixes left out", async () => {
+    const { outbox } = await store.open();
+    await outbox.set("-100123:7", { thread: true });
+    await outbox.set("job:a:b", { title: ":colon-led", list: [":x", "y"] });
+    await outbox.set("plain", 5);
+    await outbox.set("forever", "text", undefined);
+    await (outbox.store as KeyvSqlite).query(`INSERT INTO outbox (key, value) VALUES ('other:1', '{"value":1}')`);
+    const iterated = new Map<string, unknown>();
+    for await (const [key, value] of outbox.iterator!(undefined)) iterated.set(key as string, value);
+    assert.equal(iterated.size, 4);
+    assert.deepEqual(await readAll(outbox), iterated);
+  });
+
+  test("leaves out and deletes expired entries, across pages, reading every live one", async () => {
+    const { seen } = await store.open();
+    // 2,500 rows in Keyv's stored form, every third one expired long ago, the rest expiring far ahead.
+    await (seen.store as KeyvSqlite).query(
+      `WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
+       INSERT INTO seen (key, value)
+       SELECT 'seen:k' || i, '{"value":' || i || ',"expires":' || CASE WHEN i % 3 = 0 THEN 1000 ELSE 99999999999999 END || '}' FROM n`,
+    );
+    const live = Array.from({ length: 2500 }, (_, n) => n + 1).filter((i) => i % 3 !== 0);
+    assert.deepEqual(await readAll(seen), new Map(live.map((i) => [`k${i}`, i])));
+    assert.equal(await rowCount(seen, "seen"), live.length, "the expired rows are gone");
+  });
+
+  test("getMany answers each key in order, duplicates and missing ones too", async () => {
+    const { feeds } = await store.open();
+    await feeds.setMany(Array.from({ length: 2500 }, (_, n) => ({ key: `f${n}`, value: { n } })));
+    const keys = ["f7", "f7", "missing", ...Array.from({ length: 2500 }, (_, n) => `f${2499 - n}`), "f2500"];
+    const expected = keys.map((key) => (/^f\d+$/.test(key) && Number(key.slice(1)) < 2500 ? { n: Number(key.slice(1)) } : undefined));
+    assert.deepEqual(await feeds.getMany(keys), expected);
+    assert.deepEqual(await feeds.getMany(keys.slice(0, 10)), expected.slice(0, 10));
   });
 });
 

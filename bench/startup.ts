@@ -1,0 +1,202 @@
+/**
+ * Start-up cost against a large SQLite store: N subscribers and F feeds' states, written straight
+ * into the tables in Keyv's stored form, in big batches. Each measurement runs in a fresh process
+ * (a cold heap, its own peak RSS), 3 times, and is reported as the median:
+ * - `floor`: one plain `SELECT key, value` of the subscribers table and a JSON.parse of each row
+ *   into a Map, the least reading them all can cost: the baseline the others are a ratio of;
+ * - `subscribers`: Subscribers.open;
+ * - `feeds`: FeedStates.open for the F feeds of the catalog;
+ * - `start`: what main.ts does before the bot starts: openNamespaces, then every namespace's open
+ *   at once, then the store's epoch.
+ * Beside the time: the CPU time, the longest the event loop was blocked, and the process's peak RSS.
+ * The store grows from one size to the next (subscribers are added), so seeding is paid once.
+ *
+ * Run: node --import tsx bench/startup.ts [SUBSCRIBERS, default 10000,100000,1000000] [FEEDS, default 100000] [TIMEOUT_S, default 120]
+ */
+import { fork } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import type KeyvSqlite from "@keyv/sqlite";
+import { feedUrlKey } from "../src/config/catalog.js";
+import { Outbox } from "../src/delivery/outbox.js";
+import { Subscribers, type Subscriber } from "../src/delivery/subscribers.js";
+import { FeedStates, type FeedState } from "../src/feeds/feed-state.js";
+import { RecentItems } from "../src/items/recent.js";
+import { SeenItems } from "../src/items/seen.js";
+import { StoreEpoch } from "../src/store/epoch.js";
+import { closeNamespaces, openNamespaces, serialize } from "../src/store/keyv.js";
+
+const RUNS = 3;
+const SEED_BATCH = 20_000;
+const MODES = ["floor", "subscribers", "feeds", "start"] as const;
+type Mode = (typeof MODES)[number];
+
+interface Measured {
+  ms: number;
+  /** CPU seconds of the process meanwhile, every thread (SQLite's pool too): less at the mercy of a busy machine. */
+  cpuS: number;
+  blockMs: number;
+  rssMb: number;
+  count: number;
+}
+type Outcome = Measured | { failed: string };
+
+const feedsOf = (count: number) =>
+  Array.from({ length: count }, (_, i) => ({ id: `feed-${i}`, url: `https://site${i}.example/rss.xml` }));
+
+// ---- one measurement, in its own process ----
+
+async function measure(mode: Mode, url: string, feedCount: number): Promise<Measured> {
+  const feeds = feedsOf(feedCount);
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  const store = await openNamespaces(url);
+  let count: number;
+  if (mode === "floor") {
+    const rows = (await (store.subscribers.store as KeyvSqlite).query("SELECT key, value FROM subscribers")) as { key: string; value: string }[];
+    const byKey = new Map(rows.map((row) => [row.key, (JSON.parse(row.value) as { value: unknown }).value]));
+    count = byKey.size;
+  } else if (mode === "subscribers") {
+    count = (await Subscribers.open(store.subscribers)).size;
+  } else if (mode === "feeds") {
+    const states = await FeedStates.open(store.feeds, feeds);
+    count = feeds.filter((feed) => states.get(feed.id).baselined).length;
+  } else {
+    const [, recent, feedStates, subscribers, outbox] = await Promise.all([
+      new SeenItems(store.seen),
+      RecentItems.open(store.items, store.recent),
+      FeedStates.open(store.feeds, feeds),
+      Subscribers.open(store.subscribers),
+      Outbox.open(store.outbox),
+    ]);
+    const hasData = subscribers.size > 0 || outbox.size.jobs > 0 || recent.size > 0 || feeds.some((feed) => feedStates.get(feed.id).baselined);
+    await StoreEpoch.open(store.meta, hasData);
+    count = subscribers.size;
+  }
+  const ms = performance.now() - started;
+  const { user, system } = process.cpuUsage(cpu);
+  loop.disable();
+  await closeNamespaces(store);
+  return { ms, cpuS: (user + system) / 1e6, blockMs: loop.max / 1e6, rssMb: process.resourceUsage().maxRSS / 1024, count };
+}
+
+// ---- the parent: seed, then measure each mode in fresh processes ----
+
+const subscriber = (i: number): Subscriber => ({
+  chatId: 100_000_000 + i,
+  kind: "private",
+  topics: i % 3 === 0 ? ["all"] : ["harbour", "weather"],
+  language: i % 2 === 0 ? "en" : "ru",
+  since: 1_760_000_000_000 + i,
+});
+
+const feedState = (i: number): FeedState => ({
+  title: `Site ${i}`,
+  etag: `"${i.toString(16)}-abc"`,
+  lastModified: "Tue, 01 Dec 2026 10:00:00 GMT",
+  baselined: true,
+  lastPollAt: 1_764_000_000_000 + i,
+  lastSuccessAt: 1_764_000_000_000 + i,
+  scope: feedUrlKey(`https://site${i}.example/rss.xml`),
+  failures: 0,
+  itemsSeen: i % 500,
+  nextPollAt: 1_764_000_300_000 + i,
+  lastReadAt: 1_764_000_000_000 + i,
+});
+
+/** Writes entries [from, to) of a namespace straight through its adapter, in Keyv's stored form. */
+async function seed(adapter: KeyvSqlite, namespace: string, from: number, to: number, entry: (i: number) => [string, unknown]): Promise<void> {
+  for (let start = from; start < to; start += SEED_BATCH) {
+    const batch = [];
+    for (let i = start; i < Math.min(to, start + SEED_BATCH); i++) {
+      const [key, value] = entry(i);
+      batch.push({ key: `${namespace}:${key}`, value: serialize({ value }) });
+    }
+    await (adapter as unknown as { setMany(entries: { key: string; value: string }[]): Promise<unknown> }).setMany(batch);
+  }
+}
+
+function runChild(mode: Mode, url: string, feedCount: number, timeoutS: number): Promise<Outcome> {
+  return new Promise((resolve) => {
+    const child = fork(fileURLToPath(import.meta.url), ["--measure", mode, url, String(feedCount)], {
+      execArgv: ["--import", "tsx"],
+      stdio: ["ignore", "ignore", "pipe", "ipc"],
+    });
+    let stderr = "";
+    child.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    let outcome: Outcome | undefined;
+    const timer = setTimeout(() => {
+      outcome = { failed: `over ${timeoutS} s` };
+      child.kill("SIGKILL");
+    }, timeoutS * 1000);
+    child.on("message", (message: Measured) => (outcome ??= message));
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      const lastLine = stderr.trim().split("\n").find((line) => /Error/.test(line)) ?? `exit ${code}`;
+      resolve(outcome ?? { failed: lastLine.trim().slice(0, 80) });
+    });
+  });
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  const sizes = (process.argv[2] ?? "10000,100000,1000000").split(",").map(Number);
+  const feedCount = Number(process.argv[3] ?? 100_000);
+  const timeoutS = Number(process.argv[4] ?? 120);
+  const dir = mkdtempSync(join(tmpdir(), "newswire-startup-"));
+  const url = `sqlite://${dir}/store.sqlite`;
+  try {
+    const store = await openNamespaces(url);
+    let seeded = performance.now();
+    await seed(store.feeds.store as KeyvSqlite, "feeds", 0, feedCount, (i) => [`url:${feedUrlKey(`https://site${i}.example/rss.xml`)}`, feedState(i)]);
+    console.log(`${feedCount} feed states seeded in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
+    let have = 0;
+    for (const size of sizes) {
+      seeded = performance.now();
+      await seed(store.subscribers.store as KeyvSqlite, "subscribers", have, size, (i) => [String(100_000_000 + i), subscriber(i)]);
+      have = size;
+      console.log(`\n${size} subscribers, ${feedCount} feeds (seeded in ${((performance.now() - seeded) / 1000).toFixed(1)} s); medians of ${RUNS} fresh processes:`);
+      let floor: number | undefined;
+      for (const mode of MODES) {
+        const outcomes: Outcome[] = [];
+        for (let run = 0; run < RUNS; run++) {
+          const outcome = await runChild(mode, url, feedCount, timeoutS);
+          outcomes.push(outcome);
+          if ("failed" in outcome) break;
+        }
+        const failed = outcomes.find((outcome): outcome is { failed: string } => "failed" in outcome);
+        if (failed) {
+          console.log(`  ${mode.padEnd(12)} FAILED: ${failed.failed}`);
+          continue;
+        }
+        const done = outcomes as Measured[];
+        const ms = median(done.map((m) => m.ms));
+        if (mode === "floor") floor = ms;
+        const ratio = floor === undefined ? "" : ` (${(ms / floor).toFixed(2)} × floor)`;
+        console.log(
+          `  ${mode.padEnd(12)} ${(ms / 1000).toFixed(2).padStart(7)} s${ratio}, ${median(done.map((m) => m.cpuS)).toFixed(2)} CPU s, longest block ${median(done.map((m) => m.blockMs)).toFixed(0)} ms, ` +
+            `peak RSS ${median(done.map((m) => m.rssMb)).toFixed(0)} MB, ${done[0]!.count} loaded (runs: ${done.map((m) => (m.ms / 1000).toFixed(2)).join(", ")} s)`,
+        );
+      }
+    }
+    await closeNamespaces(store);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === "--measure") {
+  const result = await measure(process.argv[3] as Mode, process.argv[4]!, Number(process.argv[5]));
+  if (process.send) {
+    process.send(result);
+    process.disconnect();
+  } else console.log(result);
+} else {
+  await main();
+}
