@@ -31,7 +31,7 @@ const STOP_WORDS = new Set([...eng, ...rus].map((word) => word.toLowerCase().rep
  * sentences are ranked. News puts what matters first, and ranking compares every pair of
  * sentences, so a 3 MB item costs what a long article does.
  */
-const MAX_READ_CHARS = 50_000;
+export const MAX_READ_CHARS = 50_000;
 const MAX_RANKED_SENTENCES = 300;
 
 /** Closing quotes and brackets, Latin, Cyrillic and CJK. */
