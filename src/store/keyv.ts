@@ -14,6 +14,7 @@ import KeyvSqlite from "@keyv/sqlite";
 import type { Logger } from "pino";
 import { ConfigError } from "../config/errors.js";
 import { errorLine } from "../health/outage.js";
+import { postgres, type Postgres } from "./postgres.js";
 import { guardAdapter, STORE_TIMEOUT_MS, withDeadline, type Reporting, type StoredPage } from "./guard.js";
 
 /** The namespaces newswire keeps state in; each is a table (SQLite, PostgreSQL) or key prefix (Redis). */
@@ -162,6 +163,9 @@ const closers = new WeakMap<Keyv, () => Promise<void>>();
 /** The sweep of each Keyv opened here over a store that expires lazily (Redis expires by itself). */
 const sweeps = new WeakMap<Keyv, Sweep>();
 
+/** The PostgreSQL under each store opened here on one. */
+const databases = new WeakMap<Record<Namespace, Keyv>, Postgres>();
+
 /** Rows per SQLite delete: short write transactions, so the poller's writes never wait long. */
 const SQLITE_SWEEP_BATCH = 10_000;
 
@@ -261,7 +265,7 @@ async function redisFactory(url: string): Promise<AdapterFactory> {
   };
 }
 
-async function postgresFactory(url: string, reporting: Reporting): Promise<AdapterFactory> {
+async function postgresFactory(url: string, reporting: Reporting, opened: (pool: import("pg").Pool) => void): Promise<AdapterFactory> {
   const [{ default: KeyvPostgres }, { default: pg }] = await Promise.all([import("@keyv/postgres"), import("pg")]);
   // newswire's own pool, one for all namespaces: the one @keyv/postgres would make has no "error"
   // listener, so a connection the server drops while idle (a restart) was an uncaught error that
@@ -278,6 +282,7 @@ async function postgresFactory(url: string, reporting: Reporting): Promise<Adapt
   });
   pool.on("error", (error) => reporting.health?.failed("connection", error));
   pool.on("connect", () => reporting.health?.succeeded("connection"));
+  opened(pool);
   // The adapter itself, with its table layout (key, value text), so existing data reads as before.
   class PostgresAdapter extends KeyvPostgres {
     override async connect() {
@@ -333,13 +338,14 @@ export async function openNamespaces(
   const scheme = url.slice(0, url.indexOf(":"));
   // The calls made while opening are the probe: their failure is told by the error thrown here.
   const reporting: Reporting = {};
+  let pool: import("pg").Pool | undefined;
   const factory =
     scheme === "sqlite"
       ? await sqliteFactory(url)
       : scheme === "redis" || scheme === "rediss"
         ? await redisFactory(url)
         : scheme === "postgres" || scheme === "postgresql"
-          ? await postgresFactory(url, reporting)
+          ? await postgresFactory(url, reporting, (opened) => (pool = opened))
           : undefined;
   if (!factory) throw new ConfigError(`STORE_URL scheme "${scheme}" is not supported (sqlite, redis, postgres)`);
   // Adapters that retry connecting tell why only in "error" events; the last one names the cause.
@@ -360,6 +366,7 @@ export async function openNamespaces(
     step = "cannot be written";
     await store.meta.set(PROBE_KEY, Date.now());
     Object.assign(reporting, reports);
+    if (pool) databases.set(store, postgres(pool, reporting));
     return store;
   };
   try {
@@ -368,6 +375,11 @@ export async function openNamespaces(
     const cause = emitted ?? (error as Error).cause ?? error;
     throw new ConfigError(`store (${displayStoreUrl(url)}) ${step}: ${errorLine(cause)}`);
   }
+}
+
+/** The PostgreSQL of a store opened by {@link openNamespaces}, for newswire's own tables; undefined on SQLite and Redis. */
+export function postgresOf(store: Record<Namespace, Keyv>): Postgres | undefined {
+  return databases.get(store);
 }
 
 /** Closes the connections of every namespace opened by {@link openNamespaces}. */

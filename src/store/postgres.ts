@@ -1,0 +1,92 @@
+/**
+ * newswire's own tables on PostgreSQL, beside Keyv's: what needs a query or an atomic claim
+ * (subscriptions by topic, item claims, the delivery queue, the poll schedule) runs here as SQL on
+ * the store's one pool. Every statement has the store's deadline and verdict (as guard.ts gives
+ * Keyv's calls); values always travel as parameters, never in the SQL text. The schema is
+ * migrated at start by node-pg-migrate from `migrations/*.sql`, under its advisory lock, so
+ * instances starting together migrate once.
+ */
+import { fileURLToPath } from "node:url";
+import type pg from "pg";
+import type { Logger } from "pino";
+import { StoreError, withDeadline, STORE_TIMEOUT_MS, type Reporting } from "./guard.js";
+
+/** A statement's runner: rows of the result. */
+export type Query = <Row extends object = Record<string, unknown>>(text: string, values?: readonly unknown[]) => Promise<Row[]>;
+
+/** The store's PostgreSQL, for the modules that keep their state in tables of their own. */
+export interface Postgres {
+  /** One statement on a connection of the pool. */
+  query: Query;
+  /** Statements in one transaction on one connection; rolled back when `work` rejects. */
+  transaction<T>(work: (query: Query) => Promise<T>): Promise<T>;
+  /** The pool itself, for what needs a connection of its own (a session lock). */
+  readonly pool: pg.Pool;
+}
+
+/** The folder of the SQL migrations, beside src/ and dist/. */
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations", import.meta.url));
+
+/** The table node-pg-migrate records applied migrations in. */
+const MIGRATIONS_TABLE = "newswire_migrations";
+
+/** A PostgreSQL over `pool`, its statements reported to `reporting` under the part `part`. */
+export function postgres(pool: pg.Pool, reporting: Reporting, timeoutMs = STORE_TIMEOUT_MS): Postgres {
+  const guarded = (run: Query, part: string): Query => async (text, values) => {
+    try {
+      const rows = await withDeadline(run(text, values), "query", timeoutMs);
+      reporting.health?.succeeded(/^\s*select\b/i.test(text) ? "read" : "write");
+      return rows as never;
+    } catch (error) {
+      reporting.health?.failed(/^\s*select\b/i.test(text) ? "read" : "write", error);
+      reporting.failed?.(part);
+      throw error instanceof StoreError ? error : new StoreError(String(error), { cause: error });
+    }
+  };
+  const onPool: Query = async (text, values) => (await pool.query(text, values as unknown[])).rows as never;
+  return {
+    pool,
+    query: guarded(onPool, "sql"),
+    async transaction(work) {
+      let client: pg.PoolClient;
+      try {
+        client = await withDeadline(pool.connect(), "connect", timeoutMs);
+      } catch (error) {
+        reporting.health?.failed("write", error);
+        throw error;
+      }
+      const query = guarded(async (text, values) => (await client.query(text, values as unknown[])).rows as never, "sql");
+      try {
+        await query("BEGIN");
+        const result = await work(query);
+        await query("COMMIT");
+        return result;
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    },
+  };
+}
+
+/** Applies the migrations not yet applied; instances starting at once wait for each other's. */
+export async function migrate(pool: pg.Pool, logger: Logger): Promise<void> {
+  const { runner } = await import("node-pg-migrate");
+  const client = await pool.connect();
+  try {
+    const applied = await runner({
+      dbClient: client,
+      dir: MIGRATIONS_DIR,
+      direction: "up",
+      migrationsTable: MIGRATIONS_TABLE,
+      checkOrder: true,
+      singleTransaction: true,
+      logger: { debug: () => undefined, info: () => undefined, warn: (message: string) => logger.warn(message), error: (message: string) => logger.error(message) },
+    });
+    if (applied.length > 0) logger.info({ migrations: applied.map((migration) => migration.name) }, "database schema migrated");
+  } finally {
+    client.release();
+  }
+}
