@@ -3,7 +3,9 @@
  * (subscriptions by topic, item claims, the delivery queue, the poll schedule) runs here as SQL on
  * the store's one pool. Every statement has the store's deadline and verdict (as guard.ts gives
  * Keyv's calls); values always travel as parameters, never in the SQL text. The schema is
- * migrated at start by node-pg-migrate from `migrations/*.sql`, under its advisory lock, so
+ * migrated at start by node-pg-migrate from `migrations/*.sql` (one file per change, named
+ * `TIMESTAMP_what.sql` with `-- Up Migration` and `-- Down Migration` sections, never edited once
+ * released), under its advisory lock, so
  * instances starting together migrate once.
  */
 import { fileURLToPath } from "node:url";
