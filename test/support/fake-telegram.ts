@@ -225,6 +225,8 @@ interface Webhook {
 export interface WebhookDelivery {
   update_id: number;
   status: number;
+  /** Where it was posted: the webhook's URL, or the backend {@link FakeTelegram.balance} chose. */
+  url: string;
   /** Clock time, ms. */
   at: number;
 }
@@ -284,6 +286,9 @@ export class FakeTelegram {
   /** Aborted by close(): ends webhook deliveries under way. */
   private readonly closing = new AbortController();
   private readonly deliveryListeners = new Set<() => void>();
+  /** Where webhook deliveries go in turn instead of the webhook's URL; see {@link balance}. */
+  private backends: string[] = [];
+  private nextBackend = 0;
 
   /** @internal use {@link startFakeTelegram} */
   constructor(
@@ -624,6 +629,15 @@ export class FakeTelegram {
     return hook && { url: hook.url, ...(hook.secretToken !== undefined ? { secretToken: hook.secretToken } : {}) };
   }
 
+  /**
+   * Stands in for a load balancer at the webhook's address: updates are posted to `urls` in turn
+   * (round-robin) instead of the URL the bot set. An empty list posts to that URL again.
+   */
+  balance(urls: readonly string[]): void {
+    this.backends = [...urls];
+    this.nextBackend = 0;
+  }
+
   /** Every POST of an update to the webhook so far, oldest first. */
   get webhookDeliveries(): readonly WebhookDelivery[] {
     return this.world.webhookDeliveries;
@@ -707,8 +721,9 @@ export class FakeTelegram {
       while (world.webhook === hook && !this.closing.signal.aborted) {
         const update = world.updates[0];
         if (!update) break;
-        const status = await postUpdate(hook.url, update, hook.secretToken, this.closing.signal);
-        world.webhookDeliveries.push({ update_id: update.update_id, status, at: this.clock() });
+        const url = this.backends.length > 0 ? this.backends[this.nextBackend++ % this.backends.length]! : hook.url;
+        const status = await postUpdate(url, update, hook.secretToken, this.closing.signal);
+        world.webhookDeliveries.push({ update_id: update.update_id, status, url, at: this.clock() });
         for (const listener of [...this.deliveryListeners]) listener();
         if (status >= 200 && status < 300) {
           const index = world.updates.indexOf(update);
