@@ -5,37 +5,17 @@
  * they are answered, a wrong or missing secret gets 401, nothing polls. SIGTERM still exits 0.
  */
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
 import type { Update } from "grammy/types";
 import type { FakeTelegram } from "../support/fake-telegram.js";
 import { rssXml } from "../support/feed-site.js";
+import { freePort, get, type Answer } from "../support/http.js";
 import { startNewswire, startWorld, type NewswireProcess, type World } from "../support/newswire-process.js";
 
 const CHAT = 5151;
 const INTRUDER_CHAT = 6262;
 const POLLING_CHAT = 7373;
 const SECRET = "e2e-Webhook_secret-42";
-
-/** A port nothing listens on now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-interface Answer {
-  status: number;
-  type: string;
-  body: string;
-}
-
-async function get(port: number, path: string, method = "GET"): Promise<Answer> {
-  const response = await fetch(`http://127.0.0.1:${port}${path}`, { method });
-  return { status: response.status, type: response.headers.get("content-type") ?? "", body: await response.text() };
-}
 
 /** Asks `path` until its status is `status` (the server's state changes with the process's work). */
 async function until(port: number, path: string, status: number, timeoutMs = 20_000): Promise<Answer> {
