@@ -230,7 +230,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     runner = run(bot, { runner: { silent: true } });
   }
   const http = metrics && settings.port !== undefined
-    ? await startHttp(settings.port, settings.webhook, { bot, probeApi: new Api(settings.botToken, { apiRoot: settings.apiRoot }), store: store.feeds, storeHealth, poller, metrics, logger: logger.child({ part: "http" }) })
+    ? await startHttp(settings.port, settings.webhook, { bot, probeApi: new Api(settings.botToken, { apiRoot: settings.apiRoot }), store: store.feeds, storeHealth, poller, metrics, part: () => ({ role: settings.webhook ? "webhook" : "long-polling", sending: true }), logger: logger.child({ part: "http" }) })
     : undefined;
   if (metrics) {
     // Replies and alerts are counted after their budget's waits and retries: their final outcome.

@@ -7,8 +7,17 @@
 import { GrammyError, HttpError, type Api } from "grammy";
 import type { OutageState } from "../health/outage.js";
 
-/** How this instance receives updates. */
-export type Role = "long-polling" | "webhook";
+/**
+ * How this instance receives updates: long polling, the webhook, or neither ("standby": in
+ * long-polling mode on PostgreSQL, where only the sending instance polls Telegram).
+ */
+export type Role = "long-polling" | "webhook" | "standby";
+
+/** This instance's part: how it gets updates, and whether it is the one sending broadcasts. */
+export interface Part {
+  role: Role;
+  sending: boolean;
+}
 
 /** One check's result: ok, or what failed (short, for operators; never a secret). */
 export type CheckResult = { ok: true } | { ok: false; error: string };
@@ -20,6 +29,8 @@ export type Probe = () => Promise<void>;
 export interface Readiness {
   ready: boolean;
   role: Role;
+  /** Whether this instance sends the broadcasts (one instance of several on PostgreSQL; always true on one). */
+  sending: boolean;
   /** The names of the checks that failed, e.g. ["telegram"]. */
   failed: string[];
   checks: { store: CheckResult; telegram: CheckResult; poll: CheckResult };
@@ -59,9 +70,9 @@ export function pollCheck(lastCycleAt: number | undefined, now: number, staleAft
 }
 
 /** The verdict: ready when every check is ok. */
-export function readiness(role: Role, checks: Readiness["checks"]): Readiness {
+export function readiness({ role, sending }: Part, checks: Readiness["checks"]): Readiness {
   const failed = Object.entries(checks).flatMap(([name, result]) => (result.ok ? [] : [name]));
-  return { ready: failed.length === 0, role, failed, checks };
+  return { ready: failed.length === 0, role, sending, failed, checks };
 }
 
 /** Runs `probe` with a deadline of `timeoutMs`; its failure, described without secrets. */

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import { ConfigError } from "../config/errors.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { OutageState } from "../health/outage.js";
-import { pollCheck, pollStaleAfterMs, readiness, reused, runProbe, storeCheck, storeProbe, telegramProbe, type ProbedStore, type Role } from "./health.js";
+import { pollCheck, pollStaleAfterMs, readiness, reused, runProbe, storeCheck, storeProbe, telegramProbe, type Part, type ProbedStore } from "./health.js";
 import { startHttpServer, type HttpServer } from "./server.js";
 import { webhookHandler, webhookPath } from "./webhook.js";
 
@@ -21,6 +21,8 @@ export interface HttpParts<C extends Context> {
   store: ProbedStore;
   /** The store's health (its Outage): failing writes make the instance not ready. */
   storeHealth: { readonly state: OutageState | undefined };
+  /** This instance's part right now (it changes when another instance's sending is taken over). */
+  part: () => Part;
   poller: { readonly lastCycleAt: number | undefined; nextTicks(count: number): number[] };
   metrics: Metrics;
   logger: Logger;
@@ -36,7 +38,6 @@ export async function startHttp<C extends Context>(
   parts: HttpParts<C>,
 ): Promise<HttpServer> {
   const { bot, metrics, logger } = parts;
-  const role: Role = webhook ? "webhook" : "long-polling";
   const store = reused(() => runProbe(storeProbe(parts.store)));
   const telegram = reused(() => runProbe(telegramProbe(parts.probeApi)));
   const server = await startHttpServer(
@@ -46,7 +47,7 @@ export async function startHttp<C extends Context>(
         const [read, telegramResult] = await Promise.all([store(), telegram()]);
         const now = Date.now();
         const poll = pollCheck(parts.poller.lastCycleAt, now, pollStaleAfterMs(parts.poller.nextTicks(4)));
-        return readiness(role, { store: storeCheck(read, parts.storeHealth.state, now), telegram: telegramResult, poll });
+        return readiness(parts.part(), { store: storeCheck(read, parts.storeHealth.state, now), telegram: telegramResult, poll });
       },
       metrics: () => metrics.exposition(),
       ...(webhook ? { webhook: { path: webhookPath(webhook.url), handle: webhookHandler(bot, webhook.secret, logger) } } : {}),

@@ -36,9 +36,10 @@ describe("pollCheck", () => {
 
 describe("readiness", () => {
   test("ready when every check is ok, with the role", () => {
-    assert.deepEqual(readiness("webhook", { store: OK, telegram: OK, poll: OK }), {
+    assert.deepEqual(readiness({ role: "webhook", sending: false }, { store: OK, telegram: OK, poll: OK }), {
       ready: true,
       role: "webhook",
+      sending: false,
       failed: [],
       checks: { store: OK, telegram: OK, poll: OK },
     });
@@ -46,7 +47,7 @@ describe("readiness", () => {
 
   test("names every failed check", () => {
     const down: CheckResult = { ok: false, error: "down" };
-    const verdict = readiness("long-polling", { store: down, telegram: OK, poll: down });
+    const verdict = readiness({ role: "long-polling", sending: true }, { store: down, telegram: OK, poll: down });
     assert.equal(verdict.ready, false);
     assert.deepEqual(verdict.failed, ["store", "poll"]);
   });
