@@ -14,6 +14,7 @@ describe("HTTP server routes", () => {
     readiness: async (): Promise<Readiness> => ({
       ready,
       role: "webhook",
+      sending: true,
       failed: ready ? [] : ["store"],
       checks: { store: ready ? { ok: true } : { ok: false, error: "Error (ECONNREFUSED)" }, telegram: { ok: true }, poll: { ok: true } },
     }),
@@ -95,7 +96,7 @@ describe("startHttpServer", () => {
   });
 
   test("close lets a request under way finish within the grace period, and drops it after", async () => {
-    const verdict: Readiness = { ready: true, role: "long-polling", failed: [], checks: { store: { ok: true }, telegram: { ok: true }, poll: { ok: true } } };
+    const verdict: Readiness = { ready: true, role: "long-polling", sending: true, failed: [], checks: { store: { ok: true }, telegram: { ok: true }, poll: { ok: true } } };
     let reached: () => void = () => undefined;
     const arrived = new Promise<void>((resolve) => (reached = resolve));
     let answer: () => void = () => undefined;
