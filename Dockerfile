@@ -25,21 +25,21 @@ RUN npm run build \
 # Runtime stage: the compiled app, its production dependencies and the SQL migrations, as an
 # unprivileged user. No sources, tests, npm cache or compilers.
 FROM ${NODE_IMAGE}
-# Settings keep the defaults of the README: no CONFIG_FILE here, because a named config file must
-# exist, and FEEDS alone is a complete configuration. `./newswire.yaml` is /app/newswire.yaml
-# (mount one there, or set CONFIG_FILE), and the default store sqlite://data/newswire.sqlite is
-# /app/data/newswire.sqlite, in the volume below.
-ENV NODE_ENV=production
+# No CONFIG_FILE here: a config file named by it must exist, and FEEDS alone is a complete
+# configuration. The default ./newswire.yaml is /app/newswire.yaml (mount one there, or set
+# CONFIG_FILE). The SQLite store stays in /data, where earlier images kept it.
+ENV NODE_ENV=production \
+    STORE_URL=sqlite:///data/newswire.sqlite
 WORKDIR /app
 COPY package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # Read at start from dist/store/ as ../../migrations (src/store/postgres.ts).
 COPY migrations ./migrations
-# The app stays root-owned (read-only to it); only its data folder is the node user's.
-RUN mkdir -p data && chown node:node data
+# The app stays root-owned (read-only to it); only the data folder is the node user's.
+RUN mkdir -p /data && chown node:node /data
 USER node
-VOLUME ["/app/data"]
+VOLUME ["/data"]
 # Liveness only, over HTTP when PORT is set; without PORT there is nothing to ask and the check
 # passes (the container's own life is the signal). /readyz is not used: it fails while Telegram is
 # down, and replacing the container would not bring Telegram back.
