@@ -33,9 +33,10 @@ const COLUMNS = "chat_id, thread_id, topics, record, since";
 
 /**
  * Adds topics: the row read under its lock first (`old`, referenced by the insert so it runs
- * before it), the new topics appended in the order asked. `inserted` (xmax = 0) with no `old` row
- * is a new subscription; an update with no `old` row means another instance created it between
- * this statement's snapshot and its insert, so `old` does not tell what changed: the caller asks again.
+ * before it), the new topics appended in the order asked; `before` is what it had (null: a new
+ * subscription). A conflict with no `old` row means another instance created the row after this
+ * statement's snapshot: `old` cannot tell what changed, so nothing is changed and no row returned,
+ * and the caller runs the statement again (it then finds the row and locks it).
  */
 const SUBSCRIBE = `
 WITH old AS (SELECT topics, since FROM ${TABLE} WHERE key = $1 FOR UPDATE)
@@ -45,7 +46,8 @@ ON CONFLICT (key) DO UPDATE SET
   topics = s.topics || ARRAY(SELECT t FROM unnest(excluded.topics) WITH ORDINALITY AS added(t, i) WHERE NOT t = ANY(s.topics) ORDER BY i),
   record = s.record || excluded.record,
   version = excluded.version
-RETURNING xmax = 0 AS inserted, (SELECT topics FROM old) AS before`;
+WHERE EXISTS (SELECT 1 FROM old)
+RETURNING (SELECT topics FROM old) AS before`;
 
 /**
  * Removes topics ($3: all of them) from the row read under its lock; the row ends when none is
@@ -106,9 +108,8 @@ export class PostgresSubscribers implements SubscriberStore {
     const { chatId, threadId, ...record } = target;
     const values = [recipientKey(target), chatId, threadId ?? null, [...new Set(topics)], JSON.stringify(record), now, SUBSCRIBER_VERSION];
     for (;;) {
-      const [row] = await this.database.query<{ inserted: boolean; before: string[] | null }>(SUBSCRIBE, values);
-      if (row!.before === null && !row!.inserted) continue;
-      return subscribeChange(row!.before ?? [], topics);
+      const [row] = await this.database.query<{ before: string[] | null }>(SUBSCRIBE, values);
+      if (row) return subscribeChange(row.before ?? [], topics);
     }
   }
 
