@@ -18,7 +18,8 @@ import { Dispatcher } from "./delivery/dispatch.js";
 import { Outbox } from "./delivery/outbox.js";
 import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS } from "./delivery/pacing.js";
 import { Sender } from "./delivery/sender.js";
-import { Subscribers } from "./delivery/subscribers.js";
+import { PostgresSubscribers } from "./delivery/postgres-subscribers.js";
+import { Subscribers, type SubscriberStore } from "./delivery/subscribers.js";
 import { addressPolicy } from "./feeds/address-policy.js";
 import { FeedStates } from "./feeds/feed-state.js";
 import { Outage } from "./health/outage.js";
@@ -30,7 +31,8 @@ import { StoreEpoch } from "./store/epoch.js";
 import { startHttp } from "./http/instance.js";
 import { Metrics, queueReading } from "./metrics/metrics.js";
 import { takeInstanceLease } from "./store/instance-lease.js";
-import { closeNamespaces, openNamespaces, sweepPeriodically } from "./store/keyv.js";
+import { closeNamespaces, openNamespaces, postgresOf, sweepPeriodically } from "./store/keyv.js";
+import { migrate } from "./store/postgres.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
 
@@ -42,7 +44,7 @@ const STOP_DEADLINE_MS = 9_000;
  * gives. A channel the bot can't see is logged and skipped; one where it may not post yet is linked
  * with a warning saying what to fix.
  */
-async function linkConfiguredChannels(catalog: Catalog, api: Api, botId: number, subscribers: Subscribers, logger: Logger): Promise<void> {
+async function linkConfiguredChannels(catalog: Catalog, api: Api, botId: number, subscribers: SubscriberStore, logger: Logger): Promise<void> {
   for (const channel of catalog.channels) {
     try {
       const chat = await api.getChat(channel.chat);
@@ -51,7 +53,7 @@ async function linkConfiguredChannels(catalog: Catalog, api: Api, botId: number,
         logger.warn({ channel: channel.chat }, "the bot is not an admin allowed to post in this configured channel: add it as an admin with the right to post messages");
       }
       // The config file is the truth for its channels: topics it no longer lists end there too.
-      const current = subscribers.get({ chatId: chat.id });
+      const current = await subscribers.get({ chatId: chat.id });
       await subscribers.update({
         ...current,
         chatId: chat.id,
@@ -78,12 +80,12 @@ const storeAlerts = (notify: (text: string) => void) => ({
 /**
  * Before each poll cycle: whether the store still is the one newswire started on. One that lost its
  * data (epoch marker gone) would make every item of every feed look new, so each feed is
- * re-baselined (its next poll sends nothing), and the subscribers and unfinished jobs, still in
- * memory, are written back. Resolves false (skip this cycle) while the store fails; its health reports that.
+ * re-baselined (its next poll sends nothing), and the unfinished jobs, still in memory, are written
+ * back, with the subscribers where this instance holds them in memory (`memory`: SQLite, Redis). Resolves false (skip this cycle) while the store fails; its health reports that.
  */
 function epochCheck(
   epoch: StoreEpoch,
-  deps: { catalog: Catalog; feedStates: FeedStates; subscribers: Subscribers; outbox: Outbox; logger: Logger; notify: (text: string) => void },
+  deps: { catalog: Catalog; feedStates: FeedStates; memory: Subscribers | undefined; outbox: Outbox; logger: Logger; notify: (text: string) => void },
 ): () => Promise<boolean> {
   return async () => {
     try {
@@ -91,17 +93,18 @@ function epochCheck(
     } catch {
       return false;
     }
-    const { catalog, feedStates, subscribers, outbox, logger } = deps;
+    const { catalog, feedStates, memory, outbox, logger } = deps;
     // In memory first: the polls read it (those under way too), so none of them takes the back
     // catalogue for news even if writing fails now.
     const writes = catalog.feeds.map((feed) => feedStates.rebaseline(feed.id));
-    writes.push(subscribers.restore(), outbox.restore());
+    writes.push(outbox.restore());
+    if (memory) writes.push(memory.restore());
     const failed = (await Promise.allSettled(writes)).filter((write) => write.status === "rejected").length;
     const message =
       `The store lost its data (its epoch marker is gone: a Redis without persistence restarted, or the database was wiped). ` +
-      `Everything it held is gone, the subscriptions too: the ${subscribers.size} known to this run were written back, and deliveries already queued are still sent. ` +
+      `Everything it held is gone, the subscriptions too: ${memory ? `the ${memory.size} known to this run were written back` : "they are kept in the database only"}, and deliveries already queued are still sent. ` +
       `Every feed's next poll is a baseline, so nothing old is sent.`;
-    logger.error({ feeds: catalog.feeds.length, subscribers: subscribers.size, failedWrites: failed }, message);
+    logger.error({ feeds: catalog.feeds.length, subscribers: memory?.size, failedWrites: failed }, message);
     deps.notify(message);
     try {
       await epoch.renew();
@@ -127,6 +130,9 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   // Before any state is read: a second process on a store would corrupt the first one's state.
   const lease = await takeInstanceLease(settings.storeUrl, { logger: logger.child({ part: "store" }), lost: stopSelf });
   const sweeper = sweepPeriodically(store, logger.child({ part: "store" }));
+  // On PostgreSQL the subscriptions are a table every instance queries; elsewhere one instance holds them in memory.
+  const database = postgresOf(store);
+  if (database) await migrate(database.pool, logger.child({ part: "store" }));
 
   // One budget for every message of the token: replies, then admin alerts, then broadcasts. The
   // sender's own Api is bare: it takes its slots from the budget and handles 429s, 5xx and
@@ -139,10 +145,10 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     new SeenItems(store.seen),
     RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
     FeedStates.open(store.feeds, catalog.feeds),
-    Subscribers.open(store.subscribers),
+    database ? new PostgresSubscribers(database) : Subscribers.open(store.subscribers),
     Outbox.open(store.outbox),
   ]);
-  const hasData = subscribers.size > 0 || outbox.size.jobs > 0 || recent.size > 0 || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
+  const hasData = (await subscribers.count()) > 0 || outbox.size.jobs > 0 || recent.size > 0 || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
   const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
   if (found === "empty") {
     logger.warn(
@@ -215,7 +221,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     },
     settings.feedConcurrency,
     {
-      beforeCycle: epochCheck(epoch, { catalog, feedStates, subscribers, outbox, logger, notify: (text) => notifyAdmins(text) }),
+      beforeCycle: epochCheck(epoch, { catalog, feedStates, memory: subscribers instanceof Subscribers ? subscribers : undefined, outbox, logger, notify: (text) => notifyAdmins(text) }),
       ...(metrics ? { metrics } : {}),
     },
   );
@@ -240,7 +246,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   }
   // ---- end of updates and HTTP ----
   logger.info(
-    { bot: bot.botInfo.username, feeds: catalog.feeds.length, topics: catalog.topics.length, subscribers: subscribers.size, queued: outbox.size.deliveries },
+    { bot: bot.botInfo.username, feeds: catalog.feeds.length, topics: catalog.topics.length, subscribers: await subscribers.count(), queued: outbox.size.deliveries },
     "newswire started",
   );
 

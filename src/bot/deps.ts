@@ -7,7 +7,7 @@ import type { FeedDefinition } from "../config/catalog.js";
 import type { TelegramBudget } from "../delivery/budget.js";
 import type { Outbox } from "../delivery/outbox.js";
 import type { Sender } from "../delivery/sender.js";
-import type { Subscribers } from "../delivery/subscribers.js";
+import type { SubscriberStore } from "../delivery/subscribers.js";
 import type { FeedStates } from "../feeds/feed-state.js";
 import type { Outage } from "../health/outage.js";
 import type { RecentItems } from "../items/recent.js";
@@ -19,7 +19,7 @@ export interface BotDeps {
   /** Topics users can pick (without `all`, which always exists). */
   topics: readonly TopicDefinition[];
   feeds: readonly FeedDefinition[];
-  subscribers: Subscribers;
+  subscribers: SubscriberStore;
   recent: RecentItems;
   feedStates: FeedStates;
   outbox: Outbox;

@@ -6,7 +6,7 @@ import type { Item } from "../items/item.js";
 import { ALL_TOPIC } from "../topics/topics.js";
 import type { Job, Outbox, Target } from "./outbox.js";
 import type { Sender } from "./sender.js";
-import type { Subscriber, Subscribers } from "./subscribers.js";
+import type { Subscriber, SubscriberStore } from "./subscribers.js";
 
 /** An item ready for delivery, with the identity keys that mark it seen. */
 export interface AcceptedItem {
@@ -43,7 +43,7 @@ export function addressItem(item: Item, subscribers: readonly Subscriber[]): Pic
 /** Turns accepted items into outbox jobs and sender work. */
 export class Dispatcher {
   constructor(
-    private readonly subscribers: Subscribers,
+    private readonly subscribers: SubscriberStore,
     private readonly outbox: Outbox,
     private readonly sender: Sender,
   ) {}
@@ -54,13 +54,15 @@ export class Dispatcher {
    * @returns how many messages were queued.
    */
   async accept(accepted: readonly AcceptedItem[], now = Date.now()): Promise<number> {
-    const jobs: Job[] = accepted.map(({ item, identityKeys }) => ({
-      id: item.key,
-      item,
-      identityKeys,
-      ...addressItem(item, this.subscribers.following(item.topics)),
-      createdAt: now,
-    }));
+    const jobs: Job[] = await Promise.all(
+      accepted.map(async ({ item, identityKeys }) => ({
+        id: item.key,
+        item,
+        identityKeys,
+        ...addressItem(item, await this.subscribers.following(item.topics)),
+        createdAt: now,
+      })),
+    );
     const fresh = await this.outbox.enqueue(jobs);
     const deliveries = fresh.flatMap((job) => job.targets.map((_, index) => ({ job, index })));
     this.sender.add(deliveries);

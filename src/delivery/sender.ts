@@ -16,7 +16,7 @@ import { FairQueue } from "./fair-queue.js";
 import { MinHeap } from "./heap.js";
 import type { Delivery, Outbox } from "./outbox.js";
 import { renderItem, renderPlain, type RenderedMessage, type RenderOptions } from "./render.js";
-import type { ChatKind, Subscribers } from "./subscribers.js";
+import type { ChatKind, SubscriberStore } from "./subscribers.js";
 
 /** What became of one attempt to send a delivery. */
 export type SendOutcome =
@@ -81,7 +81,7 @@ interface ChatQueue {
 export interface SenderDeps {
   api: Api;
   outbox: Outbox;
-  subscribers: Subscribers;
+  subscribers: SubscriberStore;
   logger: Logger;
   /** The bot token's budget, shared with the bot's replies and the admin alerts. */
   budget: TelegramBudget;

@@ -1,7 +1,9 @@
 /**
- * Subscribers: the chats (and forum threads) that receive items, with their topics. One store
- * record per subscriber, so every change is one atomic write; all of them are held in memory,
- * so a broadcast's fan-out costs no store reads.
+ * Subscribers: the chats (and forum threads) that receive items, with their topics, behind one
+ * async port ({@link SubscriberStore}). Here its one-instance form (SQLite, Redis): one Keyv record
+ * per subscriber, so every change is one atomic write, and all of them in memory, so a broadcast's
+ * fan-out costs no store reads. Instances sharing PostgreSQL query it instead
+ * (postgres-subscribers.ts): memory held by one would miss the others' changes.
  */
 import type Keyv from "keyv";
 import { readAll } from "../store/guard.js";
@@ -46,8 +48,65 @@ export interface TopicChange {
   unchanged: string[];
 }
 
-/** All subscribers, in memory and in the store's `subscribers` namespace. */
-export class Subscribers {
+/** A subscriber as stored: its record's layout version with it (absent in records written before it). */
+export type StoredSubscriber = Subscriber & { version?: number };
+
+/** The layout version of what is written now. */
+export const SUBSCRIBER_VERSION = 1;
+
+/** What a subscriber's target may say besides its topics and start (for {@link SubscriberStore.subscribe}). */
+export type SubscriberTarget = Omit<Subscriber, "topics" | "since">;
+
+/** The subscriptions, wherever they are kept. Every change is atomic in the store: none reads, changes and writes back. */
+export interface SubscriberStore {
+  /** The subscriber at this recipient, if it has one. */
+  get(recipient: Recipient): Promise<Subscriber | undefined>;
+  /** Every subscriber of a chat (the chat itself and its forum threads). */
+  ofChat(chatId: number): Promise<Subscriber[]>;
+  /** Subscribers that follow any of `topics` (or `all`), each once, in a stable order. */
+  following(topics: readonly string[]): Promise<Subscriber[]>;
+  /** The channels this user linked. */
+  linkedBy(userId: number): Promise<Subscriber[]>;
+  /** How many subscribers there are. */
+  count(): Promise<number>;
+  /** Adds topics to a recipient's subscription, creating it when new; the target's other fields replace the stored ones. */
+  subscribe(target: SubscriberTarget, topics: readonly string[], now?: number): Promise<TopicChange>;
+  /** Removes topics (or, with `all`, every topic) from a recipient's subscription; one left with none ends. */
+  unsubscribe(recipient: Recipient, topics: readonly string[]): Promise<TopicChange>;
+  /** Ends every subscription of a chat (it blocked the bot, left or was deleted); resolves with them. */
+  removeChat(chatId: number): Promise<Subscriber[]>;
+  /** Moves a group's subscriptions to the supergroup it became. */
+  migrateChat(fromChatId: number, toChatId: number): Promise<void>;
+  /** Replaces a subscriber's settings (e.g. its language), creating it when new. */
+  update(subscriber: Subscriber): Promise<void>;
+}
+
+/** Topics to add: each of `topics` not in `have`, once, in the given order. */
+export function topicsToAdd(have: readonly string[], topics: readonly string[]): string[] {
+  return [...new Set(topics)].filter((topic) => !have.includes(topic));
+}
+
+/** What subscribing to `topics` does to a subscription that had `have`. */
+export function subscribeChange(have: readonly string[], topics: readonly string[]): TopicChange {
+  return { changed: topicsToAdd(have, topics), unchanged: topics.filter((topic) => have.includes(topic)) };
+}
+
+/** What unsubscribing from `topics` (`all`: every topic) does to a subscription that had `have`. */
+export function unsubscribeChange(have: readonly string[], topics: readonly string[]): TopicChange {
+  const removeAll = topics.includes(ALL_TOPIC);
+  return {
+    changed: removeAll ? [...have] : have.filter((topic) => topics.includes(topic)),
+    unchanged: removeAll ? [] : topics.filter((topic) => !have.includes(topic)),
+  };
+}
+
+/** Whether a subscriber is a channel this user linked. */
+export function isLinkedBy(subscriber: Subscriber, userId: number): boolean {
+  return subscriber.kind === "channel" && subscriber.linkedBy === userId;
+}
+
+/** All subscribers, in memory and in the store's `subscribers` namespace (one instance on SQLite or Redis). */
+export class Subscribers implements SubscriberStore {
   private constructor(
     private readonly keyv: Keyv,
     private readonly byKey: Map<string, Subscriber>,
@@ -55,82 +114,69 @@ export class Subscribers {
 
   /** Loads every subscriber from the store. */
   static async open(keyv: Keyv): Promise<Subscribers> {
-    const byKey = await readAll(keyv);
-    for (const [key, value] of byKey) if (!value || typeof value !== "object") byKey.delete(key);
-    return new Subscribers(keyv, byKey as Map<string, Subscriber>);
+    const stored = await readAll(keyv);
+    const byKey = new Map<string, Subscriber>();
+    for (const [key, value] of stored) {
+      if (!value || typeof value !== "object") continue;
+      const { version: _version, ...subscriber } = value as StoredSubscriber;
+      byKey.set(key, subscriber);
+    }
+    return new Subscribers(keyv, byKey);
   }
 
-  /** The subscriber at this recipient, if it has one. */
-  get(recipient: Recipient): Subscriber | undefined {
+  async get(recipient: Recipient): Promise<Subscriber | undefined> {
     return this.byKey.get(recipientKey(recipient));
   }
 
-  /** Every subscriber. */
-  all(): Subscriber[] {
-    return [...this.byKey.values()];
+  async ofChat(chatId: number): Promise<Subscriber[]> {
+    return this.matching((subscriber) => subscriber.chatId === chatId);
   }
 
-  /** Every subscriber of a chat (the chat itself and its forum threads). */
-  ofChat(chatId: number): Subscriber[] {
-    return this.all().filter((subscriber) => subscriber.chatId === chatId);
-  }
-
-  /** Subscribers that follow any of `topics` (or `all`), each once. */
-  following(topics: readonly string[]): Subscriber[] {
+  async following(topics: readonly string[]): Promise<Subscriber[]> {
     const wanted = new Set(topics);
-    return this.all().filter((subscriber) =>
-      subscriber.topics.some((topic) => topic === ALL_TOPIC || wanted.has(topic)),
-    );
+    return this.matching((subscriber) => subscriber.topics.some((topic) => topic === ALL_TOPIC || wanted.has(topic)));
   }
 
-  /** Adds topics to a recipient's subscription, creating it when new. */
-  async subscribe(
-    target: Omit<Subscriber, "topics" | "since">,
-    topics: readonly string[],
-    now = Date.now(),
-  ): Promise<TopicChange> {
-    const current = this.get(target);
-    const have = new Set(current?.topics ?? []);
-    const changed = [...new Set(topics)].filter((topic) => !have.has(topic));
-    const next: Subscriber = {
-      ...current,
-      ...target,
-      topics: [...have, ...changed],
-      since: current?.since ?? now,
-    };
-    await this.put(next);
-    return { changed, unchanged: topics.filter((topic) => have.has(topic)) };
+  async linkedBy(userId: number): Promise<Subscriber[]> {
+    return this.matching((subscriber) => isLinkedBy(subscriber, userId));
   }
 
-  /** Removes topics (or, with `all`, every topic) from a recipient's subscription. */
+  async count(): Promise<number> {
+    return this.byKey.size;
+  }
+
+  // Each change reads memory and writes it before its first await, so changes never interleave.
+  async subscribe(target: SubscriberTarget, topics: readonly string[], now = Date.now()): Promise<TopicChange> {
+    const current = this.byKey.get(recipientKey(target));
+    const have = current?.topics ?? [];
+    const change = subscribeChange(have, topics);
+    await this.put({ ...current, ...target, topics: [...have, ...change.changed], since: current?.since ?? now });
+    return change;
+  }
+
   async unsubscribe(recipient: Recipient, topics: readonly string[]): Promise<TopicChange> {
-    const current = this.get(recipient);
+    const current = this.byKey.get(recipientKey(recipient));
     if (!current) return { changed: [], unchanged: [...topics] };
-    const removeAll = topics.includes(ALL_TOPIC);
-    const changed = removeAll ? [...current.topics] : current.topics.filter((topic) => topics.includes(topic));
-    const unchanged = removeAll ? [] : topics.filter((topic) => !current.topics.includes(topic));
-    const remaining = current.topics.filter((topic) => !changed.includes(topic));
+    const change = unsubscribeChange(current.topics, topics);
+    const remaining = current.topics.filter((topic) => !change.changed.includes(topic));
     if (remaining.length === 0) await this.delete(current);
     else await this.put({ ...current, topics: remaining });
-    return { changed, unchanged };
+    return change;
   }
 
-  /** Ends every subscription of a chat (it blocked the bot, left or was deleted). */
   async removeChat(chatId: number): Promise<Subscriber[]> {
-    const removed = this.ofChat(chatId);
+    const removed = this.matching((subscriber) => subscriber.chatId === chatId);
     for (const subscriber of removed) await this.delete(subscriber);
     return removed;
   }
 
-  /** Moves a group's subscriptions to the supergroup it became. */
   async migrateChat(fromChatId: number, toChatId: number): Promise<void> {
-    for (const subscriber of this.ofChat(fromChatId)) {
+    for (const subscriber of this.matching((each) => each.chatId === fromChatId)) {
       await this.put({ ...subscriber, chatId: toChatId, kind: "supergroup" });
       await this.delete(subscriber);
     }
   }
 
-  /** Replaces a subscriber's settings (e.g. its language). */
   async update(subscriber: Subscriber): Promise<void> {
     await this.put(subscriber);
   }
@@ -138,12 +184,16 @@ export class Subscribers {
   /** Writes every subscriber held in memory back to the store (one that lost its data). */
   async restore(): Promise<void> {
     if (this.byKey.size === 0) return;
-    await this.keyv.setMany([...this.byKey].map(([key, value]) => ({ key, value })));
+    await this.keyv.setMany([...this.byKey].map(([key, value]) => ({ key, value: stored(value) })));
   }
 
-  /** How many subscribers there are. */
+  /** How many subscribers there are (at once: the epoch check and start-up read it). */
   get size(): number {
     return this.byKey.size;
+  }
+
+  private matching(test: (subscriber: Subscriber) => boolean): Subscriber[] {
+    return [...this.byKey.values()].filter(test);
   }
 
   // Memory first, then the store: a change that starts while another is being written (a command
@@ -151,7 +201,7 @@ export class Subscribers {
   // fails is undone in memory too (unless a later change replaced it), so no chat receives what
   // it was told was not saved.
   private async put(subscriber: Subscriber): Promise<void> {
-    await this.change(recipientKey(subscriber), subscriber, (key) => this.keyv.set(key, subscriber));
+    await this.change(recipientKey(subscriber), subscriber, (key) => this.keyv.set(key, stored(subscriber)));
   }
 
   private async delete(recipient: Recipient): Promise<void> {
@@ -172,4 +222,9 @@ export class Subscribers {
       throw error;
     }
   }
+}
+
+/** A subscriber as written to the store. */
+function stored(subscriber: Subscriber): StoredSubscriber {
+  return { ...subscriber, version: SUBSCRIBER_VERSION };
 }

@@ -75,7 +75,7 @@ describe("bot: private chat commands", () => {
       buttons(reply.params.reply_markup).map((button) => button.callback_data),
       ["topic:china", "topic:science", "topic:all"],
     );
-    assert.equal(deps.subscribers.size, 0);
+    assert.equal((await deps.subscribers.count()), 0);
   });
 
   test("/start escapes a user's name", async () => {
@@ -96,11 +96,11 @@ describe("bot: private chat commands", () => {
   test("/subscribe all, then /subscriptions and /unsubscribe all", async () => {
     const { say, deps } = await setup();
     assert.deepEqual(await say("/subscribe all"), ["Subscribed to all."]);
-    assert.deepEqual(deps.subscribers.get({ chatId: 100 })?.topics, ["all"]);
-    assert.equal(deps.subscribers.get({ chatId: 100 })?.kind, "private");
+    assert.deepEqual((await deps.subscribers.get({ chatId: 100 }))?.topics, ["all"]);
+    assert.equal((await deps.subscribers.get({ chatId: 100 }))?.kind, "private");
     assert.match((await say("/subscriptions"))[0]!, /follows: all/);
     assert.deepEqual(await say("/unsubscribe all"), ["Unsubscribed from all."]);
-    assert.equal(deps.subscribers.get({ chatId: 100 }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: 100 }), undefined);
     assert.match((await say("/subscriptions"))[0]!, /follows no topics/);
   });
 
@@ -108,7 +108,7 @@ describe("bot: private chat commands", () => {
     const { say, deps } = await setup();
     assert.deepEqual(await say("/subscribe China, science"), ["Subscribed to china, science."]);
     assert.deepEqual(await say("/subscribe china all"), ["Subscribed to all.\nAlready subscribed to china."]);
-    assert.deepEqual(deps.subscribers.get({ chatId: 100 })?.topics, ["china", "science", "all"]);
+    assert.deepEqual((await deps.subscribers.get({ chatId: 100 }))?.topics, ["china", "science", "all"]);
     assert.deepEqual(await say("/unsubscribe science sport"), ["Unknown topic: sport.\nValid topics: china, science, all"]);
     assert.deepEqual(await say("/unsubscribe science"), ["Unsubscribed from science."]);
     assert.deepEqual(await say("/unsubscribe science"), ["Not subscribed to science."]);
@@ -119,7 +119,7 @@ describe("bot: private chat commands", () => {
     const [reply] = await say("/subscribe chnia");
     assert.match(reply!, /chnia/);
     assert.match(reply!, /china, science, all/);
-    assert.equal(deps.subscribers.size, 0);
+    assert.equal((await deps.subscribers.count()), 0);
   });
 
   test("/subscribe with 500 unknown names: one reply within Telegram's limit, saying what was wrong and what is right", async () => {
@@ -134,7 +134,7 @@ describe("bot: private chat commands", () => {
     assert.ok(more, reply);
     assert.equal(reply.match(/no-such-topic-number-\d+/g)!.length + Number(more[1]), 500, "every name is listed or counted");
     assert.match(reply, /Valid topics: china, science, all$/);
-    assert.equal(deps.subscribers.size, 0);
+    assert.equal((await deps.subscribers.count()), 0);
   });
 
   test("/subscribe and /unsubscribe without topics explain their usage", async () => {
@@ -148,7 +148,7 @@ describe("bot: private chat commands", () => {
   test("commands work with the bot's @username suffix", async () => {
     const { say, deps } = await setup();
     assert.deepEqual(await say("/subscribe@newswire_test_bot china"), ["Subscribed to china."]);
-    assert.deepEqual(deps.subscribers.get({ chatId: 100 })?.topics, ["china"]);
+    assert.deepEqual((await deps.subscribers.get({ chatId: 100 }))?.topics, ["china"]);
   });
 
   test("an unknown command in private gets a pointer to /help", async () => {
@@ -174,12 +174,12 @@ describe("bot: over a SQLite store", () => {
       await say("/subscribe china science", { from: user(900, "ru") });
       await say("/unsubscribe science", { from: user(900, "ru") });
       const restarted = await setup({ namespaces: await store.open() });
-      assert.deepEqual(restarted.deps.subscribers.get({ chatId: 900 })?.topics, ["china"]);
+      assert.deepEqual((await restarted.deps.subscribers.get({ chatId: 900 }))?.topics, ["china"]);
       const { language_code: _unknown, ...withoutLanguage } = user(900);
       assert.match((await restarted.say("/subscriptions", { from: withoutLanguage }))[0]!, /Этот чат подписан на: china/, "the chat's language is kept");
       // A user who switched Telegram to English is answered, and sent the news, in English from then on.
       assert.match((await restarted.say("/subscriptions", { from: user(900, "en") }))[0]!, /This chat follows: china\nLanguage: en/);
-      assert.equal(restarted.deps.subscribers.get({ chatId: 900 })?.language, "en");
+      assert.equal((await restarted.deps.subscribers.get({ chatId: 900 }))?.language, "en");
     } finally {
       await store.dispose();
     }
@@ -245,14 +245,14 @@ describe("bot: topic menu", () => {
     assert.deepEqual(buttons(menu!.params.reply_markup).map((button) => button.text), ["➕ China", "➕ Science", "➕ Everything"]);
 
     let requests = await handle(callbackUpdate("topic:china"));
-    assert.deepEqual(deps.subscribers.get({ chatId: 100 })?.topics, ["china"]);
+    assert.deepEqual((await deps.subscribers.get({ chatId: 100 }))?.topics, ["china"]);
     const answer = requests.find((request) => request.method === "answerCallbackQuery");
     assert.match(String(answer?.params.text), /Subscribed to china/);
     const edit = requests.find((request) => request.method === "editMessageReplyMarkup");
     assert.deepEqual(buttons(edit!.params.reply_markup).map((button) => button.text), ["✅ China", "➕ Science", "➕ Everything"]);
 
     requests = await handle(callbackUpdate("topic:china"));
-    assert.equal(deps.subscribers.get({ chatId: 100 }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: 100 }), undefined);
     assert.match(String(requests.find((request) => request.method === "answerCallbackQuery")?.params.text), /Unsubscribed from china/);
   });
 
@@ -266,7 +266,7 @@ describe("bot: topic menu", () => {
     const answer = requests.find((request) => request.method === "answerCallbackQuery");
     assert.equal(answer?.params.callback_query_id, "inline1");
     assert.match(String(answer?.params.text), /out of date/);
-    assert.equal(deps.subscribers.size, 0);
+    assert.equal((await deps.subscribers.count()), 0);
   });
 
   test("a button for a topic that no longer exists is answered, nothing changes", async () => {
@@ -274,7 +274,7 @@ describe("bot: topic menu", () => {
     const requests = await handle(callbackUpdate("topic:removed-topic"));
     const answer = requests.find((request) => request.method === "answerCallbackQuery");
     assert.match(String(answer?.params.text), /out of date/);
-    assert.equal(deps.subscribers.size, 0);
+    assert.equal((await deps.subscribers.count()), 0);
     assert.equal(requests.filter((request) => request.method === "editMessageReplyMarkup").length, 0);
   });
 
@@ -284,10 +284,10 @@ describe("bot: topic menu", () => {
     memberStatus(telegram, "member");
     let requests = await handle(callbackUpdate("topic:all", { chat, from: user(300) }));
     assert.equal(requests.find((request) => request.method === "answerCallbackQuery")?.params.show_alert, true);
-    assert.equal(deps.subscribers.size, 0);
+    assert.equal((await deps.subscribers.count()), 0);
     memberStatus(telegram, "administrator");
     requests = await handle(callbackUpdate("topic:all", { chat, from: user(300) }));
-    assert.deepEqual(deps.subscribers.get({ chatId: -100200 })?.topics, ["all"]);
+    assert.deepEqual((await deps.subscribers.get({ chatId: -100200 }))?.topics, ["all"]);
   });
 });
 
@@ -297,12 +297,12 @@ describe("bot: groups", () => {
     const chat = groupChat(-100300);
     memberStatus(telegram, "member");
     assert.match((await say("/subscribe all", { chat, from: user(301) }))[0]!, /Only this group's admins/);
-    assert.equal(deps.subscribers.size, 0);
+    assert.equal((await deps.subscribers.count()), 0);
     assert.deepEqual(telegram.calls("getChatMember").map((request) => [request.params.chat_id, request.params.user_id]), [[-100300, 301]]);
 
     memberStatus(telegram, "administrator");
     assert.deepEqual(await say("/subscribe all", { chat, from: user(302) }), ["Subscribed to all."]);
-    const { chatId, threadId, kind, language, title, topics } = deps.subscribers.get({ chatId: -100300 })!;
+    const { chatId, threadId, kind, language, title, topics } = (await deps.subscribers.get({ chatId: -100300 }))!;
     assert.deepEqual({ chatId, threadId, kind, language, title, topics }, {
       chatId: -100300,
       threadId: undefined,
@@ -320,9 +320,9 @@ describe("bot: groups", () => {
     const chat = groupChat(-100400, "supergroup", true);
     memberStatus(telegram, "administrator");
     const requests = await handle(messageUpdate("/subscribe science", { chat, from: user(401), threadId: 42 }));
-    assert.equal(deps.subscribers.get({ chatId: -100400, threadId: 42 })?.threadId, 42);
-    assert.deepEqual(deps.subscribers.get({ chatId: -100400, threadId: 42 })?.topics, ["science"]);
-    assert.equal(deps.subscribers.get({ chatId: -100400 }), undefined, "the whole chat is not subscribed");
+    assert.equal((await deps.subscribers.get({ chatId: -100400, threadId: 42 }))?.threadId, 42);
+    assert.deepEqual((await deps.subscribers.get({ chatId: -100400, threadId: 42 }))?.topics, ["science"]);
+    assert.equal(await deps.subscribers.get({ chatId: -100400 }), undefined, "the whole chat is not subscribed");
     const reply = requests.find((request) => request.method === "sendMessage");
     assert.equal(reply?.params.message_thread_id, 42);
 
@@ -337,14 +337,14 @@ describe("bot: groups", () => {
     const chat = groupChat(-100450, "supergroup", true);
     memberStatus(telegram, "administrator");
     await handle(callbackUpdate("topic:china", { chat, from: user(451), threadId: 7 }));
-    assert.deepEqual(deps.subscribers.get({ chatId: -100450, threadId: 7 })?.topics, ["china"]);
-    assert.equal(deps.subscribers.get({ chatId: -100450 }), undefined);
+    assert.deepEqual((await deps.subscribers.get({ chatId: -100450, threadId: 7 }))?.topics, ["china"]);
+    assert.equal(await deps.subscribers.get({ chatId: -100450 }), undefined);
   });
 
   test("commands for another bot are ignored in groups", async () => {
     const { say, deps } = await setup();
     assert.deepEqual(await say("/subscribe@some_other_bot all", { chat: groupChat(-100500), from: user(501) }), []);
-    assert.equal(deps.subscribers.size, 0);
+    assert.equal((await deps.subscribers.count()), 0);
   });
 
   test("a group's anonymous admin may subscribe it", async () => {
@@ -353,7 +353,7 @@ describe("bot: groups", () => {
     memberStatus(telegram, "member");
     const anonymous = { id: 1087968824, is_bot: true, first_name: "Group", username: "GroupAnonymousBot" };
     assert.deepEqual(await say("/subscribe all", { chat, from: anonymous, extra: { sender_chat: chat } }), ["Subscribed to all."]);
-    assert.ok(deps.subscribers.get({ chatId: -100600 }));
+    assert.ok(await deps.subscribers.get({ chatId: -100600 }));
   });
 
   test("when the bot is removed from a chat, its subscriptions end", async () => {
@@ -363,9 +363,9 @@ describe("bot: groups", () => {
     await deps.subscribers.subscribe({ chatId: -100700, threadId: 5, kind: "supergroup" }, ["china"]);
     await deps.subscribers.subscribe({ chatId: 700, kind: "private" }, ["all"]);
     await handle(myChatMemberUpdate(chat, "kicked"));
-    assert.deepEqual(deps.subscribers.ofChat(-100700), []);
+    assert.deepEqual(await deps.subscribers.ofChat(-100700), []);
     await handle(myChatMemberUpdate(privateChat(700), "kicked"));
-    assert.equal(deps.subscribers.size, 0, "a user who blocked the bot is no longer subscribed");
+    assert.equal((await deps.subscribers.count()), 0, "a user who blocked the bot is no longer subscribed");
   });
 
   test("a group that became a supergroup keeps its subscriptions", async () => {
@@ -373,9 +373,9 @@ describe("bot: groups", () => {
     const chat = groupChat(-800, "group");
     await deps.subscribers.subscribe({ chatId: -800, kind: "group", title: "Old" }, ["china", "science"]);
     await handle(serviceUpdate(chat, { migrate_to_chat_id: -100800 }));
-    assert.equal(deps.subscribers.get({ chatId: -800 }), undefined);
-    assert.deepEqual(deps.subscribers.get({ chatId: -100800 })?.topics, ["china", "science"]);
-    assert.equal(deps.subscribers.get({ chatId: -100800 })?.kind, "supergroup");
+    assert.equal(await deps.subscribers.get({ chatId: -800 }), undefined);
+    assert.deepEqual((await deps.subscribers.get({ chatId: -100800 }))?.topics, ["china", "science"]);
+    assert.equal((await deps.subscribers.get({ chatId: -100800 }))?.kind, "supergroup");
   });
 });
 
@@ -420,7 +420,7 @@ describe("bot: errors", () => {
     const context = await setup();
     context.telegram.respond = (request) => (request.method === "sendMessage" ? answers.tooManyRequests(24 * 60 * 60) : undefined);
     const requests = await context.handle(messageUpdate("/subscribe china"));
-    assert.deepEqual(context.deps.subscribers.get({ chatId: 100 })?.topics, ["china"]);
+    assert.deepEqual((await context.deps.subscribers.get({ chatId: 100 }))?.topics, ["china"]);
     const sends = requests.filter((request) => request.method === "sendMessage");
     assert.equal(sends.length, 1, "the confirmation was tried once; no 'Something went wrong' after it");
     assert.match(String(sends[0]!.params.text), /Subscribed to china/);

@@ -93,7 +93,7 @@ describe("bot: /channel add checks who may link a channel", () => {
     setMember(CHANNEL, READER, "member");
     const [reply] = await say("/channel add @newsch china", { from: user(READER) });
     assert.equal(reply, "You are not an admin of News, so you can't link or unlink it.");
-    assert.equal(deps.subscribers.get({ chatId: CHANNEL }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: CHANNEL }), undefined);
     assert.deepEqual(
       telegram.calls("getChatMember").map((request) => [request.params.chat_id, request.params.user_id]),
       [[CHANNEL, READER]],
@@ -111,7 +111,7 @@ describe("bot: /channel add checks who may link a channel", () => {
       assert.match(reply!, /@newswire_test_bot/, "names the bot to add");
       assert.match(reply!, /right to post messages/, "names the right it needs");
     }
-    assert.equal(deps.subscribers.get({ chatId: CHANNEL }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: CHANNEL }), undefined);
   });
 
   test("when Telegram won't show the channel's members to the bot, the reply says the bot must be made an admin", async () => {
@@ -126,7 +126,7 @@ describe("bot: /channel add checks who may link a channel", () => {
     const [reply] = await say("/channel add @newsch china");
     assert.match(reply!, /I am not an admin of News/);
     assert.match(reply!, /@newswire_test_bot/);
-    assert.equal(deps.subscribers.get({ chatId: CHANNEL }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: CHANNEL }), undefined);
   });
 
   test("when the bot is an admin without the right to post, the reply names that right", async () => {
@@ -136,14 +136,14 @@ describe("bot: /channel add checks who may link a channel", () => {
     const [reply] = await say("/channel add @newsch china");
     assert.match(reply!, /admin of News but may not post messages/);
     assert.match(reply!, /"Post messages"/);
-    assert.equal(deps.subscribers.get({ chatId: CHANNEL }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: CHANNEL }), undefined);
   });
 
   test("an admin links the channel: stored with its topics and who linked it", async () => {
     const { say, ready, deps } = await setup();
     ready();
     assert.deepEqual(await say("/channel add @newsch china"), ["Linked News: it now receives china."]);
-    const { chatId, kind, title, linkedBy, topics, home, threadId } = deps.subscribers.get({ chatId: CHANNEL })!;
+    const { chatId, kind, title, linkedBy, topics, home, threadId } = (await deps.subscribers.get({ chatId: CHANNEL }))!;
     assert.deepEqual({ chatId, kind, title, linkedBy, topics, home, threadId }, {
       chatId: CHANNEL,
       kind: "channel",
@@ -164,7 +164,7 @@ describe("bot: /channel add checks who may link a channel", () => {
     const [reply] = await say("/channel add @newsch china sport");
     assert.equal(reply, "Unknown topic: sport.\nValid topics: china, science, all");
     assert.equal(telegram.calls("getChat").length, 0);
-    assert.equal(deps.subscribers.get({ chatId: CHANNEL }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: CHANNEL }), undefined);
   });
 
   test("bad input gets the usage or says what is wrong with the channel", async () => {
@@ -190,8 +190,8 @@ describe("bot: /channel home, /channel remove, /channels", () => {
     ready();
     const [reply] = await say("/channel home @newsch china");
     assert.match(reply!, /Linked News as the home of china/);
-    assert.equal(deps.subscribers.get({ chatId: CHANNEL })?.home, true);
-    assert.equal(deps.subscribers.get({ chatId: CHANNEL })?.linkedBy, ADMIN);
+    assert.equal((await deps.subscribers.get({ chatId: CHANNEL }))?.home, true);
+    assert.equal((await deps.subscribers.get({ chatId: CHANNEL }))?.linkedBy, ADMIN);
   });
 
   test("/channel home makes the same checks as /channel add", async () => {
@@ -199,7 +199,7 @@ describe("bot: /channel home, /channel remove, /channels", () => {
     setMember(CHANNEL, ADMIN, "creator");
     setMember(CHANNEL, BOT_INFO.id, "administrator", { can_post_messages: false });
     assert.match((await say("/channel home @newsch china"))[0]!, /may not post messages/);
-    assert.equal(deps.subscribers.get({ chatId: CHANNEL }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: CHANNEL }), undefined);
   });
 
   test("an admin unlinks the channel; a non-admin cannot; an unlinked channel is said to be so", async () => {
@@ -208,12 +208,12 @@ describe("bot: /channel home, /channel remove, /channels", () => {
     await say("/channel add @newsch china science");
     setMember(CHANNEL, READER, "member");
     assert.match((await say("/channel remove @newsch", { from: user(READER) }))[0]!, /You are not an admin of News/);
-    assert.ok(deps.subscribers.get({ chatId: CHANNEL }), "still linked");
+    assert.ok(await deps.subscribers.get({ chatId: CHANNEL }), "still linked");
 
     // Any admin of the channel may unlink it, not only whoever linked it.
     setMember(CHANNEL, READER, "administrator");
     assert.deepEqual(await say("/channel remove @newsch", { from: user(READER) }), ["Unlinked News: nothing more will be posted there."]);
-    assert.equal(deps.subscribers.get({ chatId: CHANNEL }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: CHANNEL }), undefined);
     assert.deepEqual(await say("/channel remove @newsch"), ["News was not linked."]);
   });
 
@@ -237,7 +237,7 @@ describe("bot: /channel home, /channel remove, /channels", () => {
       assert.deepEqual(requests.map(({ method }) => method), ["sendMessage"], `${text}: one reply, nothing else asked of Telegram`);
       assert.match(String(requests[0]!.params.text), /in a private chat with me/);
     }
-    assert.equal(deps.subscribers.size, 0);
+    assert.equal((await deps.subscribers.count()), 0);
   });
 });
 
@@ -252,7 +252,7 @@ describe("bot: the bot loses its place in a linked channel", () => {
       ready();
       await say("/channel add @newsch china", { from: user(ADMIN, "ru") });
       const requests = await handle(botStatusUpdate(channelChat, newMember));
-      assert.equal(deps.subscribers.get({ chatId: CHANNEL }), undefined);
+      assert.equal(await deps.subscribers.get({ chatId: CHANNEL }), undefined);
       const told = requests.filter((request) => request.method === "sendMessage");
       assert.deepEqual(told.map((request) => request.params.chat_id), [ADMIN]);
       assert.match(String(told[0]!.params.text), /News/);
@@ -265,7 +265,7 @@ describe("bot: the bot loses its place in a linked channel", () => {
     ready();
     await say("/channel add @newsch china");
     const requests = await handle(botStatusUpdate(channelChat, { status: "administrator", can_post_messages: true, can_be_edited: false }));
-    assert.deepEqual(deps.subscribers.get({ chatId: CHANNEL })?.topics, ["china"]);
+    assert.deepEqual((await deps.subscribers.get({ chatId: CHANNEL }))?.topics, ["china"]);
     assert.deepEqual(requests, []);
   });
 
@@ -273,7 +273,7 @@ describe("bot: the bot loses its place in a linked channel", () => {
     const { handle, deps } = await setup();
     await deps.subscribers.subscribe({ chatId: CHANNEL, kind: "channel", title: "News", home: true }, ["all"]);
     const requests = await handle(botStatusUpdate(channelChat, { status: "kicked", until_date: 0 }));
-    assert.equal(deps.subscribers.get({ chatId: CHANNEL }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: CHANNEL }), undefined);
     assert.deepEqual(requests, []);
   });
 });

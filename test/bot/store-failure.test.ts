@@ -36,7 +36,7 @@ describe("bot: a store write that fails", () => {
     assert.doesNotMatch(english[0]!, /Subscribed/);
     const russian = replies(await handle(messageUpdate("/unsubscribe china", { from: user(100, "ru") })));
     assert.match(russian[0]!, /Не удалось сохранить/);
-    assert.deepEqual(deps.subscribers.get({ chatId: 100 })?.topics, ["china"]);
+    assert.deepEqual((await deps.subscribers.get({ chatId: 100 }))?.topics, ["china"]);
   });
 
   test("a topic button answers that nothing was saved and leaves the menu as it was", async () => {
@@ -47,7 +47,7 @@ describe("bot: a store write that fails", () => {
     assert.match(String(answer?.params.text), /could not be saved/);
     assert.equal(answer?.params.show_alert, true);
     assert.equal(requests.filter((request) => request.method === "editMessageReplyMarkup").length, 0);
-    assert.equal(deps.subscribers.get({ chatId: 100 }), undefined);
+    assert.equal(await deps.subscribers.get({ chatId: 100 }), undefined);
   });
 
   test("/status shows the store failing, and healthy again once a write works", async () => {

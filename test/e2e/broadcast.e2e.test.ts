@@ -191,9 +191,9 @@ describe("broadcast to 600 chats through Telegram's flood limits", () => {
 
       await stopGracefully(bot);
       const { subscribers, outbox } = await readStore(h.env().STORE_URL!);
-      for (const { chatId } of blocked) assert.equal(subscribers.get({ chatId }), undefined, `blocked chat ${chatId} is unsubscribed`);
-      assert.equal(subscribers.get({ chatId: oldGroup }), undefined, "nothing is left at the old group id");
-      assert.equal(subscribers.get({ chatId: newGroup })?.kind, "supergroup", "the group's subscription moved");
+      for (const { chatId } of blocked) assert.equal(await subscribers.get({ chatId }), undefined, `blocked chat ${chatId} is unsubscribed`);
+      assert.equal(await subscribers.get({ chatId: oldGroup }), undefined, "nothing is left at the old group id");
+      assert.equal((await subscribers.get({ chatId: newGroup }))?.kind, "supergroup", "the group's subscription moved");
       assert.equal(subscribers.size, live.length + 1);
       assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 }, "the outbox is empty");
     } finally {

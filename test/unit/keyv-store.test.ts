@@ -173,7 +173,7 @@ describe("SQLite reads", () => {
     );
     const opened = await Subscribers.open(subscribers);
     assert.equal(opened.size, 40_000);
-    assert.deepEqual(opened.get({ chatId: 140_000 }), { chatId: 140_000, kind: "private", topics: ["all"], since: 1 });
+    assert.deepEqual(await opened.get({ chatId: 140_000 }), { chatId: 140_000, kind: "private", topics: ["all"], since: 1 });
   });
 
   test("reads what Keyv's own iterator reads: keys without the prefix, colons kept, other prefixes left out", async () => {

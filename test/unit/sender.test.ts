@@ -145,8 +145,8 @@ describe("Sender", () => {
 
     assert.equal(telegram.calls("sendMessage").filter(isSendTo(5)).length, 1, "no more sends after the first 403");
     assert.equal(telegram.calls("sendMessage").filter(isSendTo(6)).length, 3);
-    assert.equal(subscribers.get({ chatId: 5 }), undefined);
-    assert.ok(subscribers.get({ chatId: 6 }));
+    assert.equal(await subscribers.get({ chatId: 5 }), undefined);
+    assert.ok(await subscribers.get({ chatId: 6 }));
     assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 }, "the dropped deliveries are completed");
     assert.equal(sender.stats.failures.gone, 1);
   });
@@ -166,8 +166,8 @@ describe("Sender", () => {
     assert.equal(moved.length, 2, "both messages re-sent to the new id");
     assert.match(String(moved[0]!.params.text), new RegExp(first.item.title));
     assert.match(String(moved[1]!.params.text), new RegExp(second.item.title));
-    assert.equal(subscribers.get({ chatId: -5 }), undefined);
-    assert.deepEqual(subscribers.get({ chatId: -1005 })?.topics, ["all"]);
+    assert.equal(await subscribers.get({ chatId: -5 }), undefined);
+    assert.deepEqual((await subscribers.get({ chatId: -1005 }))?.topics, ["all"]);
     assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
 
     // Later deliveries addressed to the old id (e.g. recovered from the outbox) go to the new one.
@@ -217,8 +217,8 @@ describe("Sender", () => {
     await deliver([makeJob(threads, makeItem({ key: "first" })), makeJob(threads, makeItem({ key: "second" }))]);
     sender.start();
     await sender.idle();
-    assert.equal(subscribers.get({ chatId: -100, threadId: 7 }), undefined);
-    assert.deepEqual(subscribers.get({ chatId: -100, threadId: 8 })?.topics, ["all"]);
+    assert.equal(await subscribers.get({ chatId: -100, threadId: 7 }), undefined);
+    assert.deepEqual((await subscribers.get({ chatId: -100, threadId: 8 }))?.topics, ["all"]);
     const toThread = (threadId: number) => telegram.calls("sendMessage").filter((request) => request.params.message_thread_id === threadId).length;
     assert.equal(toThread(7), 1, "the topic's second message is dropped, not tried again");
     assert.equal(toThread(8), 2);

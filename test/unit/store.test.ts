@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type Keyv from "keyv";
 import { NAMESPACES, openNamespaces, type Namespace } from "../../src/store/keyv.js";
+import { readAll } from "../../src/store/guard.js";
 import { ConfigError } from "../../src/config/errors.js";
 import { SeenItems } from "../../src/items/seen.js";
 import { RecentItems } from "../../src/items/recent.js";
@@ -115,30 +116,32 @@ describe("state in a SQLite store, across reopening", () => {
       unchanged: [],
     });
     assert.deepEqual(await subscribers.subscribe({ chatId: 1, kind: "private" }, ["china", "world"], 9), { changed: ["world"], unchanged: ["china"] });
-    assert.deepEqual(subscribers.get({ chatId: 1 }), { chatId: 1, kind: "private", language: "ru", topics: ["china", "science", "world"], since: 5 });
+    assert.deepEqual(await subscribers.get({ chatId: 1 }), { chatId: 1, kind: "private", language: "ru", topics: ["china", "science", "world"], since: 5 });
 
     await subscribers.subscribe({ chatId: -100, kind: "supergroup", title: "Group" }, ["all"]);
     await subscribers.subscribe({ chatId: -100, threadId: 7, kind: "supergroup" }, ["science"]);
     await subscribers.subscribe({ chatId: 2, kind: "private" }, ["sport"]);
     assert.equal(subscribers.size, 4);
-    assert.equal(subscribers.get({ chatId: -100, threadId: 7 })?.threadId, 7);
+    assert.equal((await subscribers.get({ chatId: -100, threadId: 7 }))?.threadId, 7);
     assert.equal(recipientKey({ chatId: -100, threadId: 7 }), "-100:7");
 
     const keys = (list: { chatId: number; threadId?: number }[]) => list.map(recipientKey).sort();
-    assert.deepEqual(keys(subscribers.following(["china"])), ["-100", "1"], "all follows every topic");
-    assert.deepEqual(keys(subscribers.following(["science", "china"])), ["-100", "-100:7", "1"], "each subscriber once");
-    assert.deepEqual(keys(subscribers.following(["weather"])), ["-100"]);
-    assert.deepEqual(keys(subscribers.ofChat(-100)), ["-100", "-100:7"]);
+    assert.deepEqual(keys(await subscribers.following(["china"])), ["-100", "1"], "all follows every topic");
+    assert.deepEqual(keys(await subscribers.following(["science", "china"])), ["-100", "-100:7", "1"], "each subscriber once");
+    assert.deepEqual(keys(await subscribers.following(["weather"])), ["-100"]);
+    assert.deepEqual(keys(await subscribers.ofChat(-100)), ["-100", "-100:7"]);
 
     assert.deepEqual(await subscribers.unsubscribe({ chatId: 1 }, ["science", "sport"]), { changed: ["science"], unchanged: ["sport"] });
-    assert.deepEqual(subscribers.get({ chatId: 1 })?.topics, ["china", "world"]);
+    assert.deepEqual((await subscribers.get({ chatId: 1 }))?.topics, ["china", "world"]);
     assert.deepEqual(await subscribers.unsubscribe({ chatId: 2 }, ["all"]), { changed: ["sport"], unchanged: [] });
-    assert.equal(subscribers.get({ chatId: 2 }), undefined, "no topics left, no subscriber");
+    assert.equal(await subscribers.get({ chatId: 2 }), undefined, "no topics left, no subscriber");
     assert.deepEqual(await subscribers.unsubscribe({ chatId: 3 }, ["china"]), { changed: [], unchanged: ["china"] });
 
-    const reloaded = await Subscribers.open((await store.open()).subscribers);
-    assert.deepEqual(keys(reloaded.all()), ["-100", "-100:7", "1"]);
-    assert.deepEqual(reloaded.get({ chatId: 1 }), subscribers.get({ chatId: 1 }));
+    const reopened = (await store.open()).subscribers;
+    assert.deepEqual([...(await readAll(reopened)).keys()].sort(), ["-100", "-100:7", "1"]);
+    assert.equal(((await reopened.get("1")) as { version?: number }).version, 1, "records carry their layout version");
+    const reloaded = await Subscribers.open(reopened);
+    assert.deepEqual(await reloaded.get({ chatId: 1 }), await subscribers.get({ chatId: 1 }));
   });
 
   test("Subscribers: removeChat and migrateChat persist", async () => {
@@ -150,17 +153,18 @@ describe("state in a SQLite store, across reopening", () => {
     await subscribers.subscribe({ chatId: 8, kind: "private" }, ["all"], 3);
 
     await subscribers.migrateChat(-5, -1005);
-    assert.deepEqual(subscribers.ofChat(-5), []);
-    assert.deepEqual(subscribers.get({ chatId: -1005 }), { chatId: -1005, kind: "supergroup", title: "Old group", topics: ["china"], since: 1 });
-    assert.equal(subscribers.get({ chatId: -1005, threadId: 3 })?.kind, "supergroup");
+    assert.deepEqual(await subscribers.ofChat(-5), []);
+    assert.deepEqual(await subscribers.get({ chatId: -1005 }), { chatId: -1005, kind: "supergroup", title: "Old group", topics: ["china"], since: 1 });
+    assert.equal((await subscribers.get({ chatId: -1005, threadId: 3 }))?.kind, "supergroup");
 
     const removed = await subscribers.removeChat(8);
     assert.deepEqual(removed.map((subscriber) => subscriber.chatId), [8]);
     assert.deepEqual(await subscribers.removeChat(8), []);
 
-    const reloaded = await Subscribers.open((await store.open()).subscribers);
-    assert.deepEqual(reloaded.all().map(recipientKey).sort(), ["-1005", "-1005:3"]);
-    assert.equal(reloaded.get({ chatId: -1005 })?.since, 1);
+    const reopened = (await store.open()).subscribers;
+    assert.deepEqual([...(await readAll(reopened)).keys()].sort(), ["-1005", "-1005:3"]);
+    const reloaded = await Subscribers.open(reopened);
+    assert.equal((await reloaded.get({ chatId: -1005 }))?.since, 1);
   });
 
   test("Subscribers: concurrent changes to one chat are not lost", async () => {
@@ -171,19 +175,19 @@ describe("state in a SQLite store, across reopening", () => {
       subscribers.subscribe({ chatId: 77, kind: "private" }, ["science"]),
       subscribers.subscribe({ chatId: 77, kind: "private" }, ["world"]),
     ]);
-    assert.deepEqual(subscribers.get({ chatId: 77 })?.topics, ["china", "science", "world"]);
+    assert.deepEqual((await subscribers.get({ chatId: 77 }))?.topics, ["china", "science", "world"]);
     const reloaded = await Subscribers.open((await store.open()).subscribers);
-    assert.deepEqual(reloaded.get({ chatId: 77 })?.topics, ["china", "science", "world"]);
+    assert.deepEqual((await reloaded.get({ chatId: 77 }))?.topics, ["china", "science", "world"]);
     await subscribers.removeChat(77);
   });
 
   test("Subscribers.update replaces settings", async () => {
     const namespaces = await store.open();
     const subscribers = await Subscribers.open(namespaces.subscribers);
-    const current = subscribers.get({ chatId: -1005 })!;
+    const current = (await subscribers.get({ chatId: -1005 }))!;
     await subscribers.update({ ...current, language: "ru" });
     const reloaded = await Subscribers.open((await store.open()).subscribers);
-    assert.equal(reloaded.get({ chatId: -1005 })?.language, "ru");
+    assert.equal((await reloaded.get({ chatId: -1005 }))?.language, "ru");
   });
 
   test("FeedStates: new feeds start empty, states survive reopening", async () => {
@@ -195,8 +199,8 @@ describe("state in a SQLite store, across reopening", () => {
     assert.equal(states.get("a").itemsSeen, 12);
 
     const reopened = await FeedStates.open((await store.open()).feeds, [feed("a"), feed("b"), feed("c")]);
-    assert.deepEqual(reopened.get("a"), { baselined: true, failures: 0, itemsSeen: 12, etag: '"v1"', lastPollAt: 100, scope: "//a.example/rss" });
-    assert.equal(reopened.get("b").lastError, "HTTP 500");
-    assert.deepEqual(reopened.get("c"), { baselined: false, failures: 0, itemsSeen: 0, scope: "//c.example/rss" });
+    assert.deepEqual(await reopened.get("a"), { baselined: true, failures: 0, itemsSeen: 12, etag: '"v1"', lastPollAt: 100, scope: "//a.example/rss" });
+    assert.equal((await reopened.get("b")).lastError, "HTTP 500");
+    assert.deepEqual(await reopened.get("c"), { baselined: false, failures: 0, itemsSeen: 0, scope: "//c.example/rss" });
   });
 });

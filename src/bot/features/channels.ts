@@ -102,17 +102,16 @@ export function channelsFeature(deps: BotDeps): Composer<BotContext> {
     }
     const linking = { chatId: channel.id, kind: "channel", title, linkedBy: ctx.from.id, language: ctx.locale, home: action === "home" } as const;
     if (!(await saveOrTell(ctx, () => deps.subscribers.subscribe(linking, topics)))) return;
-    const linked = deps.subscribers.get({ chatId: channel.id })!;
-    await ctx.reply(
-      action === "home" ? ctx.t.channelHome(title, linked.topics.join(", ")) : ctx.t.channelLinked(title, linked.topics.join(", ")),
-    );
+    // Read back: the link may have had topics before. (Ended meanwhile by another instance: the topics asked.)
+    const linked = (await deps.subscribers.get({ chatId: channel.id }))?.topics ?? topics;
+    await ctx.reply(action === "home" ? ctx.t.channelHome(title, linked.join(", ")) : ctx.t.channelLinked(title, linked.join(", ")));
   });
 
   // Linking needs the user's own admin rights, checked in a private chat; say so elsewhere.
   feature.chatType(["group", "supergroup"]).command(["channel", "channels"], (ctx) => ctx.reply(ctx.t.channelUsage));
 
   privateChats.command("channels", async (ctx) => {
-    const mine = deps.subscribers.all().filter((subscriber) => subscriber.kind === "channel" && subscriber.linkedBy === ctx.from.id);
+    const mine = await deps.subscribers.linkedBy(ctx.from.id);
     await ctx.reply(
       mine.length === 0
         ? ctx.t.channelsNone

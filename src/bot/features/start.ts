@@ -14,7 +14,7 @@ export function startFeature(deps: BotDeps): Composer<BotContext> {
 
   feature.command("start", async (ctx) => {
     const name = ctx.from?.first_name ?? (ctx.chat && "title" in ctx.chat ? ctx.chat.title : undefined) ?? "there";
-    const subscriber = deps.subscribers.get(subscriberTarget(ctx));
+    const subscriber = await deps.subscribers.get(subscriberTarget(ctx));
     await ctx.reply(ctx.t.start(escapeHtml(name)), {
       parse_mode: "HTML",
       reply_markup: topicsKeyboard(deps, subscriber, ctx.t.allTopics),

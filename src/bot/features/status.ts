@@ -32,7 +32,8 @@ function storeLine(outage: OutageState | undefined, t: Messages, now: number): s
 }
 
 /** The status report as HTML messages. */
-function statusReport(deps: BotDeps, t: Messages, now = Date.now()): string[] {
+async function statusReport(deps: BotDeps, t: Messages, now = Date.now()): Promise<string[]> {
+  const subscribers = await deps.subscribers.count();
   const { jobs, deliveries } = deps.outbox.size;
   const stats = deps.sender.stats;
   const lastMinute = deps.sender.sentLastMinute();
@@ -40,7 +41,7 @@ function statusReport(deps: BotDeps, t: Messages, now = Date.now()): string[] {
   const { granted, tooManyRequests, expired } = deps.budget.stats;
   const summary = [
     storeLine(deps.store.state, t, now),
-    `<b>Subscribers</b>: ${deps.subscribers.size}`,
+    `<b>Subscribers</b>: ${subscribers}`,
     `<b>Queue</b>: ${deliveries} messages in ${jobs} items`,
     `<b>Sent</b>: ${stats.sent} (${lastMinute} in the last minute), 429s: ${stats.tooManyRequests}`,
     `<b>Failures</b>: ${escapeHtml(failures)}`,
@@ -66,7 +67,7 @@ export function statusFeature(deps: BotDeps): Composer<BotContext> {
       await ctx.reply(ctx.t.adminOnly);
       return;
     }
-    for (const text of statusReport(deps, ctx.t)) await ctx.reply(text, { parse_mode: "HTML" });
+    for (const text of await statusReport(deps, ctx.t)) await ctx.reply(text, { parse_mode: "HTML" });
   });
   return feature;
 }

@@ -51,7 +51,7 @@ export function subscriptionsFeature(deps: BotDeps): Composer<BotContext> {
   const feature = new Composer<BotContext>();
 
   feature.command("topics", async (ctx) => {
-    const subscriber = deps.subscribers.get(subscriberTarget(ctx));
+    const subscriber = await deps.subscribers.get(subscriberTarget(ctx));
     const header = deps.topics.length > 0 ? ctx.t.topicsHeader : ctx.t.topicsNone;
     await ctx.reply(header, { reply_markup: topicsKeyboard(deps, subscriber, ctx.t.allTopics) });
   });
@@ -87,7 +87,7 @@ export function subscriptionsFeature(deps: BotDeps): Composer<BotContext> {
   feature.command("unsubscribe", changeTopics(false));
 
   feature.command("subscriptions", async (ctx) => {
-    const subscriber = deps.subscribers.get(subscriberTarget(ctx));
+    const subscriber = await deps.subscribers.get(subscriberTarget(ctx));
     if (!subscriber || subscriber.topics.length === 0) {
       await ctx.reply(ctx.t.noSubscriptions);
       return;

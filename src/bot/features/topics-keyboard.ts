@@ -46,13 +46,13 @@ export function topicsKeyboardFeature(deps: BotDeps): Composer<BotContext> {
       return;
     }
     const target = subscriberTarget(ctx);
-    const current = deps.subscribers.get(target);
+    const current = await deps.subscribers.get(target);
     const following = current?.topics.includes(topic) ?? false;
     const saved = await saveOrTell(ctx, () => (following ? deps.subscribers.unsubscribe(target, [topic]) : deps.subscribers.subscribe(target, [topic])));
     if (!saved) return;
     await ctx.answerCallbackQuery({ text: following ? ctx.t.unsubscribed(topic) : ctx.t.subscribed(topic) });
     await ctx
-      .editMessageReplyMarkup({ reply_markup: topicsKeyboard(deps, deps.subscribers.get(target), ctx.t.allTopics) })
+      .editMessageReplyMarkup({ reply_markup: topicsKeyboard(deps, await deps.subscribers.get(target), ctx.t.allTopics) })
       .catch((error) => ctx.logger.debug({ err: error }, "topic menu not redrawn"));
   });
   return feature;
