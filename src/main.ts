@@ -22,6 +22,7 @@ import { Subscribers } from "./delivery/subscribers.js";
 import { addressPolicy } from "./feeds/address-policy.js";
 import { FeedStates } from "./feeds/feed-state.js";
 import { Outage } from "./health/outage.js";
+import { PostgresRecent } from "./items/postgres-recent.js";
 import { RecentItems } from "./items/recent.js";
 import { SeenItems } from "./items/seen.js";
 import { AdminNotifier } from "./poller/admin-alerts.js";
@@ -30,7 +31,8 @@ import { StoreEpoch } from "./store/epoch.js";
 import { startHttp } from "./http/instance.js";
 import { Metrics, queueReading } from "./metrics/metrics.js";
 import { takeInstanceLease } from "./store/instance-lease.js";
-import { closeNamespaces, openNamespaces, sweepPeriodically } from "./store/keyv.js";
+import { closeNamespaces, openNamespaces, postgresOf, sweepPeriodically } from "./store/keyv.js";
+import { migrate } from "./store/postgres.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
 
@@ -135,14 +137,17 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   const broadcastApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   const alertApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   alertApi.config.use(budgetTransformer(budget, "alert"));
+  // On PostgreSQL the instances share newswire's own tables, migrated first.
+  const database = postgresOf(store);
+  if (database) await migrate(database.pool, logger.child({ part: "store" }));
   const [seen, recent, feedStates, subscribers, outbox] = await Promise.all([
     new SeenItems(store.seen),
-    RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
+    database ? new PostgresRecent(database) : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
     FeedStates.open(store.feeds, catalog.feeds),
     Subscribers.open(store.subscribers),
     Outbox.open(store.outbox),
   ]);
-  const hasData = subscribers.size > 0 || outbox.size.jobs > 0 || recent.size > 0 || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
+  const hasData = subscribers.size > 0 || outbox.size.jobs > 0 || !(await recent.isEmpty()) || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
   const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
   if (found === "empty") {
     logger.warn(
