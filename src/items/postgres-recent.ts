@@ -27,10 +27,11 @@ const INSERT = `
   ORDER BY item ->> 'key'
   ON CONFLICT (key) DO NOTHING`;
 
-/** Rows past their time, and rows older than the newest `$2 + 1` (ties with the last kept stay). */
+/** Rows past their time, and rows older than the newest `$2 + 1` of the others (ties with the last kept stay). */
 const TRIM = `
   DELETE FROM newswire_recent_items
-  WHERE expires_at <= $1 OR at < (SELECT at FROM newswire_recent_items ORDER BY at DESC LIMIT 1 OFFSET $2)`;
+  WHERE expires_at <= $1
+    OR at < (SELECT at FROM newswire_recent_items WHERE expires_at > $1 ORDER BY at DESC LIMIT 1 OFFSET $2)`;
 
 const LATEST = `
   SELECT item FROM newswire_recent_items
