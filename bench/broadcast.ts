@@ -16,11 +16,13 @@
  * was, peak RSS of the process (fake included), and the load average (2-core CI machines are
  * shared: the limits-off numbers move with it; the runs go round robin so that load hits all).
  *
- * Run: node --import tsx bench/broadcast.ts [scenario name filter, e.g. "limits off"]
+ * Run: node --import tsx bench/broadcast.ts [scenario name filter, e.g. "limits off"] [--chats N] [--runs N]
+ * (--chats and --runs replace every chosen scenario's own, e.g. `"limits off, 32" --chats 100000 --runs 3`).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker } from "node:worker_threads";
 import { Api } from "grammy";
 import Keyv from "keyv";
@@ -36,6 +38,8 @@ import { openNamespaces, type Namespace } from "../src/store/keyv.js";
 import { startFakeTelegram, type FloodLimitOptions } from "../test/support/fake-telegram.js";
 
 const RUNS = 5;
+/** Subscriptions written at once while a run is set up. */
+const SUBSCRIBE_CHUNK = 1_000;
 const NO_PACING: PacingLimits = { perSecond: 100_000, privateIntervalMs: 0, groupIntervalMs: 0 };
 
 interface Scenario {
@@ -176,9 +180,11 @@ async function run(telegram: RemoteTelegram, store: Store, scenario: Scenario): 
   await telegram.ask("reset", scenario.fake);
   await store.subscribers.clear();
   const subscribers = await Subscribers.open(store.subscribers);
-  await Promise.all(
-    Array.from({ length: scenario.chats }, (_, index) => subscribers.subscribe({ chatId: 10_001 + index, kind: "private" }, ["all"])),
-  );
+  // In chunks: 100,000 writes queued at once wait past the store's deadline.
+  for (let from = 0; from < scenario.chats; from += SUBSCRIBE_CHUNK) {
+    const chunk = Math.min(SUBSCRIBE_CHUNK, scenario.chats - from);
+    await Promise.all(Array.from({ length: chunk }, (_, index) => subscribers.subscribe({ chatId: 10_001 + from + index, kind: "private" }, ["all"])));
+  }
   const progress = timeProgressWrites(store.outbox);
   const outbox = await Outbox.open(store.outbox);
   const api = new Api(telegram.token, { apiRoot: telegram.apiRoot });
@@ -255,12 +261,19 @@ function report(scenario: Scenario, results: readonly RunResult[]): void {
 }
 
 async function main(): Promise<void> {
-  const filter = process.argv[2];
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { chats: { type: "string" }, runs: { type: "string" } } });
+  const [filter] = positionals;
   const telegram = await RemoteTelegram.start();
   // One store for every run: opening a fresh SQLite file is not what is measured here.
   const dir = mkdtempSync(join(tmpdir(), "newswire-bench-"));
   const store = await openNamespaces(`sqlite://${join(dir, "bench.sqlite")}`);
-  const chosen = scenarios.filter(({ name }) => !filter || name.includes(filter));
+  const chosen = scenarios
+    .filter(({ name }) => !filter || name.includes(filter))
+    .map((scenario) => ({
+      ...scenario,
+      ...(values.chats ? { chats: Number(values.chats) } : {}),
+      ...(values.runs ? { runs: Number(values.runs) } : {}),
+    }));
   const results = new Map<Scenario, RunResult[]>(chosen.map((scenario) => [scenario, []]));
   console.log(`load average at start: ${loadavg().map((load) => load.toFixed(2)).join(", ")} (${availableParallelism()} cores)`);
   try {

@@ -23,6 +23,7 @@ import { Subscribers, type SubscriberStore } from "./delivery/subscribers.js";
 import { addressPolicy } from "./feeds/address-policy.js";
 import { FeedStates } from "./feeds/feed-state.js";
 import { Outage } from "./health/outage.js";
+import { PostgresRecent } from "./items/postgres-recent.js";
 import { RecentItems } from "./items/recent.js";
 import { SeenItems } from "./items/seen.js";
 import { AdminNotifier } from "./poller/admin-alerts.js";
@@ -143,12 +144,12 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   alertApi.config.use(budgetTransformer(budget, "alert"));
   const [seen, recent, feedStates, subscribers, outbox] = await Promise.all([
     new SeenItems(store.seen),
-    RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
+    database ? new PostgresRecent(database) : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
     FeedStates.open(store.feeds, catalog.feeds),
     database ? new PostgresSubscribers(database) : Subscribers.open(store.subscribers),
     Outbox.open(store.outbox),
   ]);
-  const hasData = (await subscribers.count()) > 0 || outbox.size.jobs > 0 || recent.size > 0 || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
+  const hasData = (await subscribers.count()) > 0 || outbox.size.jobs > 0 || !(await recent.isEmpty()) || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
   const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
   if (found === "empty") {
     logger.warn(

@@ -10,7 +10,7 @@ import type { Sender } from "../delivery/sender.js";
 import type { SubscriberStore } from "../delivery/subscribers.js";
 import type { FeedStates } from "../feeds/feed-state.js";
 import type { Outage } from "../health/outage.js";
-import type { RecentItems } from "../items/recent.js";
+import type { RecentStore } from "../items/recent-store.js";
 import type { TopicDefinition } from "../topics/topics.js";
 
 /** The bot's dependencies. */
@@ -20,7 +20,7 @@ export interface BotDeps {
   topics: readonly TopicDefinition[];
   feeds: readonly FeedDefinition[];
   subscribers: SubscriberStore;
-  recent: RecentItems;
+  recent: RecentStore;
   feedStates: FeedStates;
   outbox: Outbox;
   sender: Sender;

@@ -8,6 +8,7 @@ import type Keyv from "keyv";
 import { ALL_TOPIC } from "../topics/topics.js";
 import { coalesce, type CoalescedWrite } from "../store/coalesce.js";
 import type { Item } from "./item.js";
+import { RECENT_LIMIT, RECENT_TTL_MS, type RecentStore } from "./recent-store.js";
 
 interface RecentEntry {
   key: string;
@@ -16,15 +17,11 @@ interface RecentEntry {
 }
 
 const INDEX_KEY = "index";
-/** Enough for `/latest 20 TOPIC` on a quiet topic among busy ones. */
-const INDEX_SIZE = 2_000;
-/** An item outlives its place in the index only as long as someone may still ask for it. */
-const ITEM_TTL_MS = 30 * 24 * 60 * 60 * 1000;
 /** How long index changes wait to be persisted together. */
 const PERSIST_DELAY_MS = 500;
 
-/** The recent-items index over the store's `items` and `recent` namespaces. */
-export class RecentItems {
+/** The recent-items index over the store's `items` and `recent` namespaces: the SQLite and Redis side (one instance). */
+export class RecentItems implements RecentStore {
   private readonly persistIndex: CoalescedWrite;
   private pendingPersist: NodeJS.Timeout | undefined;
 
@@ -45,14 +42,14 @@ export class RecentItems {
   /** Stores items and puts them in the index by publication time. */
   async add(items: readonly Item[]): Promise<void> {
     if (items.length === 0) return;
-    await this.items.setMany(items.map((item) => ({ key: item.key, value: item, ttl: ITEM_TTL_MS })));
+    await this.items.setMany(items.map((item) => ({ key: item.key, value: item, ttl: RECENT_TTL_MS })));
     const added = new Set(items.map((item) => item.key));
     this.index = [
       ...this.index.filter((entry) => !added.has(entry.key)),
       ...items.map(({ key, topics, publishedAt }) => ({ key, topics, publishedAt })),
     ]
       .sort((a, b) => b.publishedAt - a.publishedAt)
-      .slice(0, INDEX_SIZE);
+      .slice(0, RECENT_LIMIT);
     this.pendingPersist ??= setTimeout(() => this.flush().catch(this.onPersistError), PERSIST_DELAY_MS).unref();
   }
 
@@ -72,6 +69,10 @@ export class RecentItems {
     if (keys.length === 0) return [];
     const items = await this.items.getMany<Item>(keys);
     return items.filter((item): item is Item => item !== undefined);
+  }
+
+  async isEmpty(): Promise<boolean> {
+    return this.index.length === 0;
   }
 
   /** How many items the index holds. */

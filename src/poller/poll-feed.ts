@@ -14,7 +14,7 @@ import type { FeedState, FeedStates } from "../feeds/feed-state.js";
 import { parseFeed } from "../feeds/parse.js";
 import { identityKeys } from "../items/identity.js";
 import type { FeedEntry, Item } from "../items/item.js";
-import type { RecentItems } from "../items/recent.js";
+import type { RecentStore } from "../items/recent-store.js";
 import { SEEN_REFRESH_MS, type SeenItems } from "../items/seen.js";
 import { chooseText } from "../summaries/choose-text.js";
 import { extractPage } from "../summaries/extract-pool.js";
@@ -35,7 +35,7 @@ export interface AdminAlerts {
 export interface PollDeps {
   feedStates: FeedStates;
   seen: SeenItems;
-  recent: RecentItems;
+  recent: RecentStore;
   dispatcher: Dispatcher;
   topics: TopicMatcher;
   logger: Logger;

@@ -1,0 +1,77 @@
+/**
+ * Recent items on PostgreSQL: one table every instance on the database shares, so `/latest` on any
+ * instance lists the items every instance polled. An item is one row (its key the primary key, so
+ * one item polled by two instances is stored once); `/latest` is one indexed query; each add trims
+ * the table to the retention the Keyv side keeps (the newest RECENT_LIMIT, none older than
+ * RECENT_TTL_MS since stored), so the table stays small and the trim cheap.
+ */
+import type { Postgres } from "../store/postgres.js";
+import { ALL_TOPIC } from "../topics/topics.js";
+import type { Item } from "./item.js";
+import { RECENT_LIMIT, RECENT_TTL_MS, type RecentStore } from "./recent-store.js";
+
+/**
+ * The format of the stored item (the `Item` interface): raised when it changes incompatibly, so
+ * rows written by older instances can be told apart.
+ */
+const ITEM_VERSION = 1;
+
+/**
+ * The columns are taken from each item of the batch (one JSON parameter); rows go in key order, so
+ * two instances inserting overlapping batches wait for each other instead of deadlocking.
+ */
+const INSERT = `
+  INSERT INTO newswire_recent_items (key, at, topics, item, version, expires_at)
+  SELECT item ->> 'key', (item ->> 'publishedAt')::bigint, ARRAY(SELECT jsonb_array_elements_text(item -> 'topics')), item, $2, $3
+  FROM jsonb_array_elements($1::jsonb) AS item
+  ORDER BY item ->> 'key'
+  ON CONFLICT (key) DO NOTHING`;
+
+/** Rows past their time, and rows older than the newest `$2 + 1` of the others (ties with the last kept stay). */
+const TRIM = `
+  DELETE FROM newswire_recent_items
+  WHERE expires_at <= $1
+    OR at < (SELECT at FROM newswire_recent_items WHERE expires_at > $1 ORDER BY at DESC LIMIT 1 OFFSET $2)`;
+
+const LATEST = `
+  SELECT item FROM newswire_recent_items
+  WHERE expires_at > $1
+  ORDER BY at DESC, key LIMIT $2`;
+
+const LATEST_OF_TOPIC = `
+  SELECT item FROM newswire_recent_items
+  WHERE expires_at > $1 AND topics @> ARRAY[$3::text]
+  ORDER BY at DESC, key LIMIT $2`;
+
+const ANY = "SELECT EXISTS (SELECT 1 FROM newswire_recent_items) AS held";
+
+/** Recent items in the table `newswire_recent_items` (migrations/1764670000004_recent_items.sql). */
+export class PostgresRecent implements RecentStore {
+  /** `now` is the clock items' retention is counted on. */
+  constructor(
+    private readonly database: Postgres,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async add(items: readonly Item[]): Promise<void> {
+    if (items.length === 0) return;
+    const now = this.now();
+    await this.database.query(INSERT, [JSON.stringify(items), ITEM_VERSION, now + RECENT_TTL_MS]);
+    await this.database.query(TRIM, [now, RECENT_LIMIT - 1]);
+  }
+
+  async latest(count: number, topic = ALL_TOPIC): Promise<Item[]> {
+    const rows = topic === ALL_TOPIC
+      ? await this.database.query<{ item: Item }>(LATEST, [this.now(), count])
+      : await this.database.query<{ item: Item }>(LATEST_OF_TOPIC, [this.now(), count, topic]);
+    return rows.map((row) => row.item);
+  }
+
+  async isEmpty(): Promise<boolean> {
+    const [row] = await this.database.query<{ held: boolean }>(ANY);
+    return !row?.held;
+  }
+
+  /** Every add is written when it resolves: nothing waits. */
+  async flush(): Promise<void> {}
+}
