@@ -11,7 +11,7 @@
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { StoreError, withDeadline, STORE_TIMEOUT_MS, type Reporting } from "./guard.js";
+import { withDeadline, STORE_TIMEOUT_MS, type Reporting } from "./guard.js";
 
 /** A statement's runner: rows of the result. */
 export type Query = <Row extends object = Record<string, unknown>>(text: string, values?: readonly unknown[]) => Promise<Row[]>;
@@ -20,8 +20,6 @@ export type Query = <Row extends object = Record<string, unknown>>(text: string,
 export interface Postgres {
   /** One statement on a connection of the pool. */
   query: Query;
-  /** Statements in one transaction on one connection; rolled back when `work` rejects. */
-  transaction<T>(work: (query: Query) => Promise<T>): Promise<T>;
   /** The pool itself, for what needs a connection of its own (a session lock). */
   readonly pool: pg.Pool;
 }
@@ -32,45 +30,22 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations", import.m
 /** The table node-pg-migrate records applied migrations in. */
 const MIGRATIONS_TABLE = "newswire_migrations";
 
-/** A PostgreSQL over `pool`, its statements reported to `reporting` under the part `part`. */
+/** A PostgreSQL over `pool`, its statements reported to `reporting` as the store's other calls are. */
 export function postgres(pool: pg.Pool, reporting: Reporting, timeoutMs = STORE_TIMEOUT_MS): Postgres {
-  const guarded = (run: Query, part: string): Query => async (text, values) => {
+  const query: Query = async (text, values) => {
+    // A statement with a CTE may write, so only a plain SELECT counts as a read.
+    const kind = /^\s*select\b/i.test(text) ? "read" : "write";
     try {
-      const rows = await withDeadline(run(text, values), "query", timeoutMs);
-      reporting.health?.succeeded(/^\s*select\b/i.test(text) ? "read" : "write");
+      const { rows } = await withDeadline(pool.query(text, values as unknown[]), "query", timeoutMs);
+      reporting.health?.succeeded(kind);
       return rows as never;
     } catch (error) {
-      reporting.health?.failed(/^\s*select\b/i.test(text) ? "read" : "write", error);
-      reporting.failed?.(part);
-      throw error instanceof StoreError ? error : new StoreError(String(error), { cause: error });
+      reporting.health?.failed(kind, error);
+      reporting.failed?.("sql");
+      throw error;
     }
   };
-  const onPool: Query = async (text, values) => (await pool.query(text, values as unknown[])).rows as never;
-  return {
-    pool,
-    query: guarded(onPool, "sql"),
-    async transaction(work) {
-      let client: pg.PoolClient;
-      try {
-        client = await withDeadline(pool.connect(), "connect", timeoutMs);
-      } catch (error) {
-        reporting.health?.failed("write", error);
-        throw error;
-      }
-      const query = guarded(async (text, values) => (await client.query(text, values as unknown[])).rows as never, "sql");
-      try {
-        await query("BEGIN");
-        const result = await work(query);
-        await query("COMMIT");
-        return result;
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    },
-  };
+  return { pool, query };
 }
 
 /** Applies the migrations not yet applied; instances starting at once wait for each other's. */
