@@ -157,7 +157,10 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
     ctx.logger = deps.logger.child({ update: ctx.update.update_id, chat: ctx.chat?.id });
     // In a private chat the user's current Telegram language wins; a group keeps the language it
     // subscribed in (stored with its subscription), whoever speaks.
-    const subscriber = ctx.chat ? await deps.subscribers.get({ chatId: ctx.chat.id }) : undefined;
+    // A store that fails (a query on PostgreSQL) costs only the stored language, never the command.
+    const subscriber = ctx.chat
+      ? await deps.subscribers.get({ chatId: ctx.chat.id }).catch((error: Error) => void ctx.logger.warn({ err: error.message }, "chat language not read"))
+      : undefined;
     const own = ctx.chat?.type === "private" ? ctx.from?.language_code : undefined;
     ctx.locale = localeOf(own ?? subscriber?.language ?? ctx.from?.language_code);
     // Broadcasts follow too: a private subscriber who switched languages gets the news in the new one.

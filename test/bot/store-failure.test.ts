@@ -66,3 +66,17 @@ describe("bot: a store write that fails", () => {
     assert.match(russianHealthy!, /<b>Хранилище<\/b>: ✅/);
   });
 });
+
+describe("bot: a store read that fails", () => {
+  test("a command that needs no stored state still answers (the stored language is only skipped)", async () => {
+    const { deps, handle, replies } = await setup();
+    // As PostgresSubscribers fails: every read of a subscription rejects.
+    deps.subscribers.get = async () => {
+      throw new Error("store query failed: connection terminated");
+    };
+    const answer = replies(await handle(messageUpdate("/help")));
+    assert.equal(answer.length, 1);
+    assert.match(answer[0]!, /\/subscribe/);
+    assert.doesNotMatch(answer[0]!, /went wrong/);
+  });
+});
