@@ -60,6 +60,8 @@ export async function migrate(pool: pg.Pool, logger: Logger): Promise<void> {
       migrationsTable: MIGRATIONS_TABLE,
       checkOrder: true,
       singleTransaction: true,
+      // The default fails a second instance starting at once; it should wait, then find nothing to do.
+      advisoryLockMode: "wait",
       logger: { debug: () => undefined, info: () => undefined, warn: (message: string) => logger.warn(message), error: (message: string) => logger.error(message) },
     });
     if (applied.length > 0) logger.info({ migrations: applied.map((migration) => migration.name) }, "database schema migrated");
