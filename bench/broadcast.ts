@@ -203,7 +203,8 @@ async function run(telegram: RemoteTelegram, store: Store, scenario: Scenario): 
     budget: new TelegramBudget(scenario.pacing),
     ...(scenario.concurrency ? { concurrency: scenario.concurrency } : {}),
   });
-  const dispatcher = new Dispatcher(subscribers, outbox, sender);
+  const dispatcher = new Dispatcher(subscribers, outbox);
+  await outbox.startSending((deliveries) => sender.add(deliveries));
 
   let peakRss = process.memoryUsage.rss();
   const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage.rss())), 100);

@@ -1,11 +1,10 @@
 /**
  * Acceptance for delivery: new items become outbox jobs addressed to every subscriber of their
- * topics, recorded durably, then handed to the sender.
+ * topics, recorded durably; the outbox hands them to the sender (on whichever instance sends).
  */
 import type { Item } from "../items/item.js";
 import { ALL_TOPIC } from "../topics/topics.js";
 import type { Job, Outbox, Target } from "./outbox.js";
-import type { Sender } from "./sender.js";
 import type { Subscriber, SubscriberStore } from "./subscribers.js";
 
 /** An item ready for delivery, with the identity keys that mark it seen. */
@@ -40,17 +39,16 @@ export function addressItem(item: Item, subscribers: readonly Subscriber[]): Pic
   return { targets: [target(home), ...others.map((subscriber) => target(subscriber, forwards(subscriber)))], homeIndex: 0 };
 }
 
-/** Turns accepted items into outbox jobs and sender work. */
+/** Turns accepted items into outbox jobs. */
 export class Dispatcher {
   constructor(
     private readonly subscribers: SubscriberStore,
     private readonly outbox: Outbox,
-    private readonly sender: Sender,
   ) {}
 
   /**
-   * Records one job per item (in the given order, which is each chat's order of arrival) and
-   * starts sending. Resolves once the jobs are durable.
+   * Records one job per item (in the given order, which is each chat's order of arrival).
+   * Resolves once the jobs are durable.
    * @returns how many messages were queued.
    */
   async accept(accepted: readonly AcceptedItem[], now = Date.now()): Promise<number> {
@@ -64,8 +62,6 @@ export class Dispatcher {
       })),
     );
     const fresh = await this.outbox.enqueue(jobs);
-    const deliveries = fresh.flatMap((job) => job.targets.map((_, index) => ({ job, index })));
-    this.sender.add(deliveries);
-    return deliveries.length;
+    return fresh.reduce((messages, job) => messages + job.targets.length, 0);
   }
 }

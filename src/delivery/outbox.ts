@@ -8,6 +8,7 @@
 import type Keyv from "keyv";
 import type { Item } from "../items/item.js";
 import { coalesce, type CoalescedWrite } from "../store/coalesce.js";
+import { KeyvOutboxStore, type OutboxStore, type StoredJob } from "./outbox-store.js";
 import type { Subscriber } from "./subscribers.js";
 
 /** Who a job sends to: what the sender needs to address, pace and word a message. */
@@ -38,11 +39,6 @@ export interface Delivery {
   /** The target's index in `job.targets`, its bit in the progress bitset. */
   index: number;
 }
-
-const INDEX_KEY = "index";
-const jobKey = (id: string) => `job:${id}`;
-const progressKey = (id: string) => `progress:${id}`;
-const homeKey = (id: string) => `home:${id}`;
 
 /** A job's progress: which targets are done (sent, or given up on for good). */
 class Progress {
@@ -83,39 +79,93 @@ interface OpenJob {
   homeUnsaved?: boolean;
 }
 
-/** The outbox over the store's `outbox` namespace. */
+/** Hands deliveries to the sender. */
+export type Deliver = (deliveries: Delivery[]) => void;
+
+/**
+ * The outbox over an {@link OutboxStore}. Every instance records jobs in it; the one that sends
+ * (the only one on an embedded store) also tracks them: their progress, their home posts, and
+ * which deliveries are still to be made, handed to the sender exactly once each.
+ */
 export class Outbox {
+  /** The jobs this instance sends, by id. */
   private readonly jobs = new Map<string, OpenJob>();
   /** Finished jobs whose removal from the store has not been written yet (the store failed). */
   private readonly leaving = new Set<string>();
-  private readonly persistIndex: CoalescedWrite;
+  /** Jobs this instance is recording right now: tracked by {@link enqueue} itself once recorded. */
+  private readonly recording = new Set<string>();
+  /** Reads of the store under way, and the jobs removed meanwhile (which those reads may still return). */
+  private loads = 0;
+  private readonly removedWhileLoading = new Set<string>();
+  private tracking = false;
+  private deliver: Deliver | undefined;
 
-  private constructor(private readonly keyv: Keyv) {
-    this.persistIndex = coalesce(async () => {
-      await this.keyv.set(INDEX_KEY, [...this.jobs.keys()]);
-    });
+  constructor(private readonly store: OutboxStore) {}
+
+  /** An embedded outbox over the store's `outbox` namespace, tracking every unfinished job (one instance). */
+  static async open(keyv: Keyv): Promise<Outbox> {
+    const outbox = new Outbox(await KeyvOutboxStore.open(keyv));
+    await outbox.resume();
+    return outbox;
   }
 
-  /** Loads every unfinished job and its progress. */
-  static async open(keyv: Keyv): Promise<Outbox> {
-    const outbox = new Outbox(keyv);
-    const ids = (await keyv.get<string[]>(INDEX_KEY)) ?? [];
-    if (ids.length === 0) return outbox;
-    const jobs = await keyv.getMany<Job>(ids.map(jobKey));
-    const progress = await keyv.getMany<string>(ids.map(progressKey));
-    const homes = await keyv.getMany<number>(ids.map(homeKey));
-    jobs.forEach((job, position) => {
-      if (job) outbox.track(job, progress[position], homes[position]);
-    });
-    // A coalesced progress write may have saved a job's last bit just before a stop cut off the
-    // index update that removes it: such a job has nothing left to send.
-    const finished = [...outbox.jobs.values()].filter(({ progress }) => progress.remaining === 0).map(({ job }) => job.id);
-    if (finished.length > 0) {
-      for (const id of finished) outbox.jobs.delete(id);
-      await outbox.persistIndex();
-      await keyv.deleteMany(finished.flatMap((id) => [jobKey(id), progressKey(id), homeKey(id)]));
+  /** Whether this instance tracks (and so sends) the outbox's jobs. */
+  get sending(): boolean {
+    return this.tracking;
+  }
+
+  /**
+   * Makes this instance the one that sends: every unfinished job is tracked, its deliveries not
+   * yet done handed to `deliver` (in the order the jobs were recorded), and so is every job
+   * recorded from now on, here or (see {@link adopt}) by another instance.
+   */
+  async startSending(deliver: Deliver): Promise<void> {
+    await this.resume();
+    // Everything tracked so far, loaded now or recorded here before: none of it was handed on yet.
+    this.deliver = deliver;
+    deliver(this.pending());
+  }
+
+  /**
+   * Takes in the jobs other instances recorded since the last look, handing their deliveries on.
+   * @returns how many jobs were new here.
+   */
+  async adopt(): Promise<number> {
+    const deliveries = await this.resume();
+    if (deliveries.length > 0) this.deliver?.(deliveries);
+    return new Set(deliveries.map(({ job }) => job.id)).size;
+  }
+
+  /**
+   * Tracks every unfinished job of the store not tracked yet; a job whose last bit was saved just
+   * before a stop cut off its removal has nothing left to send, and is removed.
+   * @returns the deliveries not yet done of the jobs now tracked.
+   */
+  private async resume(): Promise<Delivery[]> {
+    this.tracking = true;
+    const known = (id: string) => this.jobs.has(id) || this.leaving.has(id) || this.recording.has(id) || this.removedWhileLoading.has(id);
+    this.loads++;
+    let stored: StoredJob[];
+    try {
+      stored = await this.store.load(new Set([...this.jobs.keys(), ...this.leaving, ...this.recording]));
+    } finally {
+      this.loads--;
     }
-    return outbox;
+    const taken: Job[] = [];
+    const finished: string[] = [];
+    for (const { job, progress, homeMessageId } of stored) {
+      // Recorded or finished here while the store was read.
+      if (known(job.id)) continue;
+      const open = this.track(job, progress, homeMessageId);
+      if (open.progress.remaining > 0) taken.push(job);
+      else {
+        this.jobs.delete(job.id);
+        finished.push(job.id);
+      }
+    }
+    if (this.loads === 0) this.removedWhileLoading.clear();
+    if (finished.length > 0) await this.store.remove(finished);
+    return this.deliveriesOf(taken);
   }
 
   /**
@@ -124,45 +174,48 @@ export class Outbox {
    * @returns the jobs that were new.
    */
   async enqueue(jobs: readonly Job[]): Promise<Job[]> {
-    const fresh = jobs.filter((job) => !this.jobs.has(job.id) && job.targets.length > 0);
-    if (fresh.length === 0) return [];
-    // A job record without an index entry is invisible after a restart, so records go first.
-    await this.keyv.setMany(fresh.map((job) => ({ key: jobKey(job.id), value: job })));
-    await this.keyv.deleteMany(fresh.flatMap((job) => [progressKey(job.id), homeKey(job.id)]));
-    for (const job of fresh) this.track(job);
+    const candidates = jobs.filter((job) => !this.jobs.has(job.id) && !this.recording.has(job.id) && job.targets.length > 0);
+    if (candidates.length === 0) return [];
+    for (const job of candidates) this.recording.add(job.id);
+    let fresh: Job[];
     try {
-      await this.persistIndex();
-    } catch (error) {
-      // Not accepted after all: the caller takes the items in again once the store is back.
-      for (const job of fresh) this.jobs.delete(job.id);
-      throw error;
+      const inserted = await this.store.insert(candidates);
+      fresh = candidates.filter((job) => inserted.has(job.id));
+    } finally {
+      for (const job of candidates) this.recording.delete(job.id);
+    }
+    if (this.tracking) {
+      for (const job of fresh) this.track(job);
+      if (fresh.length > 0) this.deliver?.(this.deliveriesOf(fresh));
     }
     return fresh;
   }
 
   /**
    * Writes every unfinished job held in memory back to the store (one that lost its data): its
-   * record, progress and home post, then the index, so the deliveries still go out after a restart.
+   * record, progress and home post, so the deliveries still go out after a restart.
    */
   async restore(): Promise<void> {
-    const open = [...this.jobs.values()];
-    if (open.length === 0) return;
-    await this.keyv.setMany(
-      open.flatMap(({ job, progress, homeMessageId }) => [
-        { key: jobKey(job.id), value: job },
-        { key: progressKey(job.id), value: progress.encode() },
-        ...(homeMessageId !== undefined ? [{ key: homeKey(job.id), value: homeMessageId }] : []),
-      ]),
+    await this.store.restore(
+      [...this.jobs.values()].map(({ job, progress, homeMessageId }) => ({
+        job,
+        progress: progress.encode(),
+        ...(homeMessageId !== undefined ? { homeMessageId } : {}),
+      })),
     );
-    await this.persistIndex();
   }
 
   /** Every delivery not yet done, job by job in the order they were accepted. */
   pending(): Delivery[] {
+    return this.deliveriesOf(this.openJobs());
+  }
+
+  private deliveriesOf(jobs: readonly Job[]): Delivery[] {
     const deliveries: Delivery[] = [];
-    for (const { job, progress } of this.jobs.values()) {
+    for (const job of jobs) {
+      const progress = this.jobs.get(job.id)?.progress;
       job.targets.forEach((_, index) => {
-        if (!progress.has(index)) deliveries.push({ job, index });
+        if (progress && !progress.has(index)) deliveries.push({ job, index });
       });
     }
     return deliveries;
@@ -192,9 +245,9 @@ export class Outbox {
       this.leaving.add(id);
     }
     if (!this.leaving.has(id)) return;
-    await this.persistIndex();
-    await this.keyv.deleteMany([jobKey(id), progressKey(id), homeKey(id)]);
+    await this.store.remove([id]);
     this.leaving.delete(id);
+    if (this.loads > 0) this.removedWhileLoading.add(id);
   }
 
   /**
@@ -213,7 +266,7 @@ export class Outbox {
 
   private async saveHomePost(open: OpenJob): Promise<void> {
     if (!open.homeUnsaved) return;
-    await this.keyv.set(homeKey(open.job.id), open.homeMessageId);
+    await this.store.saveHomePost(open.job.id, open.homeMessageId!);
     open.homeUnsaved = false;
   }
 
@@ -228,18 +281,18 @@ export class Outbox {
     return open.progress.has(homeIndex) ? { state: "failed" } : { state: "pending" };
   }
 
-  /** Unfinished jobs and deliveries. */
+  /** Unfinished jobs and deliveries this instance tracks. */
   get size(): { jobs: number; deliveries: number } {
     let deliveries = 0;
     for (const { progress } of this.jobs.values()) deliveries += progress.remaining;
     return { jobs: this.jobs.size, deliveries };
   }
 
-  private track(job: Job, encodedProgress?: string, homeMessageId?: number): void {
+  private track(job: Job, encodedProgress?: string, homeMessageId?: number): OpenJob {
     const progress = new Progress(job.targets.length, encodedProgress);
-    const persist = coalesce(async () => {
-      await this.keyv.set(progressKey(job.id), progress.encode());
-    });
-    this.jobs.set(job.id, { job, progress, persist, ...(homeMessageId !== undefined ? { homeMessageId } : {}) });
+    const persist = coalesce(() => this.store.saveProgress(job.id, progress.encode()));
+    const open: OpenJob = { job, progress, persist, ...(homeMessageId !== undefined ? { homeMessageId } : {}) };
+    this.jobs.set(job.id, open);
+    return open;
   }
 }
