@@ -2,8 +2,8 @@
  * How long the instance lease keeps a restart out after its holder is SIGKILLed, per store: a
  * child process takes the lease, a second taker is refused (timed), the child is SIGKILLed, and the
  * lease is taken again (timed). The baseline, in the same run, is a take on a free store. Medians
- * of 5 runs; SQLite always, Redis and PostgreSQL with TEST_REDIS_URL / TEST_POSTGRES_URL (their
- * stores are emptied: give a server of no use otherwise).
+ * of 5 runs; SQLite always, Redis with TEST_REDIS_URL (its database 11 is emptied: give a server
+ * of no use otherwise). PostgreSQL takes no instance lease (src/store/sender-lease.ts).
  *
  * Run: node --import tsx bench/instance-lease.ts
  */
@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { takeInstanceLease } from "../src/store/instance-lease.js";
-import { postgresDatabase, redisDatabase, storeServers } from "../test/support/store-servers.js";
+import { redisDatabase, storeServers } from "../test/support/store-servers.js";
 
 const RUNS = 5;
 const logger = pino({ level: "silent" });
@@ -28,7 +28,6 @@ if (process.argv[2] === "--hold") {
   const stores = [
     { name: "sqlite", url: async () => `sqlite://${join(dir, "bench.sqlite")}` },
     ...(storeServers.redis ? [{ name: "redis", url: () => redisDatabase(storeServers.redis!, 11) }] : []),
-    ...(storeServers.postgres ? [{ name: "postgres", url: () => postgresDatabase(storeServers.postgres!, "newswire_lease_bench") }] : []),
   ];
   const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
   const timed = async (work: () => Promise<unknown>) => {

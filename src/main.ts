@@ -16,6 +16,7 @@ import { createLogger } from "./logging.js";
 import { TelegramBudget } from "./delivery/budget.js";
 import { Dispatcher } from "./delivery/dispatch.js";
 import { Outbox } from "./delivery/outbox.js";
+import { PostgresOutboxStore } from "./delivery/postgres-outbox.js";
 import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS } from "./delivery/pacing.js";
 import { Sender } from "./delivery/sender.js";
 import { PostgresSubscribers } from "./delivery/postgres-subscribers.js";
@@ -32,6 +33,7 @@ import { StoreEpoch } from "./store/epoch.js";
 import { startHttp } from "./http/instance.js";
 import { Metrics, queueReading } from "./metrics/metrics.js";
 import { takeInstanceLease } from "./store/instance-lease.js";
+import { takeSenderLease, type SenderLease } from "./store/sender-lease.js";
 import { closeNamespaces, openNamespaces, postgresOf, sweepPeriodically } from "./store/keyv.js";
 import { migrate } from "./store/postgres.js";
 import { configuredSummarizer } from "./summaries/llm.js";
@@ -39,6 +41,9 @@ import { compileTopics } from "./topics/topics.js";
 
 /** Grace for the whole stop; the spec allows 10 s. */
 const STOP_DEADLINE_MS = 9_000;
+
+/** How often the sending instance on PostgreSQL takes in the jobs other instances recorded. */
+const ADOPT_EVERY_MS = 500;
 
 /**
  * Links the config file's channels (resolving `@username` to an id) with exactly the topics the file
@@ -147,7 +152,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     database ? new PostgresRecent(database) : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
     FeedStates.open(store.feeds, catalog.feeds),
     database ? new PostgresSubscribers(database) : Subscribers.open(store.subscribers),
-    Outbox.open(store.outbox),
+    database ? new Outbox(new PostgresOutboxStore(database)) : Outbox.open(store.outbox),
   ]);
   const hasData = (await subscribers.count()) > 0 || outbox.size.jobs > 0 || !(await recent.isEmpty()) || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
   const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
@@ -165,7 +170,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     paidBroadcast: settings.paidBroadcast,
     concurrency: settings.sendConcurrency,
   });
-  const dispatcher = new Dispatcher(subscribers, outbox, sender);
+  const dispatcher = new Dispatcher(subscribers, outbox);
   const bot = createBot(
     { token: settings.botToken, apiRoot: settings.apiRoot, budget, botInfo },
     {
@@ -186,12 +191,6 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   watchTelegram(bot.api, telegramHealth);
   watchTelegram(broadcastApi, telegramHealth);
   await bot.init();
-
-  // Jobs accepted before a crash: their items count as seen even if the crash came before that
-  // was recorded, and their unsent deliveries go out first.
-  await seen.remember(outbox.openJobs().flatMap((job) => job.identityKeys));
-  sender.add(outbox.pending());
-  sender.start();
 
   await linkConfiguredChannels(catalog, bot.api, bot.botInfo.id, subscribers, logger);
   await commandMenu(settings.adminIds)
@@ -228,16 +227,49 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   );
   poller.start(settings.pollCron);
 
-  // ---- updates and HTTP (PORT, WEBHOOK_URL, WEBHOOK_SECRET): src/http, src/metrics ----
-  // Webhook mode: Telegram posts updates to the HTTP server, and nothing polls. Long polling first
-  // removes a webhook left from an earlier webhook run, or Telegram would answer every poll 409.
+  // ---- sending and updates (PORT, WEBHOOK_URL, WEBHOOK_SECRET): src/http, src/metrics ----
+  // One instance sends, within the token's one budget, and (unless webhooks bring the updates)
+  // polls Telegram: on SQLite and Redis this one, on PostgreSQL the holder of the sender lease,
+  // which also takes in the jobs the other instances record. Long polling first removes a webhook
+  // left from an earlier webhook run, or Telegram would answer every poll 409.
   let runner: RunnerHandle | undefined;
-  if (!settings.webhook) {
-    await bot.api.deleteWebhook({ drop_pending_updates: false });
-    runner = run(bot, { runner: { silent: true } });
+  let adopting: NodeJS.Timeout | undefined;
+  const becomeSender = async () => {
+    await outbox.startSending((deliveries) => sender.add(deliveries));
+    // Jobs accepted before a crash: their items count as seen even if the crash came before that
+    // was recorded, and their unsent deliveries go out first.
+    await seen.remember(outbox.openJobs().flatMap((job) => job.identityKeys));
+    sender.start();
+    if (database) {
+      adopting = setInterval(() => {
+        outbox.adopt().catch(() => undefined);
+      }, ADOPT_EVERY_MS);
+    }
+    if (!settings.webhook) {
+      await bot.api.deleteWebhook({ drop_pending_updates: false });
+      runner = run(bot, { runner: { silent: true } });
+    }
+  };
+  let senderLease: SenderLease | undefined;
+  if (database) {
+    senderLease = takeSenderLease(settings.storeUrl, {
+      logger: logger.child({ part: "sender" }),
+      acquired: () =>
+        void becomeSender().catch((error: unknown) => {
+          logger.error({ err: error }, "could not start sending; stopping so that another instance takes over");
+          stopSelf();
+        }),
+      lost: stopSelf,
+    });
+  } else {
+    await becomeSender();
   }
+  const part = () => {
+    const sending = outbox.sending;
+    return { role: settings.webhook ? ("webhook" as const) : sending ? ("long-polling" as const) : ("standby" as const), sending };
+  };
   const http = metrics && settings.port !== undefined
-    ? await startHttp(settings.port, settings.webhook, { bot, probeApi: new Api(settings.botToken, { apiRoot: settings.apiRoot }), store: store.feeds, storeHealth, poller, metrics, part: () => ({ role: settings.webhook ? "webhook" : "long-polling", sending: true }), logger: logger.child({ part: "http" }) })
+    ? await startHttp(settings.port, settings.webhook, { bot, probeApi: new Api(settings.botToken, { apiRoot: settings.apiRoot }), store: store.feeds, storeHealth, poller, metrics, part, logger: logger.child({ part: "http" }) })
     : undefined;
   if (metrics) {
     // Replies and alerts are counted after their budget's waits and retries: their final outcome.
@@ -245,15 +277,17 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     metrics.observeQueue(() => queueReading(outbox));
     metrics.observeBudget(() => budget.stats);
   }
-  // ---- end of updates and HTTP ----
+  // ---- end of sending and updates ----
   logger.info(
     { bot: bot.botInfo.username, feeds: catalog.feeds.length, topics: catalog.topics.length, subscribers: await subscribers.count(), queued: outbox.size.deliveries },
     "newswire started",
   );
 
   return async () => {
+    clearInterval(adopting);
     await Promise.allSettled([poller.stop(), runner?.isRunning() ? runner.stop() : undefined, http?.close(3_000)]);
     await Promise.all([sender.stop(5_000), alerts.drain(5_000)]);
+    await senderLease?.release();
     await sweeper.stop();
     await recent.flush();
     await closeNamespaces(store);

@@ -13,10 +13,8 @@
  *   on a clean stop. A SIGKILLed holder's key is taken over at once from where its pid can be
  *   checked (the same host, pid namespace and boot) when its process no longer exists; from
  *   anywhere else (another host, another container of one hostname), after at most 15 s.
- * - PostgreSQL: a session advisory lock on a connection of its own, which the server drops with
- *   the connection: at once after SIGKILL.
- * Several instances on PostgreSQL are meant to cooperate (issue 11); until they do, PostgreSQL
- * refuses a second one like the others, with its own reason ({@link LeaseBackend.limit}).
+ * PostgreSQL takes none: there, instances share the state in tables of their own and one of them
+ * sends (src/store/sender-lease.ts).
  */
 import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
@@ -25,8 +23,7 @@ import KeyvSqlite from "@keyv/sqlite";
 import type { Logger } from "pino";
 import { ConfigError } from "../config/errors.js";
 import { errorLine } from "../health/outage.js";
-import { STORE_TIMEOUT_MS } from "./guard.js";
-import { CONNECT_TIMEOUT_MS, displayStoreUrl, redisClient, sqlitePath } from "./keyv.js";
+import { displayStoreUrl, redisClient, sqlitePath } from "./keyv.js";
 
 /** How long a Redis lease lasts unrenewed: the longest a SIGKILLed holder on another host keeps a restart out. */
 export const LEASE_TTL_MS = 15_000;
@@ -64,11 +61,9 @@ interface LeaseBackend {
   keep?(): Promise<Claim>;
   /** Gives the lease up. */
   release(): Promise<void>;
-  /** Why a second instance is refused on this store, for the operator. */
-  readonly limit: string;
 }
 
-const ONE_INSTANCE = "SQLite and Redis stores serve one instance";
+const ONE_INSTANCE = "SQLite and Redis stores serve one instance; several instances share a PostgreSQL store";
 
 /** What `read` returns, or undefined when it throws (a file Linux alone has). */
 function readable(read: () => string): string | undefined {
@@ -88,8 +83,7 @@ export function here(): Place {
 
 /**
  * How a lease names its holder: `TOKEN PID@HOST PIDNS BOOTID` ("-" for an unknown part). The token
- * tells two leases of one process apart (tests take several); it comes first, and the place last,
- * because PostgreSQL cuts a connection's name at 63 bytes (its holders are only named, never checked).
+ * tells two leases of one process apart (tests take several).
  */
 function selfName(): string {
   const place = here();
@@ -146,7 +140,6 @@ async function sqliteBackend(url: string, self: string): Promise<LeaseBackend> {
   const db = new KeyvSqlite({ uri: `sqlite://${sqlitePath(url)}.lock`, table: "holder", busyTimeout: 500 });
   const holderName = async () => ((await db.query("SELECT value FROM holder WHERE key = 'instance'")) as { value: string }[])[0]?.value;
   return {
-    limit: ONE_INSTANCE,
     async take() {
       try {
         await db.query("BEGIN IMMEDIATE");
@@ -196,7 +189,6 @@ async function redisBackend(url: string, self: string): Promise<LeaseBackend> {
   };
   const outcome = (holder: string | undefined): Claim => (holder === undefined ? HELD : { held: false, holder: parseHolder(holder) });
   return {
-    limit: ONE_INSTANCE,
     async take() {
       const holder = await claim();
       return outcome(holder !== undefined && isGone(parseHolder(holder)) ? await claim(holder) : holder);
@@ -205,76 +197,6 @@ async function redisBackend(url: string, self: string): Promise<LeaseBackend> {
     async release() {
       await client.eval(REDIS_RELEASE, { keys: [REDIS_KEY], arguments: [self] }).catch(() => undefined);
       await client.close();
-    },
-  };
-}
-
-/** The advisory lock's key ("news"), one per database: newswire's tables have fixed names in it. */
-const POSTGRES_LOCK = 0x6e657773;
-
-/**
- * PostgreSQL: a session advisory lock, held by a connection of the lease's own; its name
- * (application_name) tells a refused instance who holds it. A connection lost while running loses
- * the lock with it: the next check connects again and takes the lock anew, unless another instance
- * has it by then.
- */
-async function postgresBackend(url: string, self: string): Promise<LeaseBackend> {
-  const { default: pg } = await import("pg");
-  let connection: InstanceType<typeof pg.Client> | undefined;
-  const connect = async () => {
-    const client = new pg.Client({ connectionString: url, application_name: `newswire ${self}`, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: STORE_TIMEOUT_MS, keepAlive: true });
-    // A lost connection is found by the next check; the event alone would end the process.
-    client.on("error", () => undefined);
-    client.on("end", () => {
-      if (connection === client) connection = undefined;
-    });
-    await client.connect();
-    return client;
-  };
-  const lockOn = async (client: InstanceType<typeof pg.Client>): Promise<Claim> => {
-    const [{ locked }] = (await client.query("SELECT pg_try_advisory_lock($1) AS locked", [POSTGRES_LOCK])).rows as [{ locked: boolean }];
-    if (locked) {
-      connection = client;
-      return HELD;
-    }
-    // A bigint key below 2^32 shows in pg_locks as classid 0, objid the key, objsubid 1.
-    const { rows } = await client.query(
-      `SELECT activity.application_name FROM pg_locks JOIN pg_stat_activity activity USING (pid)
-       WHERE pg_locks.locktype = 'advisory' AND pg_locks.granted AND pg_locks.classid = 0 AND pg_locks.objid = $1 AND pg_locks.objsubid = 1`,
-      [POSTGRES_LOCK],
-    );
-    await client.end();
-    return { held: false, holder: parseHolder(String(rows[0]?.application_name ?? "").replace(/^newswire /, "")) };
-  };
-  const take = async (): Promise<Claim> => {
-    const client = await connect();
-    try {
-      return await lockOn(client);
-    } catch (error) {
-      void client.end().catch(() => undefined);
-      throw error;
-    }
-  };
-  return {
-    limit: "several instances on PostgreSQL are not supported yet",
-    take,
-    async keep() {
-      if (!connection) return take();
-      try {
-        await connection.query("SELECT 1");
-        return HELD;
-      } catch (error) {
-        // A connection that does not answer may still hold the lock on the server: it is given up
-        // on, and the next check takes the lock on a new one once the server has dropped it.
-        void connection?.end().catch(() => undefined);
-        connection = undefined;
-        throw error;
-      }
-    },
-    async release() {
-      // Ending the session releases its lock.
-      await connection?.end();
-      connection = undefined;
     },
   };
 }
@@ -296,14 +218,16 @@ export interface InstanceLease {
  */
 export async function takeInstanceLease(url: string, { logger, lost }: { logger: Logger; lost: () => void }): Promise<InstanceLease> {
   const scheme = url.slice(0, url.indexOf(":"));
-  // An in-memory SQLite store is this process's alone.
-  if (scheme === "sqlite" && sqlitePath(url) === ":memory:") return { keep: async () => undefined, release: async () => undefined };
+  // An in-memory SQLite store is this process's alone; on PostgreSQL instances cooperate.
+  if ((scheme === "sqlite" && sqlitePath(url) === ":memory:") || scheme === "postgres" || scheme === "postgresql") {
+    return { keep: async () => undefined, release: async () => undefined };
+  }
   const self = selfName();
   const store = displayStoreUrl(url);
   let backend: LeaseBackend;
   let claim: Claim;
   try {
-    backend = scheme === "sqlite" ? await sqliteBackend(url, self) : scheme === "postgres" || scheme === "postgresql" ? await postgresBackend(url, self) : await redisBackend(url, self);
+    backend = scheme === "sqlite" ? await sqliteBackend(url, self) : await redisBackend(url, self);
     claim = await backend.take();
   } catch (error) {
     throw new ConfigError(`store (${store}) instance lease cannot be taken: ${errorLine(error)}`);
@@ -311,7 +235,7 @@ export async function takeInstanceLease(url: string, { logger, lost }: { logger:
   if (!claim.held) {
     await backend.release().catch(() => undefined);
     const holder = claim.holder ? `, ${holderText(claim.holder)}` : "";
-    throw new ConfigError(`another newswire instance is using this store (${store}${holder}): stop it first; ${backend.limit}`);
+    throw new ConfigError(`another newswire instance is using this store (${store}${holder}): stop it first; ${ONE_INSTANCE}`);
   }
 
   let failing = false;

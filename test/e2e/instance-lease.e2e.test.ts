@@ -2,20 +2,21 @@
  * One newswire per store, through the real entry point: a second process on the store of a
  * running one exits 1 with one line naming the store and the first one's pid, and the first
  * keeps answering; after the first is SIGKILLed, a new one starts at once (no lease left to wait
- * out). On SQLite always; on Redis and PostgreSQL where a server is given, each on a store of this
- * file's own. On Redis, a lease taken over while newswire runs stops it, logged, with exit 1.
+ * out). On SQLite always; on Redis where a server is given, on a store of this file's own. On
+ * Redis, a lease taken over while newswire runs stops it, logged, with exit 1. (PostgreSQL takes
+ * no lease: several instances share it, test/e2e/cluster.e2e.test.ts.)
  */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { redisClient } from "../../src/store/keyv.js";
 import { rssXml } from "../support/feed-site.js";
 import { startNewswire, startWorld, type NewswireProcess, type World } from "../support/newswire-process.js";
-import { postgresDatabase, redisDatabase, skipWithout, storeServers } from "../support/store-servers.js";
+import { redisDatabase, skipWithout, storeServers } from "../support/store-servers.js";
 
+const LIMIT = "SQLite and Redis stores serve one instance; several instances share a PostgreSQL store";
 const backends = [
-  { name: "sqlite", skip: false as const, storeUrl: async (world: World) => world.env().STORE_URL!, limit: "SQLite and Redis stores serve one instance" },
-  { name: "redis", skip: skipWithout("redis"), storeUrl: () => redisDatabase(storeServers.redis!, 13), limit: "SQLite and Redis stores serve one instance" },
-  { name: "postgres", skip: skipWithout("postgres"), storeUrl: () => postgresDatabase(storeServers.postgres!, "newswire_lease_e2e"), limit: "several instances on PostgreSQL are not supported yet" },
+  { name: "sqlite", skip: false as const, storeUrl: async (world: World) => world.env().STORE_URL! },
+  { name: "redis", skip: skipWithout("redis"), storeUrl: () => redisDatabase(storeServers.redis!, 13) },
 ];
 
 describe("one instance per store", () => {
@@ -35,7 +36,7 @@ describe("one instance per store", () => {
   });
   after(() => world?.close());
 
-  for (const { name, skip, storeUrl, limit } of backends) {
+  for (const { name, skip, storeUrl } of backends) {
     test(`on ${name}: a second process is refused with one line; a SIGKILLed one is replaced at once`, { skip }, async (t) => {
       const env = world.env({ FEEDS: world.site.url("/feed.xml"), STORE_URL: await storeUrl(world) });
       let first: NewswireProcess | undefined;
@@ -50,7 +51,7 @@ describe("one instance per store", () => {
         assert.equal(await second.exited, 1);
         const lines = second.output().trim().split("\n");
         assert.equal(lines.length, 1, second.output());
-        assert.match(lines[0]!, new RegExp(`^newswire: another newswire instance is using this store \\(${name}.*, pid ${first.child.pid}\\): stop it first; ${limit}$`));
+        assert.match(lines[0]!, new RegExp(`^newswire: another newswire instance is using this store \\(${name}.*, pid ${first.child.pid}\\): stop it first; ${LIMIT}$`));
         await answers(first);
 
         first.child.kill("SIGKILL");

@@ -1,0 +1,106 @@
+/**
+ * The outbox over both of its stores: Keyv (one instance, the embedded default) and PostgreSQL
+ * (shared by instances, one of which sends). On PostgreSQL: a job recorded by any instance is
+ * handed to the sender once; a job recorded twice is one job; a sender that stops leaves its jobs,
+ * with their progress and home post, to the next one. Needs TEST_POSTGRES_URL for that part.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import pg from "pg";
+import { Outbox, type Delivery } from "../../src/delivery/outbox.js";
+import { KeyvOutboxStore } from "../../src/delivery/outbox-store.js";
+import { PostgresOutboxStore } from "../../src/delivery/postgres-outbox.js";
+import { migrate, postgres } from "../../src/store/postgres.js";
+import { makeItem, makeJob, memoryNamespaces, privateTarget, silentLogger } from "../support/builders.js";
+import { postgresDatabase, skipWithout, storeServers } from "../support/store-servers.js";
+
+const job = (id: string, chats: number[]) => makeJob(chats.map((chat) => privateTarget(chat)), makeItem({ key: id, title: `Item ${id}` }));
+
+/** An outbox that sends, collecting what it hands on. */
+async function sendingOutbox(outbox: Outbox): Promise<Delivery[]> {
+  const handed: Delivery[] = [];
+  await outbox.startSending((deliveries) => handed.push(...deliveries));
+  return handed;
+}
+
+const chatsOf = (deliveries: readonly Delivery[]) => deliveries.map(({ job, index }) => `${job.id}:${job.targets[index]!.chatId}`);
+
+describe("the outbox on Keyv", () => {
+  test("jobs recorded before sending starts are handed on once it starts, and after it as they are recorded", async () => {
+    const keyv = memoryNamespaces().outbox;
+    const outbox = new Outbox(await KeyvOutboxStore.open(keyv));
+    assert.equal(outbox.sending, false);
+    await outbox.enqueue([job("a", [1, 2])]);
+    const handed = await sendingOutbox(outbox);
+    assert.deepEqual(chatsOf(handed), ["a:1", "a:2"]);
+    await outbox.enqueue([job("b", [3])]);
+    assert.deepEqual(chatsOf(handed), ["a:1", "a:2", "b:3"]);
+    assert.equal(await outbox.adopt(), 0, "one instance: nothing recorded elsewhere");
+  });
+});
+
+describe("the outbox on PostgreSQL", { skip: skipWithout("postgres") }, () => {
+  let pool: pg.Pool;
+  const store = () => new PostgresOutboxStore(postgres(pool, {}));
+  before(async () => {
+    pool = new pg.Pool({ connectionString: await postgresDatabase(storeServers.postgres!, "newswire_outbox_store_test"), max: 4 });
+    await migrate(pool, silentLogger);
+  });
+  after(() => pool?.end());
+
+  test("jobs recorded by a standby instance are adopted by the sender once; a job recorded by both is one job", async () => {
+    await pool.query("DELETE FROM newswire_jobs");
+    const sender = new Outbox(store());
+    const standby = new Outbox(store());
+    const handed = await sendingOutbox(sender);
+    assert.deepEqual(handed, []);
+
+    assert.deepEqual((await standby.enqueue([job("s1", [1, 2])])).map(({ id }) => id), ["s1"]);
+    assert.equal(standby.sending, false);
+    assert.deepEqual(standby.size, { jobs: 0, deliveries: 0 }, "a standby records, it does not track");
+    assert.deepEqual(await sender.enqueue([job("s1", [1, 2])]), [], "recorded already (by the standby)");
+    assert.equal(await sender.adopt(), 1);
+    assert.equal(await sender.adopt(), 0, "adopted once");
+    assert.deepEqual(chatsOf(handed), ["s1:1", "s1:2"]);
+
+    await sender.enqueue([job("s2", [3])]);
+    assert.equal(await sender.adopt(), 0, "its own jobs are not adopted again");
+    assert.deepEqual(chatsOf(handed), ["s1:1", "s1:2", "s2:3"]);
+
+    // Recording at the same time as an adoption: still handed on exactly once.
+    await Promise.all([sender.enqueue([job("s3", [4])]), sender.adopt(), standby.enqueue([job("s4", [5])]).then(() => sender.adopt())]);
+    await sender.adopt();
+    assert.deepEqual(chatsOf(handed).sort(), ["s1:1", "s1:2", "s2:3", "s3:4", "s4:5"]);
+
+    for (const delivery of handed) await sender.complete(delivery);
+    assert.deepEqual(sender.size, { jobs: 0, deliveries: 0 });
+    assert.equal(Number((await pool.query("SELECT count(*) AS n FROM newswire_jobs")).rows[0].n), 0, "finished jobs leave the table");
+    assert.equal(await sender.adopt(), 0, "and are not adopted again");
+  });
+
+  test("a sender that stops mid-job leaves the rest, with its progress and home post, to the next sender", async () => {
+    await pool.query("DELETE FROM newswire_jobs");
+    const first = new Outbox(store());
+    const firstHanded = await sendingOutbox(first);
+    const homeJob = { ...job("h1", [10, 11, 12]), homeIndex: 0 };
+    await first.enqueue([homeJob, job("h2", [13])]);
+    await first.recordHomePost(homeJob, 777);
+    await first.complete(firstHanded[0]!);
+    await first.complete(firstHanded[1]!);
+
+    const next = new Outbox(store());
+    const nextHanded = await sendingOutbox(next);
+    assert.deepEqual(chatsOf(nextHanded), ["h1:12", "h2:13"], "only what was not done, in the order recorded");
+    assert.deepEqual(next.homePost(homeJob), { state: "posted", chatId: 10, messageId: 777 });
+  });
+
+  test("a job whose last delivery was saved but not removed is removed when the next sender starts", async () => {
+    await pool.query("DELETE FROM newswire_jobs");
+    const outboxStore = store();
+    await outboxStore.insert([job("done", [1])]);
+    await outboxStore.saveProgress("done", Buffer.from([1]).toString("base64"));
+    const handed = await sendingOutbox(new Outbox(outboxStore));
+    assert.deepEqual(handed, []);
+    assert.equal(Number((await pool.query("SELECT count(*) AS n FROM newswire_jobs")).rows[0].n), 0);
+  });
+});
