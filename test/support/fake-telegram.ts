@@ -888,9 +888,11 @@ export class FakeTelegram {
     this.world.sendTimes.push(now);
     chatTimes.push(now);
     this.world.chatSendTimes.set(chat.id, chatTimes);
-    // Only the last minute matters to any limit.
+    // Only the last minute matters to any limit; dropped in bulk, since shifting one at a time
+    // copies the whole array each time.
     for (const times of [this.world.sendTimes, chatTimes]) {
-      while ((times[0] ?? now) <= now - 60_000) times.shift();
+      const expired = firstAfter(times, now - 60_000);
+      if (expired > 0 && (expired >= 1024 || expired === times.length || times.length < 2048)) times.splice(0, expired);
     }
   }
 
@@ -1052,10 +1054,22 @@ function floodLimits(options: FloodLimitOptions | undefined): FloodLimits {
 }
 
 /** Milliseconds until fewer than `limit` of `times` fall in the window ending now (0: a slot is free). */
+/** The index of the first time after `after` in ascending `times` (binary search: a broadcast's minute holds 100,000s). */
+function firstAfter(times: readonly number[], after: number): number {
+  let low = 0;
+  let high = times.length;
+  while (low < high) {
+    const middle = (low + high) >> 1;
+    if (times[middle]! > after) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
 function waitMs(times: readonly number[], now: number, windowMs: number, limit: number): number {
-  const inWindow = times.filter((t) => t > now - windowMs);
-  if (inWindow.length < limit) return 0;
-  const oldestBlocking = inWindow[inWindow.length - limit] ?? now;
+  const inWindow = times.length - firstAfter(times, now - windowMs);
+  if (inWindow < limit) return 0;
+  const oldestBlocking = times[times.length - limit] ?? now;
   return oldestBlocking + windowMs - now;
 }
 
