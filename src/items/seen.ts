@@ -4,6 +4,7 @@
  * its feed, so it forgets only what has left its feed long ago and can't return.
  */
 import type Keyv from "keyv";
+import { MemoryItemClaims, type ItemClaims } from "./item-claims.js";
 
 /** Items leave feeds within days; remembering them for half a year covers every feed we know. */
 const SEEN_TTL_MS = 180 * 24 * 60 * 60 * 1000;
@@ -25,8 +26,6 @@ export interface Claim {
 
 /** Seen-item memory over the store's `seen` namespace. */
 export class SeenItems {
-  /** Keys some poll is deciding about right now. */
-  private readonly claimed = new Set<string>();
   /**
    * Keys whose remembering failed (the store was failing), with their time: they count as seen
    * and are written with the next remember. Their items may already be in the outbox, and taking
@@ -34,9 +33,11 @@ export class SeenItems {
    */
   private readonly unsaved = new Map<string, number>();
 
+  /** `claims`: the polls' holds, this process's own unless instances share them. */
   constructor(
     private readonly keyv: Keyv,
     private readonly ttlMs = SEEN_TTL_MS,
+    private readonly claims: ItemClaims = new MemoryItemClaims(),
   ) {}
 
   /**
@@ -45,11 +46,7 @@ export class SeenItems {
    * {@link SEEN_REFRESH_MS} are remembered in one write.
    */
   async seen(keysPerEntry: readonly (readonly string[])[], now = Date.now()): Promise<boolean[]> {
-    const all = [...new Set(keysPerEntry.flat())];
-    if (all.length === 0) return keysPerEntry.map(() => false);
-    const values = await this.keyv.getMany<number>(all);
-    const rememberedAt = new Map(all.flatMap((key, index) => (values[index] === undefined ? [] : [[key, values[index]!]])));
-    for (const key of all) if (this.unsaved.has(key)) rememberedAt.set(key, now);
+    const rememberedAt = await this.rememberedAt(keysPerEntry, now);
     const flags = keysPerEntry.map((keys) => keys.some((key) => rememberedAt.has(key)));
     const refresh = keysPerEntry
       .filter((_, index) => flags[index])
@@ -59,29 +56,38 @@ export class SeenItems {
     return flags;
   }
 
+  /** When each of the entries' keys was remembered (the unsaved ones: now). */
+  private async rememberedAt(keysPerEntry: readonly (readonly string[])[], now: number): Promise<Map<string, number>> {
+    const all = [...new Set(keysPerEntry.flat())];
+    if (all.length === 0) return new Map();
+    const values = await this.keyv.getMany<number>(all);
+    const rememberedAt = new Map(all.flatMap((key, index) => (values[index] === undefined ? [] : [[key, values[index]!]])));
+    for (const key of all) if (this.unsaved.has(key)) rememberedAt.set(key, now);
+    return rememberedAt;
+  }
+
   /**
-   * Decides which entries one poll takes in, so that two feeds polled at once never both take the
-   * same story (the same link in two feeds): an entry sharing a key with an entry another poll
-   * holds, or with an earlier entry of this list, is not new; the others are held until `release`,
-   * then checked against the memory. Hold from before the read until after `remember`, and a
-   * second poll sees either the hold or the memory.
+   * Decides which entries one poll takes in, so that two feeds polled at once (by this instance or
+   * another) never both take the same story (the same link in two feeds): of the entries not seen,
+   * those no other poll holds (nor an earlier entry of this list) are held until `release`, then
+   * checked against the memory again, since a poll that held one before may have remembered it
+   * and let go meanwhile. Held from that second read until after `remember`, a story is seen by a
+   * second poll either as held or as remembered. Entries seen at the first read (nearly all, poll
+   * after poll) are never claimed: that costs one read.
    */
   async claimNew(keysPerEntry: readonly (readonly string[])[], now = Date.now()): Promise<Claim> {
-    const mine = new Set<string>();
-    const held = keysPerEntry.map((keys) => {
-      if (keys.some((key) => this.claimed.has(key))) return false;
-      for (const key of keys) {
-        this.claimed.add(key);
-        mine.add(key);
-      }
-      return true;
-    });
-    const release = (): void => mine.forEach((key) => this.claimed.delete(key));
+    const seen = await this.seen(keysPerEntry, now);
+    const unseen = keysPerEntry.flatMap((_, index) => (seen[index] ? [] : [index]));
+    const isNew = keysPerEntry.map(() => false);
+    if (unseen.length === 0) return { isNew, release: () => undefined };
+    const hold = await this.claims.hold(unseen.map((index) => keysPerEntry[index]!));
     try {
-      const seen = await this.seen(keysPerEntry, now);
-      return { isNew: held.map((holds, index) => holds && !seen[index]), release };
+      const held = unseen.filter((_, position) => hold.held[position]);
+      const rememberedAt = await this.rememberedAt(held.map((index) => keysPerEntry[index]!), now);
+      for (const index of held) isNew[index] = !keysPerEntry[index]!.some((key) => rememberedAt.has(key));
+      return { isNew, release: () => void hold.release() };
     } catch (error) {
-      release();
+      void hold.release();
       throw error;
     }
   }

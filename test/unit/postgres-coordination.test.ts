@@ -1,0 +1,66 @@
+/**
+ * What instances on one PostgreSQL coordinate in single statements: the poll schedule (each feed
+ * claimed once per cycle, however many instances claim at once) and item claims (a story held by
+ * one poll at a time; a dead instance's claim lapses). Needs TEST_POSTGRES_URL.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import pg from "pg";
+import { CLAIM_STALE_MS, PostgresItemClaims } from "../../src/items/postgres-item-claims.js";
+import { PostgresPollSchedule } from "../../src/poller/postgres-poll-schedule.js";
+import { migrate, postgres } from "../../src/store/postgres.js";
+import { silentLogger } from "../support/builders.js";
+import { postgresDatabase, skipWithout, storeServers } from "../support/store-servers.js";
+
+describe("coordination on PostgreSQL", { skip: skipWithout("postgres") }, () => {
+  let pool: pg.Pool;
+  const database = () => postgres(pool, {});
+  before(async () => {
+    pool = new pg.Pool({ connectionString: await postgresDatabase(storeServers.postgres!, "newswire_coordination_test"), max: 6 });
+    await migrate(pool, silentLogger);
+  });
+  after(() => pool?.end());
+
+  test("three instances claiming 300 feeds at once, in batches, take each once per cycle; the next cycle all are claimable again", async () => {
+    const feeds = Array.from({ length: 300 }, (_, index) => `feed-${index}`);
+    const instances = [new PostgresPollSchedule(database()), new PostgresPollSchedule(database()), new PostgresPollSchedule(database())];
+    const claimAll = async (schedule: PostgresPollSchedule, cycle: number) => {
+      const mine: string[] = [];
+      for (;;) {
+        const batch = await schedule.claim(feeds, cycle, 8);
+        if (batch.length === 0) return mine;
+        assert.ok(batch.length <= 8);
+        mine.push(...batch);
+      }
+    };
+    for (const cycle of [60_000, 120_000]) {
+      const shares = await Promise.all(instances.map((schedule) => claimAll(schedule, cycle)));
+      const all = shares.flat();
+      assert.equal(all.length, 300, `cycle ${cycle}: ${shares.map((share) => share.length).join("/")}`);
+      assert.equal(new Set(all).size, 300, "no feed claimed twice");
+      assert.ok(shares.every((share) => share.length > 0), `spread: ${shares.map((share) => share.length).join("/")}`);
+    }
+    assert.deepEqual(await instances[0]!.claim(feeds, 120_000, 8), [], "a cycle claimed already");
+    assert.deepEqual(await instances[0]!.claim(feeds, 60_000, 8), [], "an older cycle claims nothing");
+  });
+
+  test("item claims: a key held by one instance is not held by another until released or stale", async () => {
+    let now = 1_000_000;
+    const first = new PostgresItemClaims(database(), () => now);
+    const second = new PostgresItemClaims(database(), () => now);
+    const hold = await first.hold([["g:a", "l:x"], ["g:b"], ["l:x"]]);
+    assert.deepEqual(hold.held, [true, true, false], "an entry sharing a key with an earlier one is not held");
+    const other = await second.hold([["g:c", "l:x"], ["g:d"]]);
+    assert.deepEqual(other.held, [false, true], "l:x is held by the first");
+    await other.release();
+
+    now += CLAIM_STALE_MS + 1;
+    const late = await second.hold([["g:b"]]);
+    assert.deepEqual(late.held, [true], "a claim older than the stale time is taken over (its instance died)");
+    await hold.release();
+    // The first's release leaves the key the second took over.
+    assert.deepEqual((await first.hold([["g:b"]])).held, [false]);
+    await late.release();
+    assert.deepEqual((await first.hold([["g:b"], ["g:a"]])).held, [true, true], "released keys are free");
+  });
+});
