@@ -29,6 +29,8 @@ import { RecentItems } from "./items/recent.js";
 import { SeenItems } from "./items/seen.js";
 import { AdminNotifier } from "./poller/admin-alerts.js";
 import { Poller } from "./poller/poller.js";
+import { PostgresPollSchedule } from "./poller/postgres-poll-schedule.js";
+import { PostgresItemClaims } from "./items/postgres-item-claims.js";
 import { StoreEpoch } from "./store/epoch.js";
 import { startHttp } from "./http/instance.js";
 import { Metrics, queueReading } from "./metrics/metrics.js";
@@ -148,7 +150,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   const alertApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   alertApi.config.use(budgetTransformer(budget, "alert"));
   const [seen, recent, feedStates, subscribers, outbox] = await Promise.all([
-    new SeenItems(store.seen),
+    new SeenItems(store.seen, undefined, database ? new PostgresItemClaims(database) : undefined),
     database ? new PostgresRecent(database) : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
     FeedStates.open(store.feeds, catalog.feeds),
     database ? new PostgresSubscribers(database) : Subscribers.open(store.subscribers),
@@ -223,6 +225,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     {
       beforeCycle: epochCheck(epoch, { catalog, feedStates, memory: subscribers instanceof Subscribers ? subscribers : undefined, outbox, logger, notify: (text) => notifyAdmins(text) }),
       ...(metrics ? { metrics } : {}),
+      ...(database ? { schedule: new PostgresPollSchedule(database) } : {}),
     },
   );
   poller.start(settings.pollCron);

@@ -93,6 +93,23 @@ export class FeedStates {
     return new FeedStates(keyv, keys, states);
   }
 
+  /**
+   * Reads these feeds' states from the store again: another instance may have polled them since
+   * (new validators, a baseline done, a backoff). A feed without a stored state keeps its own.
+   */
+  async refresh(feedIds: readonly string[]): Promise<void> {
+    const keys = feedIds.map((feedId) => {
+      const key = this.keys.get(feedId);
+      if (key === undefined) throw new Error(`feed ${feedId} was not opened`);
+      return key;
+    });
+    const stored = await this.keyv.getMany<FeedState>(keys);
+    feedIds.forEach((feedId, index) => {
+      const state = stored[index];
+      if (state) this.states.set(feedId, state);
+    });
+  }
+
   /** The state of a feed opened with this store. */
   get(feedId: string): FeedState {
     const state = this.states.get(feedId);

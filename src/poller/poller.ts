@@ -8,6 +8,7 @@ import pLimit, { type LimitFunction } from "p-limit";
 import type { FeedDefinition } from "../config/catalog.js";
 import { StoreError } from "../store/guard.js";
 import { pollFeed, type PollDeps, type PollResult } from "./poll-feed.js";
+import { cycleOf, soleSchedule, startCycle, type PollSchedule } from "./poll-schedule.js";
 
 /** How a poll ended: its {@link PollResult} status, or "error" when it threw (a bug, the store). */
 export type PollOutcome = PollResult["status"] | "error";
@@ -28,12 +29,15 @@ export interface PollerHooks {
   beforeCycle?: () => Promise<boolean>;
   /** Counted when given. */
   metrics?: PollMetrics;
+  /** Which due feeds this instance polls; by default all of them (it is the only one). */
+  schedule?: PollSchedule;
 }
 
 /** Polls the catalog's feeds on a schedule. */
 export class Poller {
   private readonly inFlight = new Map<string, Promise<PollResult | undefined>>();
   private readonly limit: LimitFunction;
+  private readonly schedule: PollSchedule;
   private readonly abort = new AbortController();
   private task: ScheduledTask | undefined;
   private lastCycle: number | undefined;
@@ -41,18 +45,20 @@ export class Poller {
   constructor(
     private readonly feeds: readonly FeedDefinition[],
     private readonly deps: PollDeps,
-    concurrency: number,
+    private readonly concurrency: number,
     private readonly hooks: PollerHooks = {},
   ) {
     this.limit = pLimit(concurrency);
+    this.schedule = hooks.schedule ?? soleSchedule;
   }
 
   /**
-   * One cycle: polls every due feed that is not already in flight.
+   * One cycle (`cycle`: its tick, see PollSchedule): polls every due feed that is not already in
+   * flight, or on a shared schedule those of them this instance claims.
    * Resolves when the feeds it started are done. The cycle counts as completed (lastCycleAt) once
    * the feeds it found under way are done too: only then has every feed due now been polled.
    */
-  async pollDue(): Promise<void> {
+  async pollDue(cycle = cycleOf(new Date(this.now()))): Promise<void> {
     if (this.hooks.beforeCycle && !(await this.hooks.beforeCycle())) return;
     const now = this.now();
     const due = this.feeds.filter((feed) => {
@@ -61,10 +67,46 @@ export class Poller {
       return next === undefined || next <= now;
     });
     const underWay = [...this.inFlight.values()];
-    const started = due.map((feed) => this.poll(feed));
-    if (underWay.length > 0) void Promise.all([...started, ...underWay]).then(() => this.cycleCompleted());
-    await Promise.all(started);
+    const polled = this.schedule.shared ? this.pollClaimed(due, cycle) : Promise.all(due.map((feed) => this.poll(feed)));
+    if (underWay.length > 0) void Promise.all([polled, ...underWay]).then(() => this.cycleCompleted());
+    await polled;
     if (underWay.length === 0) this.cycleCompleted();
+  }
+
+  /**
+   * Claims due feeds for the cycle as polls free up, a batch at a time, so an instance with room
+   * takes more; each claimed feed's state is read again first (another instance may have polled
+   * it since), and a feed no longer due by it is left.
+   */
+  private async pollClaimed(due: readonly FeedDefinition[], cycle: number): Promise<void> {
+    const remaining = new Map(due.map((feed) => [feed.id, feed]));
+    const active = new Set<Promise<unknown>>();
+    const started: Promise<unknown>[] = [];
+    try {
+      while (remaining.size > 0 && !this.abort.signal.aborted) {
+        if (active.size >= this.concurrency) {
+          await Promise.race(active);
+          continue;
+        }
+        const ids = await this.schedule.claim([...remaining.keys()], cycle, this.concurrency - active.size);
+        if (ids.length === 0) break;
+        for (const id of ids) remaining.delete(id);
+        await this.deps.feedStates.refresh(ids);
+        const now = this.now();
+        for (const id of ids) {
+          const next = this.deps.feedStates.get(id).nextPollAt;
+          if (next !== undefined && next > now) continue;
+          const run = this.poll(due.find((feed) => feed.id === id)!);
+          started.push(run);
+          active.add(run);
+          void run.finally(() => active.delete(run));
+        }
+      }
+    } catch (error) {
+      // The store failed: its health tells of it once; the feeds left are claimed at the next tick.
+      if (!(error instanceof StoreError)) this.deps.logger.error({ err: error }, "feeds could not be claimed for polling");
+    }
+    await Promise.all(started);
   }
 
   private cycleCompleted(): void {
@@ -84,8 +126,8 @@ export class Poller {
 
   /** Polls now and then on every tick of `cron`. */
   start(cron: string): void {
-    this.task = schedule(cron, () => this.pollDue(), { name: "poll feeds" });
-    void this.pollDue();
+    this.task = schedule(cron, (context) => this.pollDue(cycleOf(context.date)), { name: "poll feeds" });
+    void this.pollDue(startCycle(this.nextTicks(2), this.now()));
   }
 
   /** Stops the schedule, aborts fetches under way and waits for the polls to wind down. */

@@ -11,6 +11,7 @@ import { SeenItems } from "../../src/items/seen.js";
 import { AdminNotifier, alertMessages } from "../../src/poller/admin-alerts.js";
 import type { PollDeps } from "../../src/poller/poll-feed.js";
 import { Poller } from "../../src/poller/poller.js";
+import type { PollSchedule } from "../../src/poller/poll-schedule.js";
 import { compileTopics } from "../../src/topics/topics.js";
 import { memoryNamespaces, silentLogger, TOKEN } from "../support/builders.js";
 import { rssXml, startFeedSite, type FeedSite } from "../support/feed-site.js";
@@ -18,11 +19,12 @@ import { rssXml, startFeedSite, type FeedSite } from "../support/feed-site.js";
 const START = Date.UTC(2026, 0, 1);
 
 /** Poll dependencies over memory namespaces, with a settable clock and the log lines kept. */
-async function pollDeps(feeds: readonly FeedDefinition[], clock = { now: START }): Promise<PollDeps & { lines: string[] }> {
+async function pollDeps(feeds: readonly FeedDefinition[], clock = { now: START }): Promise<PollDeps & { lines: string[]; namespaces: ReturnType<typeof memoryNamespaces> }> {
   const namespaces = memoryNamespaces();
   const lines: string[] = [];
   return {
     lines,
+    namespaces,
     feedStates: await FeedStates.open(namespaces.feeds, feeds),
     seen: new SeenItems(namespaces.seen),
     recent: await RecentItems.open(namespaces.items, namespaces.recent),
@@ -49,6 +51,41 @@ describe("Poller", () => {
 
   const feed = (id: string): FeedDefinition => ({ id, url: site.url(`/${id}.xml`), topics: [], fulltext: false });
   const good = (id: string) => site.set(`/${id}.xml`, { body: rssXml({ title: id, items: [{ title: `${id} story`, link: `https://${id}.example/1` }] }) });
+
+  test("on a shared schedule two instances poll each due feed once per cycle between them, re-reading each claimed feed's state", async () => {
+    const feeds = Array.from({ length: 12 }, (_, index) => feed(`shared${index}`));
+    for (const { id } of feeds) good(id);
+    // One schedule table in memory, as PostgreSQL keeps it; the namespaces are shared as a database's are.
+    const claimedFor = new Map<string, number>();
+    const claims: string[][] = [];
+    const schedule: PollSchedule = {
+      shared: true,
+      claim: async (ids, cycle, limit) => {
+        const taken = ids.filter((id) => (claimedFor.get(id) ?? 0) < cycle).slice(0, limit);
+        for (const id of taken) claimedFor.set(id, cycle);
+        claims.push(taken);
+        return taken;
+      },
+    };
+    const first = await pollDeps(feeds);
+    const second = { ...(await pollDeps(feeds)), feedStates: await FeedStates.open(first.namespaces.feeds, feeds), seen: new SeenItems(first.namespaces.seen) };
+    const pollers = [new Poller(feeds, first, 3, { schedule }), new Poller(feeds, second, 3, { schedule })];
+    await Promise.all(pollers.map((poller) => poller.pollDue(1_000)));
+    assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), feeds.map(() => 1), "each feed once in the cycle");
+    assert.ok(claims.every((batch) => batch.length <= 3), "no batch beyond the free slots");
+    // The next cycle the other instance comes first, and takes feeds the first one polled.
+    await pollers[1]!.pollDue(2_000);
+    await pollers[0]!.pollDue(2_000);
+    assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), feeds.map(() => 2), "and once more in the next");
+    // A feed the other instance polled is read again when claimed: its request is conditional, with the other's validators.
+    const unconditional = feeds.filter(({ id }) => {
+      const { headers } = site.requests(`/${id}.xml`)[1]!;
+      return headers["if-none-match"] === undefined && headers["if-modified-since"] === undefined;
+    });
+    assert.deepEqual(unconditional.map(({ id }) => id), []);
+    await pollers[0]!.pollDue(2_000);
+    assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), feeds.map(() => 2), "a cycle claimed already polls nothing");
+  });
 
   test("never fetches one feed twice at once: a cycle skips a feed still being polled", async () => {
     const slow = feed("slow");

@@ -1,0 +1,49 @@
+/**
+ * The poll schedule on PostgreSQL: a row per feed with the last cycle (tick) an instance claimed
+ * it for. A claim is one statement that takes unclaimed rows with `FOR UPDATE SKIP LOCKED`, so
+ * instances claiming at once take disjoint feeds without waiting for each other. A feed claimed by
+ * an instance that then died is claimed again at the next tick.
+ */
+import { randomUUID } from "node:crypto";
+import type { Postgres } from "../store/postgres.js";
+import type { PollSchedule } from "./poll-schedule.js";
+
+/** Rows of feeds new to the table; in id order, so instances inserting at once do not deadlock. */
+const ADD = `
+  INSERT INTO newswire_poll_schedule (feed, cycle)
+  SELECT feed, 0 FROM unnest($1::text[]) AS feed ORDER BY feed
+  ON CONFLICT (feed) DO NOTHING`;
+
+const CLAIM = `
+  UPDATE newswire_poll_schedule SET cycle = $1, owner = $2, claimed_at = $3
+  WHERE feed IN (
+    SELECT feed FROM newswire_poll_schedule
+    WHERE feed = ANY($4::text[]) AND cycle < $1
+    ORDER BY feed
+    FOR UPDATE SKIP LOCKED
+    LIMIT $5)
+  RETURNING feed`;
+
+/** The schedule in the table `newswire_poll_schedule` (migrations/1764670000006_poll_schedule.sql). */
+export class PostgresPollSchedule implements PollSchedule {
+  readonly shared = true;
+  /** This instance's name on its claims (for operators reading the table). */
+  private readonly owner = randomUUID();
+  private readonly known = new Set<string>();
+
+  constructor(
+    private readonly database: Postgres,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async claim(feedIds: readonly string[], cycle: number, limit: number): Promise<string[]> {
+    if (feedIds.length === 0 || limit <= 0) return [];
+    const added = feedIds.filter((feed) => !this.known.has(feed));
+    if (added.length > 0) {
+      await this.database.query(ADD, [added]);
+      for (const feed of added) this.known.add(feed);
+    }
+    const rows = await this.database.query<{ feed: string }>(CLAIM, [cycle, this.owner, this.now(), [...feedIds], limit]);
+    return rows.map(({ feed }) => feed);
+  }
+}
