@@ -212,9 +212,9 @@ describe("compose.yaml", () => {
     assert.ok(compose.volumes && volume! in compose.volumes, `${volume} is a declared volume`);
   });
 
-  test("newswire: built here, one replica (a second is refused on PostgreSQL until instances share it), started once PostgreSQL is healthy, restarted unless stopped", () => {
+  test("newswire: built here, two replicas on the one PostgreSQL, started once it is healthy, restarted unless stopped", () => {
     assert.equal(newswire.build, ".");
-    assert.equal(newswire.deploy.replicas, 1);
+    assert.equal(newswire.deploy.replicas, 2);
     assert.deepEqual(newswire.depends_on, { postgres: { condition: "service_healthy" } });
     assert.equal(newswire.restart, "unless-stopped");
     assert.ok(!("ports" in newswire), "a fixed host port would clash between replicas");
