@@ -5,6 +5,7 @@
  */
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api } from "grammy";
+import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { mayPost } from "./bot/chat.js";
 import { budgetTransformer, createBot, commandMenu } from "./bot/create-bot.js";
@@ -15,7 +16,7 @@ import { loadSettings, type Settings } from "./config/settings.js";
 import { createLogger } from "./logging.js";
 import { TelegramBudget } from "./delivery/budget.js";
 import { Dispatcher } from "./delivery/dispatch.js";
-import { Outbox } from "./delivery/outbox.js";
+import { Outbox, type Job } from "./delivery/outbox.js";
 import { PostgresOutboxStore } from "./delivery/postgres-outbox.js";
 import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS } from "./delivery/pacing.js";
 import { Sender } from "./delivery/sender.js";
@@ -37,7 +38,8 @@ import { Metrics, queueReading } from "./metrics/metrics.js";
 import { takeInstanceLease } from "./store/instance-lease.js";
 import { takeSenderLease, type SenderLease } from "./store/sender-lease.js";
 import { closeNamespaces, openNamespaces, postgresOf, sweepPeriodically } from "./store/keyv.js";
-import { migrate } from "./store/postgres.js";
+import { migrate, type Postgres } from "./store/postgres.js";
+import { StoreError } from "./store/guard.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
 
@@ -75,6 +77,17 @@ async function linkConfiguredChannels(catalog: Catalog, api: Api, botId: number,
       logger.warn({ channel: channel.chat, err: (error as Error).message }, "configured channel cannot be linked");
     }
   }
+}
+
+/**
+ * The outbox on PostgreSQL, shared by the instances: its jobs in their table, with any that
+ * newswire 0.x left in the Keyv namespace moved there first.
+ */
+async function sharedOutbox(database: Postgres, legacy: Keyv, remember: (jobs: readonly Job[]) => Promise<void>, logger: Logger): Promise<Outbox> {
+  const store = new PostgresOutboxStore(database);
+  const moved = await store.takeOver(legacy);
+  if (moved > 0) logger.info({ jobs: moved }, "queued deliveries moved into the shared table newswire_jobs");
+  return new Outbox(store, remember);
 }
 
 /** Store outages as the admins hear of them. */
@@ -149,12 +162,15 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   const broadcastApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   const alertApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   alertApi.config.use(budgetTransformer(budget, "alert"));
-  const [seen, recent, feedStates, subscribers, outbox] = await Promise.all([
-    new SeenItems(store.seen, undefined, database ? new PostgresItemClaims(database) : undefined),
+  const seen = new SeenItems(store.seen, undefined, database ? new PostgresItemClaims(database) : undefined);
+  // Jobs found in the store: their items count as seen before anything is sent, even if the
+  // instance that accepted one died before that was recorded.
+  const rememberJobs = (jobs: readonly Job[]) => seen.remember(jobs.flatMap((job) => job.identityKeys));
+  const [recent, feedStates, subscribers, outbox] = await Promise.all([
     database ? new PostgresRecent(database) : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
     FeedStates.open(store.feeds, catalog.feeds),
     database ? new PostgresSubscribers(database) : Subscribers.open(store.subscribers),
-    database ? new Outbox(new PostgresOutboxStore(database)) : Outbox.open(store.outbox),
+    database ? sharedOutbox(database, store.outbox, rememberJobs, logger) : Outbox.open(store.outbox, rememberJobs),
   ]);
   const hasData = (await subscribers.count()) > 0 || outbox.size.jobs > 0 || !(await recent.isEmpty()) || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
   const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
@@ -194,6 +210,39 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   watchTelegram(broadcastApi, telegramHealth);
   await bot.init();
 
+  // ---- sending: one instance sends, within the token's one budget, and (unless webhooks bring
+  // the updates) polls Telegram: on SQLite and Redis this one, at once; on PostgreSQL the holder of
+  // the sender lease, which also takes in the jobs the other instances record. ----
+  let stopping = false;
+  let sending = false;
+  let runner: RunnerHandle | undefined;
+  let adopting: NodeJS.Timeout | undefined;
+  let adoptRunning = false;
+  const adopt = () => {
+    if (adoptRunning) return;
+    adoptRunning = true;
+    outbox
+      .adopt()
+      // A store failure is its health's to tell, once; the next look tries again.
+      .catch((error: unknown) => error instanceof StoreError || logger.error({ err: error }, "jobs of other instances not taken in"))
+      .finally(() => (adoptRunning = false));
+  };
+  const startSending = async () => {
+    // Unsent deliveries go out first.
+    await outbox.startSending((deliveries) => sender.add(deliveries));
+    if (stopping) return;
+    sender.start();
+    sending = true;
+    if (database) adopting = setInterval(adopt, ADOPT_EVERY_MS);
+  };
+  // Long polling first removes a webhook left from an earlier webhook run, or Telegram would answer every poll 409.
+  const startLongPolling = async () => {
+    if (settings.webhook || stopping) return;
+    await bot.api.deleteWebhook({ drop_pending_updates: false });
+    if (!stopping) runner = run(bot, { runner: { silent: true } });
+  };
+  if (!database) await startSending();
+
   await linkConfiguredChannels(catalog, bot.api, bot.botInfo.id, subscribers, logger);
   await commandMenu(settings.adminIds)
     .setCommands(bot)
@@ -230,47 +279,30 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   );
   poller.start(settings.pollCron);
 
-  // ---- sending and updates (PORT, WEBHOOK_URL, WEBHOOK_SECRET): src/http, src/metrics ----
-  // One instance sends, within the token's one budget, and (unless webhooks bring the updates)
-  // polls Telegram: on SQLite and Redis this one, on PostgreSQL the holder of the sender lease,
-  // which also takes in the jobs the other instances record. Long polling first removes a webhook
-  // left from an earlier webhook run, or Telegram would answer every poll 409.
-  let runner: RunnerHandle | undefined;
-  let adopting: NodeJS.Timeout | undefined;
-  const becomeSender = async () => {
-    await outbox.startSending((deliveries) => sender.add(deliveries));
-    // Jobs accepted before a crash: their items count as seen even if the crash came before that
-    // was recorded, and their unsent deliveries go out first.
-    await seen.remember(outbox.openJobs().flatMap((job) => job.identityKeys));
-    sender.start();
-    if (database) {
-      adopting = setInterval(() => {
-        outbox.adopt().catch(() => undefined);
-      }, ADOPT_EVERY_MS);
-    }
-    if (!settings.webhook) {
-      await bot.api.deleteWebhook({ drop_pending_updates: false });
-      runner = run(bot, { runner: { silent: true } });
-    }
-  };
+  // ---- updates and HTTP (PORT, WEBHOOK_URL, WEBHOOK_SECRET): src/http, src/metrics ----
   let senderLease: SenderLease | undefined;
   if (database) {
     senderLease = takeSenderLease(settings.storeUrl, {
       logger: logger.child({ part: "sender" }),
       acquired: () =>
-        void becomeSender().catch((error: unknown) => {
+        void (async () => {
+          await startSending();
+          await startLongPolling();
+        })().catch((error: unknown) => {
           logger.error({ err: error }, "could not start sending; stopping so that another instance takes over");
           stopSelf();
         }),
-      lost: stopSelf,
+      // Another instance may be sending already: no new send starts here from now on.
+      lost: () => {
+        sending = false;
+        void sender.stop(0);
+        stopSelf();
+      },
     });
   } else {
-    await becomeSender();
+    await startLongPolling();
   }
-  const part = () => {
-    const sending = outbox.sending;
-    return { role: settings.webhook ? ("webhook" as const) : sending ? ("long-polling" as const) : ("standby" as const), sending };
-  };
+  const part = () => ({ role: settings.webhook ? ("webhook" as const) : runner ? ("long-polling" as const) : ("standby" as const), sending });
   const http = metrics && settings.port !== undefined
     ? await startHttp(settings.port, settings.webhook, { bot, probeApi: new Api(settings.botToken, { apiRoot: settings.apiRoot }), store: store.feeds, storeHealth, poller, metrics, part, logger: logger.child({ part: "http" }) })
     : undefined;
@@ -280,13 +312,16 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     metrics.observeQueue(() => queueReading(outbox));
     metrics.observeBudget(() => budget.stats);
   }
-  // ---- end of sending and updates ----
+  // ---- end of updates and HTTP ----
   logger.info(
     { bot: bot.botInfo.username, feeds: catalog.feeds.length, topics: catalog.topics.length, subscribers: await subscribers.count(), queued: outbox.size.deliveries },
     "newswire started",
   );
 
   return async () => {
+    stopping = true;
+    // A standby stops asking first, so that it cannot become the sender while it stops.
+    if (!senderLease?.held) await senderLease?.release();
     clearInterval(adopting);
     await Promise.allSettled([poller.stop(), runner?.isRunning() ? runner.stop() : undefined, http?.close(3_000)]);
     await Promise.all([sender.stop(5_000), alerts.drain(5_000)]);

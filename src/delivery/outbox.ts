@@ -100,11 +100,18 @@ export class Outbox {
   private tracking = false;
   private deliver: Deliver | undefined;
 
-  constructor(private readonly store: OutboxStore) {}
+  /**
+   * `remember` marks the items of jobs loaded from the store as seen before they are sent: the
+   * instance (or the run before a crash) that accepted one may have died before it remembered it.
+   */
+  constructor(
+    private readonly store: OutboxStore,
+    private readonly remember: (jobs: readonly Job[]) => Promise<void> = async () => undefined,
+  ) {}
 
   /** An embedded outbox over the store's `outbox` namespace, tracking every unfinished job (one instance). */
-  static async open(keyv: Keyv): Promise<Outbox> {
-    const outbox = new Outbox(await KeyvOutboxStore.open(keyv));
+  static async open(keyv: Keyv, remember?: (jobs: readonly Job[]) => Promise<void>): Promise<Outbox> {
+    const outbox = new Outbox(await KeyvOutboxStore.open(keyv), remember);
     await outbox.resume();
     return outbox;
   }
@@ -147,14 +154,15 @@ export class Outbox {
     this.loads++;
     let stored: StoredJob[];
     try {
-      stored = await this.store.load(new Set([...this.jobs.keys(), ...this.leaving, ...this.recording]));
+      stored = (await this.store.load(new Set([...this.jobs.keys(), ...this.leaving, ...this.recording]))).filter(({ job }) => !known(job.id));
+      if (stored.length > 0) await this.remember(stored.map(({ job }) => job));
     } finally {
       this.loads--;
     }
     const taken: Job[] = [];
     const finished: string[] = [];
     for (const { job, progress, homeMessageId } of stored) {
-      // Recorded or finished here while the store was read.
+      // Recorded or finished here meanwhile.
       if (known(job.id)) continue;
       const open = this.track(job, progress, homeMessageId);
       if (open.progress.remaining > 0) taken.push(job);
@@ -164,7 +172,8 @@ export class Outbox {
       }
     }
     if (this.loads === 0) this.removedWhileLoading.clear();
-    if (finished.length > 0) await this.store.remove(finished);
+    // Not tracked any more: a removal that fails now is made when the next look loads them again.
+    if (finished.length > 0) await this.store.remove(finished).catch(() => undefined);
     return this.deliveriesOf(taken);
   }
 

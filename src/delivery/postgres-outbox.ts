@@ -4,18 +4,24 @@
  * reads, so a job recorded anywhere is sent, and a sender that dies leaves every job, with its
  * progress, to the next one.
  */
+import type Keyv from "keyv";
 import type { Postgres } from "../store/postgres.js";
 import type { Job } from "./outbox.js";
-import type { OutboxStore, StoredJob } from "./outbox-store.js";
+import { KeyvOutboxStore, type OutboxStore, type StoredJob } from "./outbox-store.js";
 
 /** The format of the stored job (the `Job` interface), raised when it changes incompatibly. */
 const JOB_VERSION = 1;
 
-/** Rows go in id order, so two instances inserting overlapping batches wait instead of deadlocking. */
+/**
+ * One batch's jobs share a number of the sequence and keep their places in it (the order each
+ * chat gets them in); rows go in id order, so two instances inserting overlapping batches wait
+ * for each other instead of deadlocking.
+ */
 const INSERT = `
-  INSERT INTO newswire_jobs (id, version, job, created_at)
-  SELECT job ->> 'id', $2, job, (job ->> 'createdAt')::bigint
-  FROM jsonb_array_elements($1::jsonb) AS job
+  WITH batch AS (SELECT nextval('newswire_jobs_seq') AS seq)
+  INSERT INTO newswire_jobs (id, seq, position, version, job)
+  SELECT job ->> 'id', batch.seq, position, $2, job
+  FROM batch, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS jobs (job, position)
   ORDER BY job ->> 'id'
   ON CONFLICT (id) DO NOTHING
   RETURNING id`;
@@ -23,11 +29,25 @@ const INSERT = `
 const LOAD = `
   SELECT job, progress, home_message_id FROM newswire_jobs
   WHERE NOT (id = ANY($1::text[]))
-  ORDER BY seq`;
+  ORDER BY seq, position`;
 
 /** Jobs in the table `newswire_jobs` (migrations/1764670000005_jobs.sql). */
 export class PostgresOutboxStore implements OutboxStore {
   constructor(private readonly database: Postgres) {}
+
+  /**
+   * Moves the jobs newswire 0.x kept in the Keyv namespace (`legacy`) into the table, with their
+   * progress, so that an upgrade sends what was still queued. Idempotent: instances starting at
+   * once may each move them.
+   */
+  async takeOver(legacy: Keyv): Promise<number> {
+    const old = await KeyvOutboxStore.open(legacy);
+    const jobs = await old.load(new Set());
+    if (jobs.length === 0) return 0;
+    await this.restore(jobs);
+    await old.remove(jobs.map(({ job }) => job.id));
+    return jobs.length;
+  }
 
   async insert(jobs: readonly Job[]): Promise<Set<string>> {
     if (jobs.length === 0) return new Set();

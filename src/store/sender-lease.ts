@@ -16,8 +16,11 @@ import { errorLine } from "../health/outage.js";
 import { STORE_TIMEOUT_MS } from "./guard.js";
 import { CONNECT_TIMEOUT_MS } from "./keyv.js";
 
-/** The advisory lock's key: any fixed 64-bit number no other application on the database uses. */
-const SENDER_LOCK_KEY = "7253851244019";
+/**
+ * The advisory lock's key ("news"): the one newswire 0.x took as its instance lease, so that during
+ * an upgrade an old instance and a new sender never both send (the later of them waits or is refused).
+ */
+const SENDER_LOCK_KEY = 0x6e657773;
 
 /** How often a standby asks for the lease, and how often the holder checks its connection. */
 export const SENDER_RETRY_MS = 1_000;
@@ -80,8 +83,13 @@ export function takeSenderLease(url: string, options: SenderLeaseOptions): Sende
       if (!client) {
         const fresh = new pg.Client({ connectionString: url, connectionTimeoutMillis: CONNECT_TIMEOUT_MS, query_timeout: STORE_TIMEOUT_MS, keepAlive: true });
         // A connection that fails while held loses the lease; while waiting, the next attempt connects anew.
-        fresh.on("error", (error) => (held ? lose(error) : void drop()));
-        fresh.on("end", () => held && lose(new Error("connection ended")));
+        // (Only while it is the current one: a dropped client's late events are no news.)
+        fresh.on("error", (error) => {
+          if (client !== fresh) return;
+          if (held) lose(error);
+          else void drop();
+        });
+        fresh.on("end", () => client === fresh && held && lose(new Error("connection ended")));
         client = fresh;
         await fresh.connect();
       }

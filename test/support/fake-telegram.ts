@@ -1053,7 +1053,6 @@ function floodLimits(options: FloodLimitOptions | undefined): FloodLimits {
   return { ...TELEGRAM_LIMITS, ...options };
 }
 
-/** Milliseconds until fewer than `limit` of `times` fall in the window ending now (0: a slot is free). */
 /** The index of the first time after `after` in ascending `times` (binary search: a broadcast's minute holds 100,000s). */
 function firstAfter(times: readonly number[], after: number): number {
   let low = 0;
@@ -1066,6 +1065,7 @@ function firstAfter(times: readonly number[], after: number): number {
   return low;
 }
 
+/** Milliseconds until fewer than `limit` of `times` fall in the window ending now (0: a slot is free). */
 function waitMs(times: readonly number[], now: number, windowMs: number, limit: number): number {
   const inWindow = times.length - firstAfter(times, now - windowMs);
   if (inWindow < limit) return 0;
