@@ -95,6 +95,23 @@ describe("the outbox on PostgreSQL", { skip: skipWithout("postgres") }, () => {
     assert.deepEqual(next.homePost(homeJob), { state: "posted", chatId: 10, messageId: 777 });
   });
 
+  test("jobs newswire 0.x queued in Keyv are moved into the table, with their progress and home post, and sent from there", async () => {
+    await pool.query("DELETE FROM newswire_jobs");
+    const legacy = memoryNamespaces().outbox;
+    const old = await Outbox.open(legacy);
+    const homeJob = { ...job("old1", [20, 21, 22]), homeIndex: 0 };
+    await old.enqueue([homeJob, job("old2", [23])]);
+    await old.recordHomePost(homeJob, 555);
+    await old.complete(old.pending()[0]!);
+
+    const outboxStore = store();
+    assert.equal(await outboxStore.takeOver(legacy), 2);
+    assert.equal(await outboxStore.takeOver(legacy), 0, "moved once: the Keyv namespace is empty now");
+    const next = new Outbox(outboxStore);
+    assert.deepEqual(chatsOf(await sendingOutbox(next)), ["old1:21", "old1:22", "old2:23"]);
+    assert.deepEqual(next.homePost(homeJob), { state: "posted", chatId: 20, messageId: 555 });
+  });
+
   test("a job whose last delivery was saved but not removed is removed when the next sender starts", async () => {
     await pool.query("DELETE FROM newswire_jobs");
     const outboxStore = store();
