@@ -41,6 +41,8 @@ export class Poller {
   private readonly abort = new AbortController();
   private task: ScheduledTask | undefined;
   private lastCycle: number | undefined;
+  /** The newest cycle begun here: an older one still claiming stops (see pollClaimed). */
+  private newestCycle = 0;
 
   constructor(
     private readonly feeds: readonly FeedDefinition[],
@@ -60,6 +62,7 @@ export class Poller {
    */
   async pollDue(cycle = cycleOf(new Date(this.now()))): Promise<void> {
     if (this.hooks.beforeCycle && !(await this.hooks.beforeCycle())) return;
+    this.newestCycle = Math.max(this.newestCycle, cycle);
     const now = this.now();
     const due = this.feeds.filter((feed) => {
       if (this.inFlight.has(feed.id)) return false;
@@ -76,27 +79,29 @@ export class Poller {
   /**
    * Claims due feeds for the cycle as polls free up, a batch at a time, so an instance with room
    * takes more; each claimed feed's state is read again first (another instance may have polled
-   * it since), and a feed no longer due by it is left.
+   * it since), and a feed no longer due by it is left. A cycle that overruns stops claiming at the
+   * next tick: that tick's cycle takes the feeds left, so none is fetched for both.
    */
   private async pollClaimed(due: readonly FeedDefinition[], cycle: number): Promise<void> {
     const remaining = new Map(due.map((feed) => [feed.id, feed]));
     const active = new Set<Promise<unknown>>();
     const started: Promise<unknown>[] = [];
     try {
-      while (remaining.size > 0 && !this.abort.signal.aborted) {
+      while (remaining.size > 0 && !this.abort.signal.aborted && cycle >= this.newestCycle) {
         if (active.size >= this.concurrency) {
           await Promise.race(active);
           continue;
         }
         const ids = await this.schedule.claim([...remaining.keys()], cycle, this.concurrency - active.size);
         if (ids.length === 0) break;
+        const claimed = ids.map((id) => remaining.get(id)!);
         for (const id of ids) remaining.delete(id);
         await this.deps.feedStates.refresh(ids);
         const now = this.now();
-        for (const id of ids) {
-          const next = this.deps.feedStates.get(id).nextPollAt;
+        for (const feed of claimed) {
+          const next = this.deps.feedStates.get(feed.id).nextPollAt;
           if (next !== undefined && next > now) continue;
-          const run = this.poll(due.find((feed) => feed.id === id)!);
+          const run = this.poll(feed);
           started.push(run);
           active.add(run);
           void run.finally(() => active.delete(run));

@@ -87,6 +87,28 @@ describe("Poller", () => {
     assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), feeds.map(() => 2), "a cycle claimed already polls nothing");
   });
 
+  test("on a shared schedule a cycle that overruns stops claiming at the next tick, which takes the feeds left", async () => {
+    const feeds = Array.from({ length: 6 }, (_, index) => feed(`overrun${index}`));
+    for (const { id } of feeds) site.set(`/${id}.xml`, { body: rssXml({ title: id, items: [{ title: `${id} story`, link: `https://${id}.example/1` }] }), delayMs: 100 });
+    const claimedFor = new Map<string, number>();
+    const schedule: PollSchedule = {
+      shared: true,
+      claim: async (ids, cycle, limit) => {
+        const taken = ids.filter((id) => (claimedFor.get(id) ?? 0) < cycle).slice(0, limit);
+        for (const id of taken) claimedFor.set(id, cycle);
+        return taken;
+      },
+    };
+    const slow = new Poller(feeds, await pollDeps(feeds), 2, { schedule });
+    const late = slow.pollDue(1_000);
+    await until(() => slow.polling === 2);
+    // The next tick comes while the first two feeds are still being fetched for the first cycle.
+    await slow.pollDue(2_000);
+    await late;
+    assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), feeds.map(() => 1), "each feed fetched once across both cycles");
+    assert.deepEqual(feeds.map(({ id }) => claimedFor.get(id)), [1_000, 1_000, 2_000, 2_000, 2_000, 2_000]);
+  });
+
   test("never fetches one feed twice at once: a cycle skips a feed still being polled", async () => {
     const slow = feed("slow");
     site.set("/slow.xml", { body: rssXml({ title: "slow", items: [{ title: "one", link: "https://slow.example/1" }] }), delayMs: 300 });
