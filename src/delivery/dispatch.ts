@@ -55,7 +55,7 @@ export class Dispatcher {
     const jobs: Job[] = await Promise.all(
       accepted.map(async ({ item, identityKeys }) => ({
         id: item.key,
-        item,
+        payload: { kind: "item", item },
         identityKeys,
         ...addressItem(item, await this.subscribers.following(item.topics)),
         createdAt: now,

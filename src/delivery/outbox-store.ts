@@ -5,7 +5,7 @@
  */
 import type Keyv from "keyv";
 import { coalesce } from "../store/coalesce.js";
-import type { Job } from "./outbox.js";
+import { JOB_VERSION, readJob, type Job, type StoredJobRecord } from "./outbox.js";
 
 /** A job as stored, with where its deliveries stand. */
 export interface StoredJob {
@@ -67,7 +67,7 @@ export class KeyvOutboxStore implements OutboxStore {
     const fresh = jobs.filter((job) => !this.ids.has(job.id));
     if (fresh.length === 0) return new Set();
     // A job record without an index entry is invisible after a restart, so records go first.
-    await this.keyv.setMany(fresh.map((job) => ({ key: jobKey(job.id), value: job })));
+    await this.keyv.setMany(fresh.map((job) => ({ key: jobKey(job.id), value: record(job) })));
     await this.keyv.deleteMany(fresh.flatMap((job) => [progressKey(job.id), homeKey(job.id)]));
     for (const job of fresh) this.ids.add(job.id);
     try {
@@ -83,12 +83,12 @@ export class KeyvOutboxStore implements OutboxStore {
     const ids = [...this.ids].filter((id) => !except.has(id));
     if (ids.length === 0) return [];
     const [jobs, progress, homes] = await Promise.all([
-      this.keyv.getMany<Job>(ids.map(jobKey)),
+      this.keyv.getMany<StoredJobRecord>(ids.map(jobKey)),
       this.keyv.getMany<string>(ids.map(progressKey)),
       this.keyv.getMany<number>(ids.map(homeKey)),
     ]);
     return jobs.flatMap((job, position) =>
-      job ? [{ job, ...optional("progress", progress[position]), ...optional("homeMessageId", homes[position]) }] : [],
+      job ? [{ job: readJob(job), ...optional("progress", progress[position]), ...optional("homeMessageId", homes[position]) }] : [],
     );
   }
 
@@ -110,7 +110,7 @@ export class KeyvOutboxStore implements OutboxStore {
     if (jobs.length === 0) return;
     await this.keyv.setMany(
       jobs.flatMap(({ job, progress, homeMessageId }) => [
-        { key: jobKey(job.id), value: job },
+        { key: jobKey(job.id), value: record(job) },
         ...(progress !== undefined ? [{ key: progressKey(job.id), value: progress }] : []),
         ...(homeMessageId !== undefined ? [{ key: homeKey(job.id), value: homeMessageId }] : []),
       ]),
@@ -119,6 +119,8 @@ export class KeyvOutboxStore implements OutboxStore {
     await this.saveIndex();
   }
 }
+
+const record = (job: Job): StoredJobRecord => ({ version: JOB_VERSION, ...job });
 
 /** `{ [name]: value }` when the value is there, `{}` otherwise (exactOptionalPropertyTypes). */
 const optional = <Name extends string, Value>(name: Name, value: Value | undefined): { [key in Name]?: Value } =>

@@ -9,6 +9,7 @@ import type Keyv from "keyv";
 import type { Item } from "../items/item.js";
 import { coalesce, type CoalescedWrite } from "../store/coalesce.js";
 import { KeyvOutboxStore, type OutboxStore, type StoredJob } from "./outbox-store.js";
+import type { Payload } from "./payload.js";
 import type { Subscriber } from "./subscribers.js";
 
 /** Who a job sends to: what the sender needs to address, pace and word a message. */
@@ -17,17 +18,33 @@ export type Target = Pick<Subscriber, "chatId" | "threadId" | "kind" | "language
   forward?: boolean;
 };
 
-/** One item to deliver to its recipients. */
+/** One payload to deliver to its recipients. */
 export interface Job {
-  /** The item's key: one job per item, ever. */
+  /** One job per id, ever: an item's job has the item's key. */
   id: string;
-  item: Item;
-  /** The item's identity keys, remembered as seen whenever the job is recovered. */
+  payload: Payload;
+  /** Identity keys remembered as seen whenever the job is recovered (an item's). */
   identityKeys: string[];
   targets: Target[];
   /** Index of the home channel's post in `targets`, when targets receive it as a forward. */
   homeIndex?: number;
   createdAt: number;
+}
+
+/** The layout version of a stored job: 2 since a job carries a payload (1 carried its `item`). */
+export const JOB_VERSION = 2;
+
+/** A job as any version stored it. */
+export type StoredJobRecord = (Job & { version?: number }) | (Omit<Job, "payload"> & { item: Item; version?: number });
+
+/** A stored job in today's layout: one of version 1 (an item) becomes an item payload. */
+export function readJob(record: StoredJobRecord): Job {
+  if ("payload" in record) {
+    const { version: _version, ...job } = record;
+    return job;
+  }
+  const { item, version: _version, ...rest } = record;
+  return { ...rest, payload: { kind: "item", item } };
 }
 
 /** Where a job's home post stands, for the targets that forward it. */

@@ -6,11 +6,8 @@
  */
 import type Keyv from "keyv";
 import type { Postgres } from "../store/postgres.js";
-import type { Job } from "./outbox.js";
+import { JOB_VERSION, readJob, type Job, type StoredJobRecord } from "./outbox.js";
 import { KeyvOutboxStore, type OutboxStore, type StoredJob } from "./outbox-store.js";
-
-/** The format of the stored job (the `Job` interface), raised when it changes incompatibly. */
-const JOB_VERSION = 1;
 
 /**
  * One batch's jobs share a number of the sequence and keep their places in it (the order each
@@ -56,9 +53,9 @@ export class PostgresOutboxStore implements OutboxStore {
   }
 
   async load(except: ReadonlySet<string>): Promise<StoredJob[]> {
-    const rows = await this.database.query<{ job: Job; progress: string | null; home_message_id: string | null }>(LOAD, [[...except]]);
+    const rows = await this.database.query<{ job: StoredJobRecord; progress: string | null; home_message_id: string | null }>(LOAD, [[...except]]);
     return rows.map(({ job, progress, home_message_id: home }) => ({
-      job,
+      job: readJob(job),
       ...(progress !== null ? { progress } : {}),
       ...(home !== null ? { homeMessageId: Number(home) } : {}),
     }));

@@ -63,7 +63,7 @@ export function privateTarget(chatId: number, language?: string): Target {
 
 /** A job for an item to these targets. */
 export function makeJob(targets: Target[], item: Item = makeItem(), createdAt = 0): Job {
-  return { id: item.key, item, identityKeys: [item.key], targets, createdAt };
+  return { id: item.key, payload: { kind: "item", item }, identityKeys: [item.key], targets, createdAt };
 }
 
 /** A SQLite store in a fresh temporary folder that can be closed and reopened. */

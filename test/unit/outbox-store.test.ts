@@ -36,6 +36,18 @@ describe("the outbox on Keyv", () => {
     await outbox.enqueue([job("b", [3])]);
     assert.deepEqual(chatsOf(handed), ["a:1", "a:2", "b:3"]);
   });
+
+  test("a job stored before payloads (version 1: its item on the job) is read as an item payload", async () => {
+    const keyv = memoryNamespaces().outbox;
+    const today = job("v1", [1]);
+    const { payload, ...rest } = today;
+    await keyv.set("job:v1", { ...rest, item: payload.item });
+    await keyv.set("index", ["v1"]);
+    const [stored] = await (await KeyvOutboxStore.open(keyv)).load(new Set());
+    assert.deepEqual(stored!.job, today);
+    await (await KeyvOutboxStore.open(keyv)).restore([stored!]);
+    assert.equal((await keyv.get<{ version: number }>("job:v1"))!.version, 2, "written back in today's layout, with its version");
+  });
 });
 
 describe("the outbox on PostgreSQL", { skip: skipWithout("postgres") }, () => {
@@ -110,6 +122,17 @@ describe("the outbox on PostgreSQL", { skip: skipWithout("postgres") }, () => {
     const next = new Outbox(outboxStore);
     assert.deepEqual(chatsOf(await sendingOutbox(next)), ["old1:21", "old1:22", "old2:23"]);
     assert.deepEqual(next.homePost(homeJob), { state: "posted", chatId: 20, messageId: 555 });
+  });
+
+  test("a job stored before payloads (version 1: its item on the job) is read as an item payload", async () => {
+    await pool.query("DELETE FROM newswire_jobs");
+    const today = job("v1", [1]);
+    const { payload, ...rest } = today;
+    await pool.query("INSERT INTO newswire_jobs (id, seq, position, version, job) VALUES ('v1', nextval('newswire_jobs_seq'), 1, 1, $1)", [
+      JSON.stringify({ ...rest, item: payload.item }),
+    ]);
+    const [stored] = await store().load(new Set());
+    assert.deepEqual(stored!.job, today);
   });
 
   test("a job whose last delivery was saved but not removed is removed when the next sender starts", async () => {

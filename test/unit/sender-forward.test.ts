@@ -33,7 +33,7 @@ const forwardTo = (chatId: number, extra: Partial<Target> = {}): Target => ({ ..
 /** A job whose first target is the home channel. */
 const homeJob = (targets: Target[]): Job => {
   const item = makeItem({ title: "Harbour reopens", topics: ["all", "china"] });
-  return { id: item.key, item, identityKeys: [item.key], targets: [home, ...targets], homeIndex: 0, createdAt: 0 };
+  return { id: item.key, payload: { kind: "item", item }, identityKeys: [item.key], targets: [home, ...targets], homeIndex: 0, createdAt: 0 };
 };
 
 const isTo = (method: string, chatId: number) => (request: ApiRequest) => request.method === method && request.params.chat_id === chatId;

@@ -2,7 +2,8 @@ import { afterEach, describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
 import { GrammyError } from "grammy";
 import { Outbox, type Job, type Target } from "../../src/delivery/outbox.js";
-import { classifyError, Sender } from "../../src/delivery/sender.js";
+import { classifyError } from "../../src/delivery/send-outcome.js";
+import { Sender } from "../../src/delivery/sender.js";
 import { Subscribers } from "../../src/delivery/subscribers.js";
 import { TelegramBudget } from "../../src/delivery/budget.js";
 import { PAID_BROADCAST_LIMITS, type PacingLimits } from "../../src/delivery/pacing.js";
@@ -132,7 +133,7 @@ describe("Sender", () => {
     await sender.idle();
     const titles = telegram.texts(1).map((text) => /^(?:<b>)?(Busy \d|Quiet news)/.exec(text)?.[1] ?? text.slice(0, 20));
     assert.equal(titles.indexOf("Quiet news"), 1, titles.join(" | "));
-    assert.deepEqual(titles.filter((title) => title.startsWith("Busy")), burst.map((job) => job.item.title));
+    assert.deepEqual(titles.filter((title) => title.startsWith("Busy")), burst.map((job) => job.payload.item.title));
   });
 
   test("a chat that blocked the bot loses its subscription and its queued deliveries", async () => {
@@ -164,8 +165,8 @@ describe("Sender", () => {
     assert.equal(telegram.calls("sendMessage").filter(isSendTo(-5)).length, 1);
     const moved = telegram.calls("sendMessage").filter(isSendTo(-1005));
     assert.equal(moved.length, 2, "both messages re-sent to the new id");
-    assert.match(String(moved[0]!.params.text), new RegExp(first.item.title));
-    assert.match(String(moved[1]!.params.text), new RegExp(second.item.title));
+    assert.match(String(moved[0]!.params.text), new RegExp(first.payload.item.title));
+    assert.match(String(moved[1]!.params.text), new RegExp(second.payload.item.title));
     assert.equal(await subscribers.get({ chatId: -5 }), undefined);
     assert.deepEqual((await subscribers.get({ chatId: -1005 }))?.topics, ["all"]);
     assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
@@ -237,7 +238,7 @@ describe("Sender", () => {
     await sender.idle();
     for (const chatId of chats) {
       const titles = telegram.texts(chatId).map((text) => /Item \d/.exec(text)?.[0]);
-      assert.deepEqual(titles, jobs.map((job) => job.item.title), `chat ${chatId}`);
+      assert.deepEqual(titles, jobs.map((job) => job.payload.item.title), `chat ${chatId}`);
     }
   });
 
