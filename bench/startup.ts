@@ -74,7 +74,7 @@ async function measure(mode: Mode, url: string, feedCount: number): Promise<Meas
       Subscribers.open(store.subscribers),
       Outbox.open(store.outbox),
     ]);
-    const hasData = subscribers.size > 0 || outbox.size.jobs > 0 || recent.size > 0 || feeds.some((feed) => feedStates.get(feed.id).baselined);
+    const hasData = subscribers.size > 0 || !(await outbox.isEmpty()) || recent.size > 0 || feeds.some((feed) => feedStates.get(feed.id).baselined);
     await StoreEpoch.open(store.meta, hasData);
     count = subscribers.size;
   }

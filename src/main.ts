@@ -172,7 +172,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     database ? new PostgresSubscribers(database) : Subscribers.open(store.subscribers),
     database ? sharedOutbox(database, store.outbox, rememberJobs, logger) : Outbox.open(store.outbox, rememberJobs),
   ]);
-  const hasData = (await subscribers.count()) > 0 || outbox.size.jobs > 0 || !(await recent.isEmpty()) || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
+  const hasData = (await subscribers.count()) > 0 || !(await outbox.isEmpty()) || !(await recent.isEmpty()) || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
   const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
   if (found === "empty") {
     logger.warn(

@@ -32,6 +32,8 @@ export interface OutboxStore {
   remove(ids: readonly string[]): Promise<void>;
   /** Writes unfinished jobs back as they are (the store lost its data). */
   restore(jobs: readonly StoredJob[]): Promise<void>;
+  /** Whether no job is recorded, by any instance. */
+  isEmpty(): Promise<boolean>;
 }
 
 const INDEX_KEY = "index";
@@ -90,6 +92,10 @@ export class KeyvOutboxStore implements OutboxStore {
     return jobs.flatMap((job, position) =>
       job ? [{ job: readJob(job), ...optional("progress", progress[position]), ...optional("homeMessageId", homes[position]) }] : [],
     );
+  }
+
+  async isEmpty(): Promise<boolean> {
+    return this.ids.size === 0;
   }
 
   async saveProgress(id: string, encoded: string): Promise<void> {

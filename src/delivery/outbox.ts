@@ -307,6 +307,11 @@ export class Outbox {
     return open.progress.has(homeIndex) ? { state: "failed" } : { state: "pending" };
   }
 
+  /** Whether the store holds no job, recorded by any instance (this one may track none of them). */
+  isEmpty(): Promise<boolean> {
+    return this.store.isEmpty();
+  }
+
   /** Unfinished jobs and deliveries this instance tracks. */
   get size(): { jobs: number; deliveries: number } {
     let deliveries = 0;

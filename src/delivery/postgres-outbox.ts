@@ -23,6 +23,17 @@ const INSERT = `
   ON CONFLICT (id) DO NOTHING
   RETURNING id`;
 
+/** Jobs written back whole, with where they stand: one statement however many. */
+const RESTORE = `
+  WITH batch AS (SELECT nextval('newswire_jobs_seq') AS seq)
+  INSERT INTO newswire_jobs (id, seq, position, version, job, progress, home_message_id)
+  SELECT entry -> 'job' ->> 'id', batch.seq, position, $2, entry -> 'job', entry ->> 'progress', (entry ->> 'homeMessageId')::bigint
+  FROM batch, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS entries (entry, position)
+  ORDER BY entry -> 'job' ->> 'id'
+  ON CONFLICT (id) DO UPDATE SET
+    progress = COALESCE(EXCLUDED.progress, newswire_jobs.progress),
+    home_message_id = COALESCE(EXCLUDED.home_message_id, newswire_jobs.home_message_id)`;
+
 const LOAD = `
   SELECT job, progress, home_message_id FROM newswire_jobs
   WHERE NOT (id = ANY($1::text[]))
@@ -61,6 +72,10 @@ export class PostgresOutboxStore implements OutboxStore {
     }));
   }
 
+  async isEmpty(): Promise<boolean> {
+    return (await this.database.query("SELECT 1 FROM newswire_jobs LIMIT 1")).length === 0;
+  }
+
   async saveProgress(id: string, encoded: string): Promise<void> {
     await this.database.query("UPDATE newswire_jobs SET progress = $2 WHERE id = $1", [id, encoded]);
   }
@@ -75,10 +90,6 @@ export class PostgresOutboxStore implements OutboxStore {
 
   async restore(jobs: readonly StoredJob[]): Promise<void> {
     if (jobs.length === 0) return;
-    await this.insert(jobs.map(({ job }) => job));
-    for (const { job, progress, homeMessageId } of jobs) {
-      if (progress !== undefined) await this.saveProgress(job.id, progress);
-      if (homeMessageId !== undefined) await this.saveHomePost(job.id, homeMessageId);
-    }
+    await this.database.query(RESTORE, [JSON.stringify(jobs), JOB_VERSION]);
   }
 }

@@ -140,8 +140,10 @@ describe("the outbox on PostgreSQL", { skip: skipWithout("postgres") }, () => {
     const outboxStore = store();
     await outboxStore.insert([job("done", [1])]);
     await outboxStore.saveProgress("done", Buffer.from([1]).toString("base64"));
+    assert.equal(await new Outbox(store()).isEmpty(), false, "a job recorded is seen by an instance that tracks none");
     const handed = await sendingOutbox(new Outbox(outboxStore));
     assert.deepEqual(handed, []);
     assert.equal(Number((await pool.query("SELECT count(*) AS n FROM newswire_jobs")).rows[0].n), 0);
+    assert.equal(await outboxStore.isEmpty(), true);
   });
 });
