@@ -2,7 +2,8 @@
  * The poll schedule on PostgreSQL: a row per feed with the last cycle (tick) an instance claimed
  * it for. A claim is one statement that takes unclaimed rows with `FOR UPDATE SKIP LOCKED`, so
  * instances claiming at once take disjoint feeds without waiting for each other. A feed claimed by
- * an instance that then died is claimed again at the next tick.
+ * an instance that then died is claimed again at the next tick. Rows of feeds no instance has
+ * claimed for a week (no catalog has them: a configured feed is due at least daily) are deleted.
  */
 import { randomUUID } from "node:crypto";
 import type { Postgres } from "../store/postgres.js";
@@ -24,12 +25,18 @@ const CLAIM = `
     LIMIT $5)
   RETURNING feed`;
 
+/** A feed claimed by no instance for this long is in no instance's catalog any more. */
+export const SCHEDULE_ABANDONED_MS = 7 * 24 * 60 * 60_000;
+const SWEEP_EVERY_MS = 24 * 60 * 60_000;
+const SWEEP = "DELETE FROM newswire_poll_schedule WHERE claimed_at < $1";
+
 /** The schedule in the table `newswire_poll_schedule` (migrations/1764670000006_poll_schedule.sql). */
 export class PostgresPollSchedule implements PollSchedule {
   readonly shared = true;
   /** This instance's name on its claims (for operators reading the table). */
   private readonly owner = randomUUID();
   private readonly known = new Set<string>();
+  private sweptAt: number | undefined;
 
   constructor(
     private readonly database: Postgres,
@@ -38,6 +45,7 @@ export class PostgresPollSchedule implements PollSchedule {
 
   async claim(feedIds: readonly string[], cycle: number, limit: number): Promise<string[]> {
     if (feedIds.length === 0 || limit <= 0) return [];
+    await this.sweep();
     const added = feedIds.filter((feed) => !this.known.has(feed));
     if (added.length > 0) {
       await this.database.query(ADD, [added]);
@@ -45,5 +53,14 @@ export class PostgresPollSchedule implements PollSchedule {
     }
     const rows = await this.database.query<{ feed: string }>(CLAIM, [cycle, this.owner, this.now(), [...feedIds], limit]);
     return rows.map(({ feed }) => feed);
+  }
+
+  /** At most daily: abandoned feeds' rows go. Ours are added again at once, should one have gone. */
+  private async sweep(): Promise<void> {
+    const now = this.now();
+    if (this.sweptAt !== undefined && now - this.sweptAt < SWEEP_EVERY_MS) return;
+    this.sweptAt = now;
+    await this.database.query(SWEEP, [now - SCHEDULE_ABANDONED_MS]);
+    this.known.clear();
   }
 }

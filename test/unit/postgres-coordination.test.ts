@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { CLAIM_STALE_MS, PostgresItemClaims } from "../../src/items/postgres-item-claims.js";
-import { PostgresPollSchedule } from "../../src/poller/postgres-poll-schedule.js";
+import { PostgresPollSchedule, SCHEDULE_ABANDONED_MS } from "../../src/poller/postgres-poll-schedule.js";
 import { migrate, postgres } from "../../src/store/postgres.js";
 import { silentLogger } from "../support/builders.js";
 import { postgresDatabase, skipWithout, storeServers } from "../support/store-servers.js";
@@ -62,5 +62,26 @@ describe("coordination on PostgreSQL", { skip: skipWithout("postgres") }, () => 
     assert.deepEqual((await first.hold([["g:b"]])).held, [false]);
     await late.release();
     assert.deepEqual((await first.hold([["g:b"], ["g:a"]])).held, [true, true], "released keys are free");
+  });
+
+  test("left-overs go: claims of a dead instance that no poll meets again, and schedule rows of feeds no catalog has", async () => {
+    await pool.query("DELETE FROM newswire_item_claims");
+    let now = 5_000_000;
+    const dead = new PostgresItemClaims(database(), () => now);
+    await dead.hold([["g:forgotten"]]);
+    now += CLAIM_STALE_MS + 1;
+    await new PostgresItemClaims(database(), () => now).hold([["g:other"]]);
+    const keys = (await pool.query("SELECT key FROM newswire_item_claims ORDER BY key")).rows.map(({ key }) => key);
+    assert.deepEqual(keys, ["g:other"]);
+
+    await pool.query("DELETE FROM newswire_poll_schedule");
+    let clock = 1_000_000_000;
+    await new PostgresPollSchedule(database(), () => clock).claim(["kept", "removed"], 1_000, 10);
+    clock += SCHEDULE_ABANDONED_MS + 1;
+    // An instance whose catalog has only "kept" now; it claimed "kept" in between too.
+    const running = new PostgresPollSchedule(database(), () => clock);
+    assert.deepEqual(await running.claim(["kept"], 2_000, 10), ["kept"]);
+    const feeds = (await pool.query("SELECT feed FROM newswire_poll_schedule ORDER BY feed")).rows.map(({ feed }) => feed);
+    assert.deepEqual(feeds, ["kept"]);
   });
 });
