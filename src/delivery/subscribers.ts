@@ -107,10 +107,15 @@ export function isLinkedBy(subscriber: Subscriber, userId: number): boolean {
 
 /** All subscribers, in memory and in the store's `subscribers` namespace (one instance on SQLite or Redis). */
 export class Subscribers implements SubscriberStore {
+  /** The keys of each chat's subscribers: a chat's changes (gone, migrated) cost its own, not a scan of all. */
+  private readonly byChat = new Map<number, Set<string>>();
+
   private constructor(
     private readonly keyv: Keyv,
     private readonly byKey: Map<string, Subscriber>,
-  ) {}
+  ) {
+    for (const [key, subscriber] of byKey) this.index(key, subscriber);
+  }
 
   /** Loads every subscriber from the store. */
   static async open(keyv: Keyv): Promise<Subscribers> {
@@ -129,7 +134,7 @@ export class Subscribers implements SubscriberStore {
   }
 
   async ofChat(chatId: number): Promise<Subscriber[]> {
-    return this.matching((subscriber) => subscriber.chatId === chatId);
+    return this.ofChatNow(chatId);
   }
 
   async following(topics: readonly string[]): Promise<Subscriber[]> {
@@ -165,13 +170,13 @@ export class Subscribers implements SubscriberStore {
   }
 
   async removeChat(chatId: number): Promise<Subscriber[]> {
-    const removed = this.matching((subscriber) => subscriber.chatId === chatId);
+    const removed = this.ofChatNow(chatId);
     for (const subscriber of removed) await this.delete(subscriber);
     return removed;
   }
 
   async migrateChat(fromChatId: number, toChatId: number): Promise<void> {
-    for (const subscriber of this.matching((each) => each.chatId === fromChatId)) {
+    for (const subscriber of this.ofChatNow(fromChatId)) {
       await this.put({ ...subscriber, chatId: toChatId, kind: "supergroup" });
       await this.delete(subscriber);
     }
@@ -196,6 +201,32 @@ export class Subscribers implements SubscriberStore {
     return [...this.byKey.values()].filter(test);
   }
 
+  private ofChatNow(chatId: number): Subscriber[] {
+    return [...(this.byChat.get(chatId) ?? [])].map((key) => this.byKey.get(key)!);
+  }
+
+  private index(key: string, subscriber: Subscriber): void {
+    const keys = this.byChat.get(subscriber.chatId);
+    if (keys) keys.add(key);
+    else this.byChat.set(subscriber.chatId, new Set([key]));
+  }
+
+  private unindex(key: string, subscriber: Subscriber): void {
+    const keys = this.byChat.get(subscriber.chatId);
+    keys?.delete(key);
+    if (keys?.size === 0) this.byChat.delete(subscriber.chatId);
+  }
+
+  /** Sets (or, without `next`, deletes) the subscriber at `key` in memory, its chat index with it. */
+  private hold(key: string, next: Subscriber | undefined): void {
+    const previous = this.byKey.get(key);
+    if (previous) this.unindex(key, previous);
+    if (next) {
+      this.byKey.set(key, next);
+      this.index(key, next);
+    } else this.byKey.delete(key);
+  }
+
   // Memory first, then the store: a change that starts while another is being written (a command
   // and the sender's removeChat, say) then builds on it instead of overwriting it. A write that
   // fails is undone in memory too (unless a later change replaced it), so no chat receives what
@@ -210,15 +241,11 @@ export class Subscribers implements SubscriberStore {
 
   private async change(key: string, next: Subscriber | undefined, write: (key: string) => Promise<unknown>): Promise<void> {
     const previous = this.byKey.get(key);
-    if (next) this.byKey.set(key, next);
-    else this.byKey.delete(key);
+    this.hold(key, next);
     try {
       await write(key);
     } catch (error) {
-      if (this.byKey.get(key) === next) {
-        if (previous) this.byKey.set(key, previous);
-        else this.byKey.delete(key);
-      }
+      if (this.byKey.get(key) === next) this.hold(key, previous);
       throw error;
     }
   }
