@@ -1,17 +1,19 @@
 /**
- * Start-up cost against a large SQLite store: N subscribers and F feeds' states, written straight
- * into the tables in Keyv's stored form, in big batches. Each measurement runs in a fresh process
+ * Start-up cost against a large store: N subscribers and F feeds' states, written straight into
+ * the tables in their stored form, in big batches. Each measurement runs in a fresh process
  * (a cold heap, its own peak RSS), 3 times, and is reported as the median:
- * - `floor`: one plain `SELECT key, value` of the subscribers table and a JSON.parse of each row
- *   into a Map, the least reading them all can cost: the baseline the others are a ratio of;
- * - `subscribers`: Subscribers.open;
+ * - `floor` (SQLite): one plain `SELECT key, value` of the subscribers table and a JSON.parse of
+ *   each row into a Map, the least reading them all can cost: the baseline the others are a ratio of;
+ * - `subscribers` (SQLite): Subscribers.open;
  * - `feeds`: FeedStates.open for the F feeds of the catalog;
- * - `start`: what main.ts does before the bot starts: openNamespaces, then every namespace's open
- *   at once, then the store's epoch.
+ * - `start`: what main.ts does before the bot starts: openNamespaces, then openState (on
+ *   PostgreSQL: the migrations, then every port; on SQLite every namespace's open), with the epoch.
  * Beside the time: the CPU time, the longest the event loop was blocked, and the process's peak RSS.
  * The store grows from one size to the next (subscribers are added), so seeding is paid once.
  *
  * Run: node --import tsx bench/startup.ts [SUBSCRIBERS, default 10000,100000,1000000] [FEEDS, default 100000] [TIMEOUT_S, default 120]
+ * On PostgreSQL: STORE=postgres with TEST_POSTGRES_URL (as the tests), e.g.
+ * `STORE=postgres TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5440/postgres node --import tsx bench/startup.ts 1000000`.
  */
 import { fork } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -20,19 +22,21 @@ import { join } from "node:path";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import type KeyvSqlite from "@keyv/sqlite";
-import { feedUrlKey } from "../src/config/catalog.js";
-import { Outbox } from "../src/delivery/outbox.js";
+import { pino } from "pino";
+import { feedUrlKey, type FeedDefinition } from "../src/config/catalog.js";
 import { Subscribers, type Subscriber } from "../src/delivery/subscribers.js";
 import { FeedStates, type FeedState } from "../src/feeds/feed-state.js";
-import { RecentItems } from "../src/items/recent.js";
-import { SeenItems } from "../src/items/seen.js";
-import { StoreEpoch } from "../src/store/epoch.js";
-import { closeNamespaces, openNamespaces, serialize } from "../src/store/keyv.js";
+import { openState } from "../src/state.js";
+import { closeNamespaces, openNamespaces, postgresOf, serialize } from "../src/store/keyv.js";
+import { migrate } from "../src/store/postgres.js";
+import { postgresDatabase } from "../test/support/store-servers.js";
 
 const RUNS = 3;
 const SEED_BATCH = 20_000;
 const MODES = ["floor", "subscribers", "feeds", "start"] as const;
 type Mode = (typeof MODES)[number];
+/** On PostgreSQL nothing reads the subscribers whole: only the feeds' states and the start. */
+const POSTGRES_MODES: readonly Mode[] = ["feeds", "start"];
 
 interface Measured {
   ms: number;
@@ -45,7 +49,7 @@ interface Measured {
 type Outcome = Measured | { failed: string };
 
 const feedsOf = (count: number) =>
-  Array.from({ length: count }, (_, i) => ({ id: `feed-${i}`, url: `https://site${i}.example/rss.xml` }));
+  Array.from({ length: count }, (_, i): FeedDefinition => ({ id: `feed-${i}`, url: `https://site${i}.example/rss.xml`, topics: [], fulltext: false }));
 
 // ---- one measurement, in its own process ----
 
@@ -67,16 +71,8 @@ async function measure(mode: Mode, url: string, feedCount: number): Promise<Meas
     const states = await FeedStates.open(store.feeds, feeds);
     count = feeds.filter((feed) => states.get(feed.id).baselined).length;
   } else {
-    const [, recent, feedStates, subscribers, outbox] = await Promise.all([
-      new SeenItems(store.seen),
-      RecentItems.open(store.items, store.recent),
-      FeedStates.open(store.feeds, feeds),
-      Subscribers.open(store.subscribers),
-      Outbox.open(store.outbox),
-    ]);
-    const hasData = subscribers.size > 0 || !(await outbox.isEmpty()) || recent.size > 0 || feeds.some((feed) => feedStates.get(feed.id).baselined);
-    await StoreEpoch.open(store.meta, hasData);
-    count = subscribers.size;
+    const state = await openState(store, feeds, pino({ level: "silent" }));
+    count = await state.subscribers.count();
   }
   const ms = performance.now() - started;
   const { user, system } = process.cpuUsage(cpu);
@@ -149,21 +145,42 @@ async function main(): Promise<void> {
   const sizes = (process.argv[2] ?? "10000,100000,1000000").split(",").map(Number);
   const feedCount = Number(process.argv[3] ?? 100_000);
   const timeoutS = Number(process.argv[4] ?? 120);
+  const onPostgres = process.env.STORE === "postgres";
+  if (onPostgres && !process.env.TEST_POSTGRES_URL) {
+    console.log("bench/startup: STORE=postgres needs TEST_POSTGRES_URL (e.g. postgres://postgres@127.0.0.1:5440/postgres); skipped");
+    return;
+  }
   const dir = mkdtempSync(join(tmpdir(), "newswire-startup-"));
-  const url = `sqlite://${dir}/store.sqlite`;
+  const url = onPostgres ? await postgresDatabase(process.env.TEST_POSTGRES_URL!, "newswire_bench_startup") : `sqlite://${dir}/store.sqlite`;
+  const modes = onPostgres ? POSTGRES_MODES : MODES;
   try {
     const store = await openNamespaces(url);
+    const database = postgresOf(store);
+    if (database) await migrate(database.pool, pino({ level: "silent" }));
     let seeded = performance.now();
     await seed(store.feeds.store as KeyvSqlite, "feeds", 0, feedCount, (i) => [`url:${feedUrlKey(`https://site${i}.example/rss.xml`)}`, feedState(i)]);
-    console.log(`${feedCount} feed states seeded in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
+    console.log(`${onPostgres ? "PostgreSQL" : "SQLite"}: ${feedCount} feed states seeded in ${((performance.now() - seeded) / 1000).toFixed(1)} s`);
     let have = 0;
     for (const size of sizes) {
       seeded = performance.now();
-      await seed(store.subscribers.store as KeyvSqlite, "subscribers", have, size, (i) => [String(100_000_000 + i), subscriber(i)]);
+      if (database) {
+        // The rows PostgresSubscribers writes, made by the database itself.
+        await database.pool.query(
+          `INSERT INTO newswire_subscriptions (key, chat_id, topics, record, since)
+           SELECT (100000000 + i)::text, 100000000 + i,
+                  CASE WHEN i % 3 = 0 THEN ARRAY['all'] ELSE ARRAY['harbour', 'weather'] END,
+                  jsonb_build_object('kind', 'private', 'language', CASE WHEN i % 2 = 0 THEN 'en' ELSE 'ru' END),
+                  1760000000000 + i
+           FROM generate_series($1::int, $2::int - 1) AS i`,
+          [have, size],
+        );
+      } else {
+        await seed(store.subscribers.store as KeyvSqlite, "subscribers", have, size, (i) => [String(100_000_000 + i), subscriber(i)]);
+      }
       have = size;
       console.log(`\n${size} subscribers, ${feedCount} feeds (seeded in ${((performance.now() - seeded) / 1000).toFixed(1)} s); medians of ${RUNS} fresh processes:`);
       let floor: number | undefined;
-      for (const mode of MODES) {
+      for (const mode of modes) {
         const outcomes: Outcome[] = [];
         for (let run = 0; run < RUNS; run++) {
           const outcome = await runChild(mode, url, feedCount, timeoutS);

@@ -5,7 +5,6 @@
  */
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api } from "grammy";
-import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { mayPost } from "./bot/chat.js";
 import { budgetTransformer, createBot, commandMenu } from "./bot/create-bot.js";
@@ -16,29 +15,23 @@ import { loadSettings, type Settings } from "./config/settings.js";
 import { createLogger } from "./logging.js";
 import { TelegramBudget } from "./delivery/budget.js";
 import { Dispatcher } from "./delivery/dispatch.js";
-import { Outbox, type Job } from "./delivery/outbox.js";
-import { PostgresOutboxStore } from "./delivery/postgres-outbox.js";
+import type { Outbox } from "./delivery/outbox.js";
 import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS } from "./delivery/pacing.js";
 import { Sender } from "./delivery/sender.js";
-import { PostgresSubscribers } from "./delivery/postgres-subscribers.js";
 import { Subscribers, type SubscriberStore } from "./delivery/subscribers.js";
 import { addressPolicy } from "./feeds/address-policy.js";
 import { FeedStates } from "./feeds/feed-state.js";
 import { Outage } from "./health/outage.js";
-import { PostgresRecent } from "./items/postgres-recent.js";
-import { RecentItems } from "./items/recent.js";
-import { SeenItems } from "./items/seen.js";
 import { AdminNotifier } from "./poller/admin-alerts.js";
 import { Poller } from "./poller/poller.js";
 import { PostgresPollSchedule } from "./poller/postgres-poll-schedule.js";
-import { PostgresItemClaims } from "./items/postgres-item-claims.js";
 import { StoreEpoch } from "./store/epoch.js";
 import { startHttp } from "./http/instance.js";
 import { Metrics, queueReading } from "./metrics/metrics.js";
 import { takeInstanceLease } from "./store/instance-lease.js";
 import { takeSenderLease, type SenderLease } from "./store/sender-lease.js";
-import { closeNamespaces, openNamespaces, postgresOf, sweepPeriodically } from "./store/keyv.js";
-import { migrate, type Postgres } from "./store/postgres.js";
+import { closeNamespaces, openNamespaces, sweepPeriodically } from "./store/keyv.js";
+import { openState } from "./state.js";
 import { StoreError } from "./store/guard.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
@@ -77,17 +70,6 @@ async function linkConfiguredChannels(catalog: Catalog, api: Api, botId: number,
       logger.warn({ channel: channel.chat, err: (error as Error).message }, "configured channel cannot be linked");
     }
   }
-}
-
-/**
- * The outbox on PostgreSQL, shared by the instances: its jobs in their table, with any that
- * newswire 0.x left in the Keyv namespace moved there first.
- */
-async function sharedOutbox(database: Postgres, legacy: Keyv, remember: (jobs: readonly Job[]) => Promise<void>, logger: Logger): Promise<Outbox> {
-  const store = new PostgresOutboxStore(database);
-  const moved = await store.takeOver(legacy);
-  if (moved > 0) logger.info({ jobs: moved }, "queued deliveries moved into the shared table newswire_jobs");
-  return new Outbox(store, remember);
 }
 
 /** Store outages as the admins hear of them. */
@@ -151,9 +133,6 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   // Before any state is read: a second process on a store would corrupt the first one's state.
   const lease = await takeInstanceLease(settings.storeUrl, { logger: logger.child({ part: "store" }), lost: stopSelf });
   const sweeper = sweepPeriodically(store, logger.child({ part: "store" }));
-  // On PostgreSQL the subscriptions are a table every instance queries; elsewhere one instance holds them in memory.
-  const database = postgresOf(store);
-  if (database) await migrate(database.pool, logger.child({ part: "store" }));
 
   // One budget for every message of the token: replies, then admin alerts, then broadcasts. The
   // sender's own Api is bare: it takes its slots from the budget and handles 429s, 5xx and
@@ -162,18 +141,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   const broadcastApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   const alertApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   alertApi.config.use(budgetTransformer(budget, "alert"));
-  const seen = new SeenItems(store.seen, undefined, database ? new PostgresItemClaims(database) : undefined);
-  // Jobs found in the store: their items count as seen before anything is sent, even if the
-  // instance that accepted one died before that was recorded.
-  const rememberJobs = (jobs: readonly Job[]) => seen.remember(jobs.flatMap((job) => job.identityKeys));
-  const [recent, feedStates, subscribers, outbox] = await Promise.all([
-    database ? new PostgresRecent(database) : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
-    FeedStates.open(store.feeds, catalog.feeds),
-    database ? new PostgresSubscribers(database) : Subscribers.open(store.subscribers),
-    database ? sharedOutbox(database, store.outbox, rememberJobs, logger) : Outbox.open(store.outbox, rememberJobs),
-  ]);
-  const hasData = (await subscribers.count()) > 0 || !(await outbox.isEmpty()) || !(await recent.isEmpty()) || catalog.feeds.some((feed) => feedStates.get(feed.id).baselined);
-  const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
+  const { database, seen, recent, feedStates, subscribers, memory, outbox, epoch, found } = await openState(store, catalog.feeds, logger);
   if (found === "empty") {
     logger.warn(
       "the store is empty: a first start, or the store lost its data while newswire was stopped (a Redis without persistence restarted?), in which case every subscription is gone. Each feed's first poll is a baseline: nothing old is sent",
@@ -272,7 +240,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     },
     settings.feedConcurrency,
     {
-      beforeCycle: epochCheck(epoch, { catalog, feedStates, memory: subscribers instanceof Subscribers ? subscribers : undefined, outbox, logger, notify: (text) => notifyAdmins(text) }),
+      beforeCycle: epochCheck(epoch, { catalog, feedStates, memory, outbox, logger, notify: (text) => notifyAdmins(text) }),
       ...(metrics ? { metrics } : {}),
       ...(database ? { schedule: new PostgresPollSchedule(database) } : {}),
     },

@@ -295,7 +295,8 @@ async function postgresFactory(url: string, reporting: Reporting, opened: (pool:
   let closing: Promise<void> | undefined;
   return async (namespace) => {
     const table = `newswire_${namespace}`;
-    const adapter = new PostgresAdapter({ table });
+    // Reading a namespace whole (feed states at start) pages by key: 1,000 rows a query, not the default 10.
+    const adapter = new PostgresAdapter({ table, iterationLimit: 1_000 });
     const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, namespace, reporting), namespace });
     // The same stored text as on SQLite; one statement, counted by a CTE instead of returned rows,
     // and given longer than a store call: it reads the whole table.

@@ -1,0 +1,66 @@
+/**
+ * The state newswire starts on, opened from the store's namespaces: on PostgreSQL (instances
+ * sharing it) the schema migrated and its tables queried, nothing of the audience read whole;
+ * on SQLite or Redis (one instance) the subscribers and recent items held in memory. Then the
+ * store's epoch: whether it is the store newswire ran on before, or an empty one.
+ */
+import type Keyv from "keyv";
+import type { Logger } from "pino";
+import type { FeedDefinition } from "./config/catalog.js";
+import { Outbox, type Job } from "./delivery/outbox.js";
+import { PostgresOutboxStore } from "./delivery/postgres-outbox.js";
+import { PostgresSubscribers } from "./delivery/postgres-subscribers.js";
+import { Subscribers, type SubscriberStore } from "./delivery/subscribers.js";
+import { FeedStates } from "./feeds/feed-state.js";
+import { PostgresItemClaims } from "./items/postgres-item-claims.js";
+import { PostgresRecent } from "./items/postgres-recent.js";
+import { RecentItems } from "./items/recent.js";
+import type { RecentStore } from "./items/recent-store.js";
+import { SeenItems } from "./items/seen.js";
+import { StoreEpoch, type EpochStart } from "./store/epoch.js";
+import { postgresOf, type Namespace } from "./store/keyv.js";
+import { migrate, type Postgres } from "./store/postgres.js";
+
+export interface State {
+  /** The shared database, when the store is PostgreSQL. */
+  database: Postgres | undefined;
+  seen: SeenItems;
+  recent: RecentStore;
+  feedStates: FeedStates;
+  subscribers: SubscriberStore;
+  /** The subscribers this instance holds in memory (SQLite, Redis): a store that lost its data gets them back. */
+  memory: Subscribers | undefined;
+  outbox: Outbox;
+  epoch: StoreEpoch;
+  /** What the epoch found: the store newswire ran on, or an empty one. */
+  found: EpochStart;
+}
+
+/**
+ * The outbox on PostgreSQL, shared by the instances: its jobs in their table, with any that
+ * newswire 0.x left in the Keyv namespace moved there first.
+ */
+async function sharedOutbox(database: Postgres, legacy: Keyv, remember: (jobs: readonly Job[]) => Promise<void>, logger: Logger): Promise<Outbox> {
+  const store = new PostgresOutboxStore(database);
+  const moved = await store.takeOver(legacy);
+  if (moved > 0) logger.info({ jobs: moved }, "queued deliveries moved into the shared table newswire_jobs");
+  return new Outbox(store, remember);
+}
+
+export async function openState(store: Record<Namespace, Keyv>, feeds: readonly FeedDefinition[], logger: Logger): Promise<State> {
+  const database = postgresOf(store);
+  if (database) await migrate(database.pool, logger.child({ part: "store" }));
+  const seen = new SeenItems(store.seen, undefined, database ? new PostgresItemClaims(database) : undefined);
+  // Jobs found in the store: their items count as seen before anything is sent, even if the
+  // instance that accepted one died before that was recorded.
+  const rememberJobs = (jobs: readonly Job[]) => seen.remember(jobs.flatMap((job) => job.identityKeys));
+  const [recent, feedStates, subscribers, outbox] = await Promise.all([
+    database ? new PostgresRecent(database) : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
+    FeedStates.open(store.feeds, feeds),
+    database ? new PostgresSubscribers(database) : Subscribers.open(store.subscribers),
+    database ? sharedOutbox(database, store.outbox, rememberJobs, logger) : Outbox.open(store.outbox, rememberJobs),
+  ]);
+  const hasData = (await subscribers.count()) > 0 || !(await outbox.isEmpty()) || !(await recent.isEmpty()) || feeds.some((feed) => feedStates.get(feed.id).baselined);
+  const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
+  return { database, seen, recent, feedStates, subscribers, memory: subscribers instanceof Subscribers ? subscribers : undefined, outbox, epoch, found };
+}
