@@ -107,8 +107,11 @@ export function isLinkedBy(subscriber: Subscriber, userId: number): boolean {
 
 /** All subscribers, in memory and in the store's `subscribers` namespace (one instance on SQLite or Redis). */
 export class Subscribers implements SubscriberStore {
-  /** The keys of each chat's subscribers: a chat's changes (gone, migrated) cost its own, not a scan of all. */
-  private readonly byChat = new Map<number, Set<string>>();
+  /**
+   * The keys of each chat's subscribers: a chat's changes (gone, migrated) cost its own, not a scan
+   * of all. Nearly every chat has one: its key alone, an array only for forum threads.
+   */
+  private readonly byChat = new Map<number, string | string[]>();
 
   private constructor(
     private readonly keyv: Keyv,
@@ -201,20 +204,25 @@ export class Subscribers implements SubscriberStore {
     return [...this.byKey.values()].filter(test);
   }
 
+  private keysOfChat(chatId: number): string[] {
+    const keys = this.byChat.get(chatId);
+    return keys === undefined ? [] : typeof keys === "string" ? [keys] : keys;
+  }
+
   private ofChatNow(chatId: number): Subscriber[] {
-    return [...(this.byChat.get(chatId) ?? [])].map((key) => this.byKey.get(key)!);
+    return this.keysOfChat(chatId).map((key) => this.byKey.get(key)!);
   }
 
   private index(key: string, subscriber: Subscriber): void {
-    const keys = this.byChat.get(subscriber.chatId);
-    if (keys) keys.add(key);
-    else this.byChat.set(subscriber.chatId, new Set([key]));
+    const keys = this.keysOfChat(subscriber.chatId);
+    if (keys.length === 0) this.byChat.set(subscriber.chatId, key);
+    else if (!keys.includes(key)) this.byChat.set(subscriber.chatId, [...keys, key]);
   }
 
   private unindex(key: string, subscriber: Subscriber): void {
-    const keys = this.byChat.get(subscriber.chatId);
-    keys?.delete(key);
-    if (keys?.size === 0) this.byChat.delete(subscriber.chatId);
+    const keys = this.keysOfChat(subscriber.chatId).filter((each) => each !== key);
+    if (keys.length === 0) this.byChat.delete(subscriber.chatId);
+    else this.byChat.set(subscriber.chatId, keys.length === 1 ? keys[0]! : keys);
   }
 
   /** Sets (or, without `next`, deletes) the subscriber at `key` in memory, its chat index with it. */
