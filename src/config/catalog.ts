@@ -110,14 +110,15 @@ function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
 }
 
-/** The host a feed's id starts with: lower case, without `www.`. */
-function feedHost(url: string): string {
-  return new URL(url).hostname.replace(/^www\./, "");
-}
+/** The host a feed's id starts with: lower case (as URL gives it), without `www.`. */
+const bareHost = (hostname: string): string => hostname.replace(/^www\./, "");
+
+/** A host's part of a feed id. */
+const hostId = (host: string): string => slug(host) || "feed";
 
 /** `news.example.org` → `news-example-org`; `www.` is dropped. */
 export function feedIdFromUrl(url: string): string {
-  return slug(feedHost(url)) || "feed";
+  return hostId(bareHost(new URL(url).hostname));
 }
 
 /**
@@ -128,7 +129,7 @@ export function feedIdFromUrl(url: string): string {
 export function feedUrlKey(url: string): string {
   const parsed = new URL(url);
   const port = parsed.port ? `:${parsed.port}` : "";
-  return `//${feedHost(url)}${port}${parsed.pathname.replace(/\/+$/, "")}${parsed.search}`;
+  return `//${bareHost(parsed.hostname)}${port}${parsed.pathname.replace(/\/+$/, "")}${parsed.search}`;
 }
 
 /** Longest path part of a derived id, so ids stay readable in `/status`. */
@@ -140,12 +141,13 @@ const MAX_PATH_SLUG = 40;
  * an id that still clashes (with another derived id or a configured one) gets a hash of its URL.
  */
 function deriveFeedIds(urls: readonly string[], configuredIds: ReadonlySet<string>): Map<string, string> {
+  const parsed = urls.map((url) => new URL(url));
+  const hosts = parsed.map(({ hostname }) => bareHost(hostname));
   const hostCount = new Map<string, number>();
-  for (const url of urls) hostCount.set(feedHost(url), (hostCount.get(feedHost(url)) ?? 0) + 1);
-  const readable = urls.map((url) => {
-    const host = feedIdFromUrl(url);
-    if (hostCount.get(feedHost(url)) === 1) return host;
-    const { pathname, search } = new URL(url);
+  for (const host of hosts) hostCount.set(host, (hostCount.get(host) ?? 0) + 1);
+  const readable = parsed.map(({ pathname, search }, index) => {
+    const host = hostId(hosts[index]!);
+    if (hostCount.get(hosts[index]!) === 1) return host;
     return [host, slug(`${pathname}${search}`).slice(0, MAX_PATH_SLUG).replace(/-$/, "")].filter(Boolean).join("-");
   });
   const uses = new Map<string, number>();
@@ -166,10 +168,21 @@ function deriveFeedIds(urls: readonly string[], configuredIds: ReadonlySet<strin
 function legacyFeedIds(feeds: readonly { url: string; id?: string }[]): string[] {
   const configured = new Set(feeds.flatMap((feed) => (feed.id === undefined ? [] : [feed.id])));
   const ids: string[] = [];
+  const taken = new Set<string>();
+  // Per host, the first number not yet found taken: ids are only ever added, so none below it frees up.
+  const nextNumber = new Map<string, number>();
+  const free = (id: string) => !taken.has(id) && !configured.has(id);
   for (const feed of feeds) {
     let id = feed.id ?? feedIdFromUrl(feed.url);
-    for (let n = 2; feed.id === undefined && (ids.includes(id) || configured.has(id)); n++) id = `${feedIdFromUrl(feed.url)}-${n}`;
+    if (feed.id === undefined && !free(id)) {
+      const host = id;
+      let n = nextNumber.get(host) ?? 2;
+      while (!free(`${host}-${n}`)) n++;
+      id = `${host}-${n}`;
+      nextNumber.set(host, n + 1);
+    }
     ids.push(id);
+    taken.add(id);
   }
   return ids;
 }
@@ -232,8 +245,9 @@ export function buildCatalog(data: unknown, extraFeedUrls: readonly string[], so
   const listed: (Omit<FeedDefinition, "id"> & { id?: string; where: string })[] = [];
   const seenUrls = new Set<string>();
   const list = (feed: Omit<FeedDefinition, "id"> & { id?: string }, where: string): void => {
-    if (seenUrls.has(feedUrlKey(feed.url))) return;
-    seenUrls.add(feedUrlKey(feed.url));
+    const key = feedUrlKey(feed.url);
+    if (seenUrls.has(key)) return;
+    seenUrls.add(key);
     checkTopics(where, feed.topics);
     listed.push({ ...feed, where });
   };

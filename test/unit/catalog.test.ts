@@ -100,13 +100,25 @@ describe("buildCatalog", () => {
   });
 
   test("each feed names the id newswire 0.1 gave it when that differs, to find its old state", () => {
-    const catalog = build({ feeds: [{ url: "https://a.example/one" }, { url: "https://a.example/two" }, { url: "https://b.example/rss", id: "a-example-2" }] });
+    const catalog = build({
+      feeds: [
+        { url: "https://a.example/one" },
+        { url: "https://a.example/two" },
+        { url: "https://b.example/rss", id: "a-example-2" },
+        { url: "https://a.example/three" },
+        { url: "https://c.example/rss", id: "a-example-5" },
+        { url: "https://a.example/four" },
+      ],
+    });
     assert.deepEqual(
       catalog.feeds.map(({ id, legacyId }) => [id, legacyId]),
       [
         ["a-example-one", "a-example"],
         ["a-example-two", "a-example-3"],
         ["a-example-2", undefined],
+        ["a-example-three", "a-example-4"],
+        ["a-example-5", undefined],
+        ["a-example-four", "a-example-6"],
       ],
     );
   });
