@@ -1,11 +1,19 @@
 /**
- * One chat's waiting deliveries: a FIFO per feed, taken in turns, so a feed that publishes a burst
- * never holds up another feed's items to the same chat for more than one turn, and each feed's
- * items still arrive in their order.
+ * One chat's waiting deliveries: a FIFO per lane (an item's feed), taken in turns, so a feed that
+ * publishes a burst never holds up another feed's items to the same chat for more than one turn,
+ * and each feed's items still arrive in their order.
+ *
+ * The lanes are a small array, not a Map: a broadcast holds one queue per chat, nearly all with
+ * one lane of one delivery, and a Map per chat would be most of the sender's memory per recipient.
  */
+interface Lane<T> {
+  key: string;
+  items: T[];
+}
+
 export class FairQueue<T> {
-  /** Map order is the turn order: the first lane is next. */
-  private readonly lanes = new Map<string, T[]>();
+  /** The turn order: the first lane is next. */
+  private lanes: Lane<T>[] = [];
   private count = 0;
 
   constructor(private readonly laneOf: (item: T) => string) {}
@@ -16,25 +24,32 @@ export class FairQueue<T> {
 
   push(item: T): void {
     const key = this.laneOf(item);
-    const lane = this.lanes.get(key);
-    if (lane) lane.push(item);
-    else this.lanes.set(key, [item]);
+    // From the back: a burst of one lane arrives together.
+    for (let index = this.lanes.length - 1; index >= 0; index--) {
+      const lane = this.lanes[index]!;
+      if (lane.key === key) {
+        lane.items.push(item);
+        this.count++;
+        return;
+      }
+    }
+    // A literal, sized for one: an array grown by push reserves room for 16 more.
+    if (this.lanes.length === 0) this.lanes = [{ key, items: [item] }];
+    else this.lanes.push({ key, items: [item] });
     this.count++;
   }
 
   /** The item whose turn it is. */
   peek(): T | undefined {
-    return this.lanes.values().next().value?.[0];
+    return this.lanes[0]?.items[0];
   }
 
   /** Takes the item whose turn it is; its lane goes to the back of the turns. */
   shift(): T | undefined {
-    const next = this.lanes.entries().next();
-    if (next.done) return undefined;
-    const [key, lane] = next.value;
-    const item = lane.shift();
-    this.lanes.delete(key);
-    if (lane.length > 0) this.lanes.set(key, lane);
+    const lane = this.lanes.shift();
+    if (!lane) return undefined;
+    const item = lane.items.shift();
+    if (lane.items.length > 0) this.lanes.push(lane);
     this.count--;
     return item;
   }
@@ -42,11 +57,8 @@ export class FairQueue<T> {
   /** Takes out every item `predicate` holds for (each lane's order kept). */
   remove(predicate: (item: T) => boolean): T[] {
     const removed: T[] = [];
-    for (const [key, lane] of this.lanes) {
-      const kept = lane.filter((item) => !predicate(item) || (removed.push(item), false));
-      if (kept.length > 0) this.lanes.set(key, kept);
-      else this.lanes.delete(key);
-    }
+    for (const lane of this.lanes) lane.items = lane.items.filter((item) => !predicate(item) || (removed.push(item), false));
+    this.lanes = this.lanes.filter((lane) => lane.items.length > 0);
     this.count -= removed.length;
     return removed;
   }
