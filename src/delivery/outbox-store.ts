@@ -5,7 +5,7 @@
  */
 import type Keyv from "keyv";
 import { coalesce } from "../store/coalesce.js";
-import { JOB_VERSION, readJob, type Job, type StoredJobRecord } from "./outbox.js";
+import { readJob, storedJob, type Job, type StoredJobRecord } from "./outbox.js";
 
 /** A job as stored, with where its deliveries stand. */
 export interface StoredJob {
@@ -69,7 +69,7 @@ export class KeyvOutboxStore implements OutboxStore {
     const fresh = jobs.filter((job) => !this.ids.has(job.id));
     if (fresh.length === 0) return new Set();
     // A job record without an index entry is invisible after a restart, so records go first.
-    await this.keyv.setMany(fresh.map((job) => ({ key: jobKey(job.id), value: record(job) })));
+    await this.keyv.setMany(fresh.map((job) => ({ key: jobKey(job.id), value: storedJob(job) })));
     await this.keyv.deleteMany(fresh.flatMap((job) => [progressKey(job.id), homeKey(job.id)]));
     for (const job of fresh) this.ids.add(job.id);
     try {
@@ -116,7 +116,7 @@ export class KeyvOutboxStore implements OutboxStore {
     if (jobs.length === 0) return;
     await this.keyv.setMany(
       jobs.flatMap(({ job, progress, homeMessageId }) => [
-        { key: jobKey(job.id), value: record(job) },
+        { key: jobKey(job.id), value: storedJob(job) },
         ...(progress !== undefined ? [{ key: progressKey(job.id), value: progress }] : []),
         ...(homeMessageId !== undefined ? [{ key: homeKey(job.id), value: homeMessageId }] : []),
       ]),
@@ -125,8 +125,6 @@ export class KeyvOutboxStore implements OutboxStore {
     await this.saveIndex();
   }
 }
-
-const record = (job: Job): StoredJobRecord => ({ version: JOB_VERSION, ...job });
 
 /** `{ [name]: value }` when the value is there, `{}` otherwise (exactOptionalPropertyTypes). */
 const optional = <Name extends string, Value>(name: Name, value: Value | undefined): { [key in Name]?: Value } =>

@@ -35,12 +35,20 @@ export interface Job {
 export const JOB_VERSION = 2;
 
 /** A job as any version stored it. */
-export type StoredJobRecord = (Job & { version?: number }) | (Omit<Job, "payload"> & { item: Item; version?: number });
+export type StoredJobRecord = (Job & { version?: number; item?: Item }) | (Omit<Job, "payload"> & { item: Item; version?: number });
+
+/**
+ * A job as stored today. An item's job carries its item as version 1 did too, so an instance of
+ * the release before (in a rolling upgrade, or after a rollback) still reads and sends it.
+ */
+export function storedJob(job: Job): StoredJobRecord {
+  return { version: JOB_VERSION, ...job, ...(job.payload.kind === "item" ? { item: job.payload.item } : {}) };
+}
 
 /** A stored job in today's layout: one of version 1 (an item) becomes an item payload. */
 export function readJob(record: StoredJobRecord): Job {
   if ("payload" in record) {
-    const { version: _version, ...job } = record;
+    const { version: _version, item: _item, ...job } = record;
     return job;
   }
   const { item, version: _version, ...rest } = record;

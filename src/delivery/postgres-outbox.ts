@@ -6,7 +6,7 @@
  */
 import type Keyv from "keyv";
 import type { Postgres } from "../store/postgres.js";
-import { JOB_VERSION, readJob, type Job, type StoredJobRecord } from "./outbox.js";
+import { JOB_VERSION, readJob, storedJob, type Job, type StoredJobRecord } from "./outbox.js";
 import { KeyvOutboxStore, type OutboxStore, type StoredJob } from "./outbox-store.js";
 
 /**
@@ -59,7 +59,7 @@ export class PostgresOutboxStore implements OutboxStore {
 
   async insert(jobs: readonly Job[]): Promise<Set<string>> {
     if (jobs.length === 0) return new Set();
-    const rows = await this.database.query<{ id: string }>(INSERT, [JSON.stringify(jobs), JOB_VERSION]);
+    const rows = await this.database.query<{ id: string }>(INSERT, [JSON.stringify(jobs.map(storedJob)), JOB_VERSION]);
     return new Set(rows.map(({ id }) => id));
   }
 
@@ -90,6 +90,6 @@ export class PostgresOutboxStore implements OutboxStore {
 
   async restore(jobs: readonly StoredJob[]): Promise<void> {
     if (jobs.length === 0) return;
-    await this.database.query(RESTORE, [JSON.stringify(jobs), JOB_VERSION]);
+    await this.database.query(RESTORE, [JSON.stringify(jobs.map((stored) => ({ ...stored, job: storedJob(stored.job) }))), JOB_VERSION]);
   }
 }

@@ -225,14 +225,19 @@ export class Subscribers implements SubscriberStore {
     else this.byChat.set(subscriber.chatId, keys.length === 1 ? keys[0]! : keys);
   }
 
-  /** Sets (or, without `next`, deletes) the subscriber at `key` in memory, its chat index with it. */
+  /**
+   * Sets (or, without `next`, deletes) the subscriber at `key` in memory, its chat index with it
+   * (a key names its chat, so a subscriber replaced keeps its place there).
+   */
   private hold(key: string, next: Subscriber | undefined): void {
     const previous = this.byKey.get(key);
-    if (previous) this.unindex(key, previous);
     if (next) {
       this.byKey.set(key, next);
-      this.index(key, next);
-    } else this.byKey.delete(key);
+      if (!previous) this.index(key, next);
+    } else if (previous) {
+      this.byKey.delete(key);
+      this.unindex(key, previous);
+    }
   }
 
   // Memory first, then the store: a change that starts while another is being written (a command

@@ -40,7 +40,8 @@ export class PostgresItemClaims implements ItemClaims {
     const now = this.now();
     if (this.sweptAt === undefined || now - this.sweptAt >= CLAIM_STALE_MS) {
       this.sweptAt = now;
-      await this.database.query(SWEEP, [now - CLAIM_STALE_MS]);
+      // Housekeeping: a sweep that fails is made at the next one, and fails no claim.
+      await this.database.query(SWEEP, [now - CLAIM_STALE_MS]).catch(() => undefined);
     }
     const taken = new Set((await this.database.query<{ key: string }>(CLAIM, [all, this.owner, now, now - CLAIM_STALE_MS])).map(({ key }) => key));
     const { held } = holdable(keysPerEntry, (key) => taken.has(key));

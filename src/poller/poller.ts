@@ -97,6 +97,8 @@ export class Poller {
         const claimed = ids.map((id) => remaining.get(id)!);
         for (const id of ids) remaining.delete(id);
         await this.deps.feedStates.refresh(ids);
+        // The next tick came meanwhile: its cycle claims these feeds again (this claim is older).
+        if (cycle < this.newestCycle) break;
         const now = this.now();
         for (const feed of claimed) {
           const next = this.deps.feedStates.get(feed.id).nextPollAt;

@@ -60,7 +60,10 @@ export class PostgresPollSchedule implements PollSchedule {
     const now = this.now();
     if (this.sweptAt !== undefined && now - this.sweptAt < SWEEP_EVERY_MS) return;
     this.sweptAt = now;
-    await this.database.query(SWEEP, [now - SCHEDULE_ABANDONED_MS]);
-    this.known.clear();
+    // Housekeeping: a sweep that fails is made the next day, and fails no claim.
+    await this.database.query(SWEEP, [now - SCHEDULE_ABANDONED_MS]).then(
+      () => this.known.clear(),
+      () => undefined,
+    );
   }
 }

@@ -46,7 +46,9 @@ describe("the outbox on Keyv", () => {
     const [stored] = await (await KeyvOutboxStore.open(keyv)).load(new Set());
     assert.deepEqual(stored!.job, today);
     await (await KeyvOutboxStore.open(keyv)).restore([stored!]);
-    assert.equal((await keyv.get<{ version: number }>("job:v1"))!.version, 2, "written back in today's layout, with its version");
+    const written = (await keyv.get<{ version: number; payload: unknown; item: unknown }>("job:v1"))!;
+    assert.equal(written.version, 2, "written back in today's layout, with its version");
+    assert.deepEqual(written.item, payload.item, "and its item where the release before reads it");
   });
 });
 
