@@ -80,7 +80,7 @@ export class Poller {
    * Claims due feeds for the cycle as polls free up, a batch at a time, so an instance with room
    * takes more; each claimed feed's state is read again first (another instance may have polled
    * it since), and a feed no longer due by it is left. A cycle that overruns stops claiming at the
-   * next tick: that tick's cycle takes the feeds left, so none is fetched for both.
+   * next tick: that tick's cycle takes the feeds left (a slow cycle does not make the next fetch them again).
    */
   private async pollClaimed(due: readonly FeedDefinition[], cycle: number): Promise<void> {
     const remaining = new Map(due.map((feed) => [feed.id, feed]));
