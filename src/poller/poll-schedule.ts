@@ -36,3 +36,14 @@ export function startCycle(nextTicks: readonly number[], now: number): number {
   if (next === undefined || after === undefined) return cycleOf(new Date(now));
   return cycleOf(new Date(Math.min(now, next - (after - next))));
 }
+
+/**
+ * When a shared cycle stops starting fetches: a tenth of the interval (at most 5 s) before the
+ * next tick, so that a fetch it starts reaches the feed's site before the next cycle's fetches
+ * do and no site sees one feed fetched twice in a cycle. No end where the ticks are unknown.
+ */
+export function cycleEnd(cycle: number, nextTicks: readonly number[]): number {
+  const next = nextTicks.find((tick) => tick >= cycle + 1000);
+  if (next === undefined) return Number.POSITIVE_INFINITY;
+  return next - Math.min(5_000, (next - cycle) / 10);
+}

@@ -8,7 +8,7 @@ import pLimit, { type LimitFunction } from "p-limit";
 import type { FeedDefinition } from "../config/catalog.js";
 import { StoreError } from "../store/guard.js";
 import { pollFeed, type PollDeps, type PollResult } from "./poll-feed.js";
-import { cycleOf, soleSchedule, startCycle, type PollSchedule } from "./poll-schedule.js";
+import { cycleEnd, cycleOf, soleSchedule, startCycle, type PollSchedule } from "./poll-schedule.js";
 
 /** How a poll ended: its {@link PollResult} status, or "error" when it threw (a bug, the store). */
 export type PollOutcome = PollResult["status"] | "error";
@@ -56,11 +56,11 @@ export class Poller {
 
   /**
    * One cycle (`cycle`: its tick, see PollSchedule): polls every due feed that is not already in
-   * flight, or on a shared schedule those of them this instance claims.
+   * flight, or on a shared schedule those of them this instance claims until `endsAt`.
    * Resolves when the feeds it started are done. The cycle counts as completed (lastCycleAt) once
    * the feeds it found under way are done too: only then has every feed due now been polled.
    */
-  async pollDue(cycle = cycleOf(new Date(this.now()))): Promise<void> {
+  async pollDue(cycle = cycleOf(new Date(this.now())), endsAt = cycleEnd(cycle, this.nextTicks(2))): Promise<void> {
     if (this.hooks.beforeCycle && !(await this.hooks.beforeCycle())) return;
     this.newestCycle = Math.max(this.newestCycle, cycle);
     const now = this.now();
@@ -70,7 +70,9 @@ export class Poller {
       return next === undefined || next <= now;
     });
     const underWay = [...this.inFlight.values()];
-    const polled = this.schedule.shared ? this.pollClaimed(due, cycle) : Promise.all(due.map((feed) => this.poll(feed)));
+    const polled = this.schedule.shared
+      ? this.pollClaimed(due, cycle, endsAt)
+      : Promise.all(due.map((feed) => this.poll(feed)));
     if (underWay.length > 0) void Promise.all([polled, ...underWay]).then(() => this.cycleCompleted());
     await polled;
     if (underWay.length === 0) this.cycleCompleted();
@@ -79,15 +81,17 @@ export class Poller {
   /**
    * Claims due feeds for the cycle as polls free up, a batch at a time, so an instance with room
    * takes more; each claimed feed's state is read again first (another instance may have polled
-   * it since), and a feed no longer due by it is left. A cycle that overruns stops claiming at the
-   * next tick: that tick's cycle takes the feeds left (a slow cycle does not make the next fetch them again).
+   * it since), and a feed no longer due by it is left. A cycle that overruns starts no fetch after
+   * `endsAt` (a little before the next tick, by this clock: a tick's timer may fire late) nor once
+   * the next tick has come: that tick's cycle takes the feeds left, so none is fetched by both.
    */
-  private async pollClaimed(due: readonly FeedDefinition[], cycle: number): Promise<void> {
+  private async pollClaimed(due: readonly FeedDefinition[], cycle: number, endsAt: number): Promise<void> {
     const remaining = new Map(due.map((feed) => [feed.id, feed]));
     const active = new Set<Promise<unknown>>();
     const started: Promise<unknown>[] = [];
     try {
-      while (remaining.size > 0 && !this.abort.signal.aborted && cycle >= this.newestCycle) {
+      const over = () => cycle < this.newestCycle || this.now() >= endsAt;
+      while (remaining.size > 0 && !this.abort.signal.aborted && !over()) {
         if (active.size >= this.concurrency) {
           await Promise.race(active);
           continue;
@@ -97,13 +101,13 @@ export class Poller {
         const claimed = ids.map((id) => remaining.get(id)!);
         for (const id of ids) remaining.delete(id);
         await this.deps.feedStates.refresh(ids);
-        // The next tick came meanwhile: its cycle claims these feeds again (this claim is older).
-        if (cycle < this.newestCycle) break;
+        // The cycle ended meanwhile: the next claims these feeds again (this claim is older).
+        if (over()) break;
         const now = this.now();
         for (const feed of claimed) {
           const next = this.deps.feedStates.get(feed.id).nextPollAt;
           if (next !== undefined && next > now) continue;
-          const run = this.poll(feed);
+          const run = this.poll(feed, over);
           started.push(run);
           active.add(run);
           void run.finally(() => active.delete(run));
@@ -155,9 +159,10 @@ export class Poller {
     return this.deps.now?.() ?? Date.now();
   }
 
-  private poll(feed: FeedDefinition): Promise<PollResult | undefined> {
+  /** Polls `feed` when a slot is free, unless stopping or `skip` says by then that it is too late. */
+  private poll(feed: FeedDefinition, skip: () => boolean = () => false): Promise<PollResult | undefined> {
     const run = this.limit(async () => {
-      if (this.abort.signal.aborted) return undefined;
+      if (this.abort.signal.aborted || skip()) return undefined;
       const started = performance.now();
       const done = (outcome: PollOutcome) => this.hooks.metrics?.polled(outcome, (performance.now() - started) / 1000);
       try {

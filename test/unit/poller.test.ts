@@ -11,7 +11,7 @@ import { SeenItems } from "../../src/items/seen.js";
 import { AdminNotifier, alertMessages } from "../../src/poller/admin-alerts.js";
 import type { PollDeps } from "../../src/poller/poll-feed.js";
 import { Poller } from "../../src/poller/poller.js";
-import type { PollSchedule } from "../../src/poller/poll-schedule.js";
+import { cycleEnd, type PollSchedule } from "../../src/poller/poll-schedule.js";
 import { compileTopics } from "../../src/topics/topics.js";
 import { memoryNamespaces, silentLogger, TOKEN } from "../support/builders.js";
 import { rssXml, startFeedSite, type FeedSite } from "../support/feed-site.js";
@@ -107,6 +107,45 @@ describe("Poller", () => {
     await late;
     assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), feeds.map(() => 1), "each feed fetched once across both cycles");
     assert.deepEqual(feeds.map(({ id }) => claimedFor.get(id)), [1_000, 1_000, 2_000, 2_000, 2_000, 2_000]);
+  });
+
+  test("on a shared schedule a cycle starts no fetch after its end, even one claimed and waiting for a slot", async () => {
+    const feeds = Array.from({ length: 4 }, (_, index) => feed(`ends${index}`));
+    for (const { id } of feeds) site.set(`/${id}.xml`, { body: rssXml({ title: id, items: [{ title: `${id} story`, link: `https://${id}.example/1` }] }), delayMs: 100 });
+    const claimedFor = new Map<string, number>();
+    const schedule: PollSchedule = {
+      shared: true,
+      claim: async (ids, cycle, limit) => {
+        const taken = ids.filter((id) => (claimedFor.get(id) ?? 0) < cycle).slice(0, limit);
+        for (const id of taken) claimedFor.set(id, cycle);
+        return taken;
+      },
+    };
+    const clock = { now: START };
+    const poller = new Poller(feeds, await pollDeps(feeds, clock), 2, { schedule });
+    // The cycle before still fetches two feeds, in both slots; this one claims the other two, which wait.
+    const before = poller.pollDue(START - 60_000, Number.POSITIVE_INFINITY);
+    await until(() => poller.polling === 2);
+    const cycle = poller.pollDue(START, START + 50);
+    await until(() => poller.polling === 4);
+    // The end passes before the slots free (this instance's timer for the next tick has not fired yet).
+    clock.now = START + 50;
+    await Promise.all([before, cycle]);
+    const fetched = feeds.map(({ id }) => site.requests(`/${id}.xml`).length);
+    assert.deepEqual(fetched, [1, 1, 0, 0], "the claimed two were not fetched");
+    assert.deepEqual(feeds.map(({ id }) => claimedFor.get(id)), [START - 60_000, START - 60_000, START, START]);
+    // The next cycle takes them.
+    await poller.pollDue(START + 60_000, Number.POSITIVE_INFINITY);
+    assert.deepEqual(feeds.slice(2).map(({ id }) => site.requests(`/${id}.xml`).length), [1, 1]);
+    assert.equal(poller.polling, 0);
+  });
+
+  test("cycleEnd: a tenth of the interval before the next tick, at most 5 s; none where the ticks are unknown", () => {
+    assert.equal(cycleEnd(0, [4_000, 8_000]), 3_600);
+    assert.equal(cycleEnd(300_000, [600_000, 900_000]), 595_000);
+    // A timer that fired late still finds the tick after its own.
+    assert.equal(cycleEnd(4_000, [4_000, 8_000]), 7_600);
+    assert.equal(cycleEnd(0, []), Number.POSITIVE_INFINITY);
   });
 
   test("never fetches one feed twice at once: a cycle skips a feed still being polled", async () => {
