@@ -37,6 +37,12 @@ async function until(condition: () => boolean | Promise<boolean>, describe: () =
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** `text` with each instance's last log lines, so a failure in CI shows what the instances did. */
+function withLogs(text: string, instances: readonly Instance[]): string {
+  const tails = instances.map(({ process, port }) => `--- instance on port ${port}:\n${process.output().trimEnd().split("\n").slice(-12).join("\n")}`);
+  return [text, ...tails].join("\n");
+}
+
 const story = (n: number): RssItem => ({
   title: `Cluster story ${n} ends here`,
   link: `https://news.example/cluster-${n}`,
@@ -277,7 +283,7 @@ describe("webhook mode with several instances on one PostgreSQL", { skip }, () =
       const first = story(21);
       items.push(first);
       publish(site, "/changes.xml", items);
-      await until(() => copiesByChat(telegram, first).size === 2, () => "both chats get the first item", 20_000);
+      await until(() => copiesByChat(telegram, first).size === 2, () => withLogs("both chats get the first item", instances), 20_000);
 
       telegram.sendText(reader, "/unsubscribe all");
       await telegram.waitFor((message) => message.chat_id === reader && /nsubscribed/.test(message.text), { timeoutMs: 10_000 });
@@ -285,7 +291,7 @@ describe("webhook mode with several instances on one PostgreSQL", { skip }, () =
       const second = story(22);
       items.push(second);
       publish(site, "/changes.xml", items);
-      await until(() => copiesByChat(telegram, second).has(control), () => "the control chat gets the second item", 20_000);
+      await until(() => copiesByChat(telegram, second).has(control), () => withLogs("the control chat gets the second item", instances), 20_000);
       await pause(1_500);
       assert.equal(copiesByChat(telegram, second).has(reader), false, "the unsubscribed chat got nothing");
 
@@ -295,7 +301,7 @@ describe("webhook mode with several instances on one PostgreSQL", { skip }, () =
       const third = story(23);
       items.push(third);
       publish(site, "/changes.xml", items);
-      await until(() => copiesByChat(telegram, third).size === 2, () => "both chats get the third item", 20_000);
+      await until(() => copiesByChat(telegram, third).size === 2, () => withLogs("both chats get the third item", instances), 20_000);
       const answeredBy = new Set(telegram.webhookDeliveries.filter((delivery) => delivery.status === 200).map((delivery) => delivery.url));
       assert.equal(answeredBy.size, 3, `updates went to every instance: ${[...answeredBy].join(", ")}`);
     } finally {
