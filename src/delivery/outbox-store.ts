@@ -10,7 +10,7 @@ import { readJob, storedJob, type Job, type StoredJobRecord } from "./outbox.js"
 /** A job as stored, with where its deliveries stand. */
 export interface StoredJob {
   job: Job;
-  /** The progress bitset (base64), absent before the first delivery is done. */
+  /** The whole progress bitset (base64), absent before the first delivery is done. */
   progress?: string;
   /** The home channel's post, once it is posted. */
   homeMessageId?: number;
@@ -26,7 +26,11 @@ export interface OutboxStore {
   insert(jobs: readonly Job[]): Promise<Set<string>>;
   /** Every unfinished job except those named, in the order they were recorded. */
   load(except: ReadonlySet<string>): Promise<StoredJob[]>;
-  saveProgress(id: string, encoded: string): Promise<void>;
+  /**
+   * Writes the pages of a job's progress bitset that changed (page number → its bytes, base64; see
+   * {@link PROGRESS_PAGE_BYTES}), so a write costs the same whatever the job's audience.
+   */
+  saveProgress(id: string, pages: ReadonlyMap<number, string>): Promise<void>;
   saveHomePost(id: string, messageId: number): Promise<void>;
   /** Removes finished jobs. */
   remove(ids: readonly string[]): Promise<void>;
@@ -36,10 +40,38 @@ export interface OutboxStore {
   isEmpty(): Promise<boolean>;
 }
 
+/** Bytes in a page of a progress bitset: 8,192 targets. */
+export const PROGRESS_PAGE_BYTES = 1024;
+
+/** How many pages a bitset of `targets` bits has. */
+export const progressPages = (targets: number): number => Math.ceil(targets / 8 / PROGRESS_PAGE_BYTES);
+
+/**
+ * The whole bitset (base64) of `targets` bits from its stored parts: a whole bitset as written
+ * by a restore (or a release before pages) and pages (base64, by number). Bits only get set, so
+ * the parts are OR-ed: each holds some of the done deliveries, none undoes another's.
+ */
+export function joinProgress(targets: number, whole: string | undefined, pages: ReadonlyMap<number, string>): string | undefined {
+  if (whole === undefined && pages.size === 0) return undefined;
+  const bits = new Uint8Array(Math.ceil(targets / 8));
+  if (whole !== undefined) bits.set(Buffer.from(whole, "base64").subarray(0, bits.length));
+  for (const [page, encoded] of pages) {
+    const offset = page * PROGRESS_PAGE_BYTES;
+    Buffer.from(encoded, "base64")
+      .subarray(0, Math.max(0, bits.length - offset))
+      .forEach((byte, at) => (bits[offset + at]! |= byte));
+  }
+  return Buffer.from(bits).toString("base64");
+}
+
 const INDEX_KEY = "index";
 const jobKey = (id: string) => `job:${id}`;
+/** A whole bitset: written by restore (and by releases before pages). */
 const progressKey = (id: string) => `progress:${id}`;
+const pageKey = (id: string, page: number) => `progress:${id}:${page}`;
 const homeKey = (id: string) => `home:${id}`;
+/** Every progress key of a job of `targets` targets. */
+const progressKeys = (id: string, targets: number) => [progressKey(id), ...Array.from({ length: progressPages(targets) }, (_, page) => pageKey(id, page))];
 
 /**
  * The outbox on the store's `outbox` namespace: a record, a progress bitset and a home post per
@@ -70,7 +102,7 @@ export class KeyvOutboxStore implements OutboxStore {
     if (fresh.length === 0) return new Set();
     // A job record without an index entry is invisible after a restart, so records go first.
     await this.keyv.setMany(fresh.map((job) => ({ key: jobKey(job.id), value: storedJob(job) })));
-    await this.keyv.deleteMany(fresh.flatMap((job) => [progressKey(job.id), homeKey(job.id)]));
+    await this.keyv.deleteMany(fresh.flatMap((job) => [...progressKeys(job.id, job.targets.length), homeKey(job.id)]));
     for (const job of fresh) this.ids.add(job.id);
     try {
       await this.saveIndex();
@@ -84,22 +116,26 @@ export class KeyvOutboxStore implements OutboxStore {
   async load(except: ReadonlySet<string>): Promise<StoredJob[]> {
     const ids = [...this.ids].filter((id) => !except.has(id));
     if (ids.length === 0) return [];
-    const [jobs, progress, homes] = await Promise.all([
-      this.keyv.getMany<StoredJobRecord>(ids.map(jobKey)),
-      this.keyv.getMany<string>(ids.map(progressKey)),
-      this.keyv.getMany<number>(ids.map(homeKey)),
-    ]);
-    return jobs.flatMap((job, position) =>
-      job ? [{ job: readJob(job), ...optional("progress", progress[position]), ...optional("homeMessageId", homes[position]) }] : [],
-    );
+    const [records, homes] = await Promise.all([this.keyv.getMany<StoredJobRecord>(ids.map(jobKey)), this.keyv.getMany<number>(ids.map(homeKey))]);
+    const jobs = records.map((record) => (record ? readJob(record) : undefined));
+    const keys = jobs.map((job) => (job ? progressKeys(job.id, job.targets.length) : []));
+    const progress = await this.keyv.getMany<string>(keys.flat());
+    let at = 0;
+    return jobs.flatMap((job, position) => {
+      const [whole, ...pages] = progress.slice(at, (at += keys[position]!.length));
+      if (!job) return [];
+      const written = new Map(pages.flatMap((page, number) => (page ? [[number, page] as const] : [])));
+      return [{ job, ...optional("progress", joinProgress(job.targets.length, whole ?? undefined, written)), ...optional("homeMessageId", homes[position]) }];
+    });
   }
 
   async isEmpty(): Promise<boolean> {
     return this.ids.size === 0;
   }
 
-  async saveProgress(id: string, encoded: string): Promise<void> {
-    await this.keyv.set(progressKey(id), encoded);
+  async saveProgress(id: string, pages: ReadonlyMap<number, string>): Promise<void> {
+    if (pages.size === 0) return;
+    await this.keyv.setMany([...pages].map(([page, encoded]) => ({ key: pageKey(id, page), value: encoded })));
   }
 
   async saveHomePost(id: string, messageId: number): Promise<void> {
@@ -109,7 +145,10 @@ export class KeyvOutboxStore implements OutboxStore {
   async remove(ids: readonly string[]): Promise<void> {
     for (const id of ids) this.ids.delete(id);
     await this.saveIndex();
-    await this.keyv.deleteMany(ids.flatMap((id) => [jobKey(id), progressKey(id), homeKey(id)]));
+    // The records say how many progress pages each job has.
+    const records = await this.keyv.getMany<StoredJobRecord>(ids.map(jobKey));
+    const targets = records.map((record) => (record ? readJob(record).targets.length : 0));
+    await this.keyv.deleteMany(ids.flatMap((id, position) => [jobKey(id), ...progressKeys(id, targets[position]!), homeKey(id)]));
   }
 
   async restore(jobs: readonly StoredJob[]): Promise<void> {

@@ -8,7 +8,7 @@
 import type Keyv from "keyv";
 import type { Item } from "../items/item.js";
 import { coalesce, type CoalescedWrite } from "../store/coalesce.js";
-import { KeyvOutboxStore, type OutboxStore, type StoredJob } from "./outbox-store.js";
+import { KeyvOutboxStore, PROGRESS_PAGE_BYTES, type OutboxStore, type StoredJob } from "./outbox-store.js";
 import type { Payload } from "./payload.js";
 import type { Subscriber } from "./subscribers.js";
 
@@ -65,10 +65,14 @@ export interface Delivery {
   index: number;
 }
 
-/** A job's progress: which targets are done (sent, or given up on for good). */
+/**
+ * A job's progress: which targets are done (sent, or given up on for good). Written by pages:
+ * those with a bit set since the last write.
+ */
 class Progress {
   readonly bits: Uint8Array;
   remaining: number;
+  private readonly dirty = new Set<number>();
 
   constructor(size: number, encoded?: string) {
     this.bits = new Uint8Array(Math.ceil(size / 8));
@@ -86,11 +90,28 @@ class Progress {
     if (this.has(index)) return false;
     this.bits[index >> 3]! |= 1 << (index & 7);
     this.remaining--;
+    this.dirty.add(Math.floor((index >> 3) / PROGRESS_PAGE_BYTES));
     return true;
   }
 
   encode(): string {
     return Buffer.from(this.bits).toString("base64");
+  }
+
+  /** The pages changed since the last call (number → bytes, base64), now counted as written. */
+  takeChanged(): Map<number, string> {
+    const pages = new Map<number, string>();
+    for (const page of this.dirty) {
+      const start = page * PROGRESS_PAGE_BYTES;
+      pages.set(page, Buffer.from(this.bits.subarray(start, start + PROGRESS_PAGE_BYTES)).toString("base64"));
+    }
+    this.dirty.clear();
+    return pages;
+  }
+
+  /** Pages whose write failed: the next write takes them again. */
+  unwritten(pages: Iterable<number>): void {
+    for (const page of pages) this.dirty.add(page);
   }
 }
 
@@ -329,7 +350,15 @@ export class Outbox {
 
   private track(job: Job, encodedProgress?: string, homeMessageId?: number): OpenJob {
     const progress = new Progress(job.targets.length, encodedProgress);
-    const persist = coalesce(() => this.store.saveProgress(job.id, progress.encode()));
+    const persist = coalesce(async () => {
+      const pages = progress.takeChanged();
+      try {
+        await this.store.saveProgress(job.id, pages);
+      } catch (error) {
+        progress.unwritten(pages.keys());
+        throw error;
+      }
+    });
     const open: OpenJob = { job, progress, persist, ...(homeMessageId !== undefined ? { homeMessageId } : {}) };
     this.jobs.set(job.id, open);
     return open;

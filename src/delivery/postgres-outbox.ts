@@ -7,7 +7,7 @@
 import type Keyv from "keyv";
 import type { Postgres } from "../store/postgres.js";
 import { JOB_VERSION, readJob, storedJob, type Job, type StoredJobRecord } from "./outbox.js";
-import { KeyvOutboxStore, type OutboxStore, type StoredJob } from "./outbox-store.js";
+import { joinProgress, KeyvOutboxStore, type OutboxStore, type StoredJob } from "./outbox-store.js";
 
 /**
  * One batch's jobs share a number of the sequence and keep their places in it (the order each
@@ -15,13 +15,17 @@ import { KeyvOutboxStore, type OutboxStore, type StoredJob } from "./outbox-stor
  * for each other instead of deadlocking.
  */
 const INSERT = `
-  WITH batch AS (SELECT nextval('newswire_jobs_seq') AS seq)
-  INSERT INTO newswire_jobs (id, seq, position, version, job)
-  SELECT job ->> 'id', batch.seq, position, $2, job
-  FROM batch, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS jobs (job, position)
-  ORDER BY job ->> 'id'
-  ON CONFLICT (id) DO NOTHING
-  RETURNING id`;
+  WITH batch AS (SELECT nextval('newswire_jobs_seq') AS seq),
+  fresh AS (
+    INSERT INTO newswire_jobs (id, seq, position, version, job)
+    SELECT job ->> 'id', batch.seq, position, $2, job
+    FROM batch, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS jobs (job, position)
+    ORDER BY job ->> 'id'
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id),
+  -- In the same statement: no sender sees a new job before pages an earlier one of its id left are gone.
+  cleared AS (DELETE FROM newswire_job_progress WHERE job IN (SELECT id FROM fresh))
+  SELECT id FROM fresh`;
 
 /** Jobs written back whole, with where they stand: one statement however many. */
 const RESTORE = `
@@ -39,7 +43,23 @@ const LOAD = `
   WHERE NOT (id = ANY($1::text[]))
   ORDER BY seq, position`;
 
-/** Jobs in the table `newswire_jobs` (migrations/1764670000005_jobs.sql). */
+const PAGES = "SELECT job, page, encode(bits, 'base64') AS bits FROM newswire_job_progress WHERE job = ANY($1::text[])";
+
+/** Only while the job is there: a write racing its removal leaves no page behind. */
+const SAVE_PAGES = `
+  INSERT INTO newswire_job_progress (job, page, bits)
+  SELECT $1, page, decode(bits, 'base64') FROM unnest($2::int[], $3::text[]) AS pages (page, bits)
+  WHERE EXISTS (SELECT 1 FROM newswire_jobs WHERE id = $1)
+  ON CONFLICT (job, page) DO UPDATE SET bits = EXCLUDED.bits`;
+
+const REMOVE = `
+  WITH gone AS (DELETE FROM newswire_jobs WHERE id = ANY($1::text[]))
+  DELETE FROM newswire_job_progress WHERE job = ANY($1::text[])`;
+
+/**
+ * Jobs in the table `newswire_jobs` (migrations/1764670000005_jobs.sql), their progress pages in
+ * `newswire_job_progress` (migrations/1764670000008_job_progress.sql).
+ */
 export class PostgresOutboxStore implements OutboxStore {
   constructor(private readonly database: Postgres) {}
 
@@ -65,19 +85,26 @@ export class PostgresOutboxStore implements OutboxStore {
 
   async load(except: ReadonlySet<string>): Promise<StoredJob[]> {
     const rows = await this.database.query<{ job: StoredJobRecord; progress: string | null; home_message_id: string | null }>(LOAD, [[...except]]);
-    return rows.map(({ job, progress, home_message_id: home }) => ({
-      job: readJob(job),
-      ...(progress !== null ? { progress } : {}),
-      ...(home !== null ? { homeMessageId: Number(home) } : {}),
-    }));
+    if (rows.length === 0) return [];
+    const jobs = rows.map(({ job }) => readJob(job));
+    const pages = new Map<string, Map<number, string>>();
+    for (const { job, page, bits } of await this.database.query<{ job: string; page: number; bits: string }>(PAGES, [jobs.map(({ id }) => id)])) {
+      pages.set(job, (pages.get(job) ?? new Map<number, string>()).set(page, bits));
+    }
+    return rows.map(({ progress, home_message_id: home }, position) => {
+      const job = jobs[position]!;
+      const joined = joinProgress(job.targets.length, progress ?? undefined, pages.get(job.id) ?? new Map());
+      return { job, ...(joined !== undefined ? { progress: joined } : {}), ...(home !== null ? { homeMessageId: Number(home) } : {}) };
+    });
   }
 
   async isEmpty(): Promise<boolean> {
     return (await this.database.query("SELECT 1 FROM newswire_jobs LIMIT 1")).length === 0;
   }
 
-  async saveProgress(id: string, encoded: string): Promise<void> {
-    await this.database.query("UPDATE newswire_jobs SET progress = $2 WHERE id = $1", [id, encoded]);
+  async saveProgress(id: string, pages: ReadonlyMap<number, string>): Promise<void> {
+    if (pages.size === 0) return;
+    await this.database.query(SAVE_PAGES, [id, [...pages.keys()], [...pages.values()]]);
   }
 
   async saveHomePost(id: string, messageId: number): Promise<void> {
@@ -85,7 +112,7 @@ export class PostgresOutboxStore implements OutboxStore {
   }
 
   async remove(ids: readonly string[]): Promise<void> {
-    await this.database.query("DELETE FROM newswire_jobs WHERE id = ANY($1::text[])", [[...ids]]);
+    await this.database.query(REMOVE, [[...ids]]);
   }
 
   async restore(jobs: readonly StoredJob[]): Promise<void> {

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { Outbox, type Delivery } from "../../src/delivery/outbox.js";
-import { KeyvOutboxStore } from "../../src/delivery/outbox-store.js";
+import { KeyvOutboxStore, PROGRESS_PAGE_BYTES } from "../../src/delivery/outbox-store.js";
 import { PostgresOutboxStore } from "../../src/delivery/postgres-outbox.js";
 import { migrate, postgres } from "../../src/store/postgres.js";
 import { makeItem, makeJob, memoryNamespaces, privateTarget, silentLogger } from "../support/builders.js";
@@ -109,6 +109,34 @@ describe("the outbox on PostgreSQL", { skip: skipWithout("postgres") }, () => {
     assert.deepEqual(next.homePost(homeJob), { state: "posted", chatId: 10, messageId: 777 });
   });
 
+  test("progress is written by pages: the next sender ORs them with a restored whole bitset; a job's pages leave with it", async () => {
+    await pool.query("DELETE FROM newswire_jobs");
+    await pool.query("DELETE FROM newswire_job_progress");
+    const wide = job("wide", Array.from({ length: 20_000 }, (_, index) => 100_000 + index));
+    const first = new Outbox(store());
+    const handed = await sendingOutbox(first);
+    await first.enqueue([wide]);
+    for (const index of [1, 8_200, 19_999]) await first.complete(handed[index]!);
+    const pages = await pool.query("SELECT page, octet_length(bits) AS bytes FROM newswire_job_progress WHERE job = 'wide' ORDER BY page");
+    assert.deepEqual(pages.rows.map(({ page, bytes }) => [page, bytes]), [[0, PROGRESS_PAGE_BYTES], [1, PROGRESS_PAGE_BYTES], [2, 20_000 / 8 - 2 * PROGRESS_PAGE_BYTES]]);
+    // A restore (the store lost its data meanwhile) wrote a whole bitset with one more delivery done.
+    const whole = Buffer.alloc(20_000 / 8);
+    whole[0] = 0b1;
+    await pool.query("UPDATE newswire_jobs SET progress = $1 WHERE id = 'wide'", [whole.toString("base64")]);
+
+    const next = new Outbox(store());
+    const left = await sendingOutbox(next);
+    assert.equal(left.length, 20_000 - 4);
+    assert.deepEqual([0, 1, 8_200, 19_999].filter((index) => left.some((delivery) => delivery.index === index)), []);
+    for (const delivery of left) await next.complete(delivery);
+    assert.equal(Number((await pool.query("SELECT count(*) AS n FROM newswire_job_progress")).rows[0].n), 0, "no page outlives its job");
+    // An id recorded anew starts from nothing, even with pages left behind.
+    await pool.query("INSERT INTO newswire_job_progress (job, page, bits) VALUES ('wide', 0, '\\xff')");
+    await new Outbox(store()).enqueue([wide]);
+    assert.equal((await sendingOutbox(new Outbox(store()))).length, 20_000);
+    await pool.query("DELETE FROM newswire_jobs");
+  });
+
   test("jobs newswire 0.x queued in Keyv are moved into the table, with their progress and home post, and sent from there", async () => {
     await pool.query("DELETE FROM newswire_jobs");
     const legacy = memoryNamespaces().outbox;
@@ -141,7 +169,7 @@ describe("the outbox on PostgreSQL", { skip: skipWithout("postgres") }, () => {
     await pool.query("DELETE FROM newswire_jobs");
     const outboxStore = store();
     await outboxStore.insert([job("done", [1])]);
-    await outboxStore.saveProgress("done", Buffer.from([1]).toString("base64"));
+    await outboxStore.saveProgress("done", new Map([[0, Buffer.from([1]).toString("base64")]]));
     assert.equal(await new Outbox(store()).isEmpty(), false, "a job recorded is seen by an instance that tracks none");
     const handed = await sendingOutbox(new Outbox(outboxStore));
     assert.deepEqual(handed, []);

@@ -2,6 +2,7 @@ import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import type Keyv from "keyv";
 import { Outbox } from "../../src/delivery/outbox.js";
+import { joinProgress, PROGRESS_PAGE_BYTES } from "../../src/delivery/outbox-store.js";
 import { makeItem, makeJob, privateTarget, tempStore } from "../support/builders.js";
 
 /** Counts the store writes (set and setMany calls) made through `keyv`. */
@@ -80,7 +81,7 @@ describe("Outbox", () => {
     assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
     assert.deepEqual(outbox.openJobs(), []);
     assert.equal(await keyv.get(`job:${job.id}`), undefined, "the job record is deleted");
-    assert.equal(await keyv.get(`progress:${job.id}`), undefined, "its progress too");
+    assert.equal(await keyv.get(`progress:${job.id}:0`), undefined, "its progress too");
     const reopened = await Outbox.open((await store.open()).outbox);
     assert.deepEqual(reopened.openJobs(), []);
     assert.deepEqual(reopened.pending(), []);
@@ -132,7 +133,44 @@ describe("Outbox", () => {
     assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
     assert.deepEqual((await Outbox.open((await store.open()).outbox)).openJobs(), []);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    assert.equal(await keyv.get(`progress:${job.id}`), undefined, "no progress record outlives its job");
+    assert.deepEqual(await keyv.getMany([`progress:${job.id}`, `progress:${job.id}:0`, `progress:${job.id}:1`]), [undefined, undefined, undefined], "no progress record outlives its job");
+  });
+
+  test("a progress write holds only the pages changed, whatever the audience; a failed one is made with the next", async () => {
+    const { outbox: keyv } = await store.open();
+    const outbox = await Outbox.open(keyv);
+    const job = makeJob(targets(20_000), makeItem({ title: "Wide" }));
+    await outbox.enqueue([job]);
+    const deliveries = outbox.pending();
+    const written: string[][] = [];
+    const setMany = keyv.setMany.bind(keyv);
+    let failNext = false;
+    keyv.setMany = (async (entries: { key: string; value: unknown }[]) => {
+      if (failNext) {
+        failNext = false;
+        throw new Error("disk full");
+      }
+      written.push(entries.map(({ key }) => key));
+      for (const { value } of entries) assert.ok(Buffer.from(String(value), "base64").length <= PROGRESS_PAGE_BYTES, "a page at most");
+      return setMany(entries);
+    }) as Keyv["setMany"];
+    try {
+      await outbox.complete(deliveries[3]!);
+      assert.deepEqual(written, [[`progress:${job.id}:0`]]);
+      failNext = true;
+      await assert.rejects(outbox.complete(deliveries[19_000]!), /disk full/);
+      await outbox.complete(deliveries[8_192]!);
+      assert.deepEqual(written[1]!.sort(), [`progress:${job.id}:1`, `progress:${job.id}:2`], "the failed page goes with the next write");
+    } finally {
+      keyv.setMany = setMany;
+    }
+    const reopened = await Outbox.open((await store.open()).outbox);
+    assert.equal(reopened.pending().length, 20_000 - 3);
+    assert.deepEqual(
+      [3, 8_192, 19_000].map((index) => reopened.pending().some((delivery) => delivery.index === index)),
+      [false, false, false],
+    );
+    await Promise.all(outbox.pending().map((delivery) => outbox.complete(delivery)));
   });
 
   test("a job whose progress was all saved before a stop is not left open", async () => {
@@ -165,5 +203,19 @@ describe("Outbox", () => {
     const reopened = await Outbox.open((await store.open()).outbox);
     assert.deepEqual(reopened.openJobs().map((job) => job.id), jobs.map((job) => job.id));
     for (const delivery of outbox.pending()) await outbox.complete(delivery);
+  });
+});
+
+describe("joinProgress", () => {
+  const bytes = (encoded: string | undefined) => [...Buffer.from(encoded ?? "", "base64")];
+  test("ORs a whole bitset with pages, each at its place; nothing stored is no progress", () => {
+    const page = (values: number[]) => Buffer.from(values).toString("base64");
+    const whole = page([0b0001, 0, 0]);
+    const joined = joinProgress(8 * (PROGRESS_PAGE_BYTES + 2), whole, new Map([[0, page([0b0100])], [1, page([0b1000, 1])]]));
+    const all = bytes(joined);
+    assert.equal(all.length, PROGRESS_PAGE_BYTES + 2);
+    assert.deepEqual([all[0], all[PROGRESS_PAGE_BYTES], all[PROGRESS_PAGE_BYTES + 1]], [0b0101, 0b1000, 1]);
+    assert.equal(joinProgress(10, undefined, new Map()), undefined);
+    assert.deepEqual(bytes(joinProgress(10, undefined, new Map([[0, page([0xff, 0xff, 0xff])]]))), [0xff, 0xff], "bytes past the job's targets are dropped");
   });
 });
