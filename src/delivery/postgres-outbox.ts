@@ -15,17 +15,13 @@ import { joinProgress, KeyvOutboxStore, type OutboxStore, type StoredJob } from 
  * for each other instead of deadlocking.
  */
 const INSERT = `
-  WITH batch AS (SELECT nextval('newswire_jobs_seq') AS seq),
-  fresh AS (
-    INSERT INTO newswire_jobs (id, seq, position, version, job)
-    SELECT job ->> 'id', batch.seq, position, $2, job
-    FROM batch, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS jobs (job, position)
-    ORDER BY job ->> 'id'
-    ON CONFLICT (id) DO NOTHING
-    RETURNING id),
-  -- In the same statement: no sender sees a new job before pages an earlier one of its id left are gone.
-  cleared AS (DELETE FROM newswire_job_progress WHERE job IN (SELECT id FROM fresh))
-  SELECT id FROM fresh`;
+  WITH batch AS (SELECT nextval('newswire_jobs_seq') AS seq)
+  INSERT INTO newswire_jobs (id, seq, position, version, job)
+  SELECT job ->> 'id', batch.seq, position, $2, job
+  FROM batch, jsonb_array_elements($1::jsonb) WITH ORDINALITY AS jobs (job, position)
+  ORDER BY job ->> 'id'
+  ON CONFLICT (id) DO NOTHING
+  RETURNING id`;
 
 /** Jobs written back whole, with where they stand: one statement however many. */
 const RESTORE = `
@@ -38,23 +34,24 @@ const RESTORE = `
     progress = COALESCE(EXCLUDED.progress, newswire_jobs.progress),
     home_message_id = COALESCE(EXCLUDED.home_message_id, newswire_jobs.home_message_id)`;
 
+/** Each job with its pages (page → base64), in one statement: one snapshot of both. */
 const LOAD = `
-  SELECT job, progress, home_message_id FROM newswire_jobs
-  WHERE NOT (id = ANY($1::text[]))
-  ORDER BY seq, position`;
+  SELECT jobs.job, jobs.progress, jobs.home_message_id, pages.pages FROM newswire_jobs AS jobs
+  LEFT JOIN LATERAL (
+    SELECT jsonb_object_agg(page, encode(bits, 'base64')) AS pages FROM newswire_job_progress WHERE job = jobs.id
+  ) AS pages ON true
+  WHERE NOT (jobs.id = ANY($1::text[]))
+  ORDER BY jobs.seq, jobs.position`;
 
-const PAGES = "SELECT job, page, encode(bits, 'base64') AS bits FROM newswire_job_progress WHERE job = ANY($1::text[])";
-
-/** Only while the job is there: a write racing its removal leaves no page behind. */
+/**
+ * The job's row is locked against removal first: a write racing the job's removal either goes
+ * before it (and its pages go with the job) or finds no job and writes nothing.
+ */
 const SAVE_PAGES = `
+  WITH parent AS (SELECT id FROM newswire_jobs WHERE id = $1 FOR KEY SHARE)
   INSERT INTO newswire_job_progress (job, page, bits)
-  SELECT $1, page, decode(bits, 'base64') FROM unnest($2::int[], $3::text[]) AS pages (page, bits)
-  WHERE EXISTS (SELECT 1 FROM newswire_jobs WHERE id = $1)
+  SELECT parent.id, page, decode(bits, 'base64') FROM parent, unnest($2::int[], $3::text[]) AS pages (page, bits)
   ON CONFLICT (job, page) DO UPDATE SET bits = EXCLUDED.bits`;
-
-const REMOVE = `
-  WITH gone AS (DELETE FROM newswire_jobs WHERE id = ANY($1::text[]))
-  DELETE FROM newswire_job_progress WHERE job = ANY($1::text[])`;
 
 /**
  * Jobs in the table `newswire_jobs` (migrations/1764670000005_jobs.sql), their progress pages in
@@ -84,16 +81,13 @@ export class PostgresOutboxStore implements OutboxStore {
   }
 
   async load(except: ReadonlySet<string>): Promise<StoredJob[]> {
-    const rows = await this.database.query<{ job: StoredJobRecord; progress: string | null; home_message_id: string | null }>(LOAD, [[...except]]);
-    if (rows.length === 0) return [];
-    const jobs = rows.map(({ job }) => readJob(job));
-    const pages = new Map<string, Map<number, string>>();
-    for (const { job, page, bits } of await this.database.query<{ job: string; page: number; bits: string }>(PAGES, [jobs.map(({ id }) => id)])) {
-      pages.set(job, (pages.get(job) ?? new Map<number, string>()).set(page, bits));
-    }
-    return rows.map(({ progress, home_message_id: home }, position) => {
-      const job = jobs[position]!;
-      const joined = joinProgress(job.targets.length, progress ?? undefined, pages.get(job.id) ?? new Map());
+    const rows = await this.database.query<{ job: StoredJobRecord; progress: string | null; home_message_id: string | null; pages: Record<string, string> | null }>(LOAD, [
+      [...except],
+    ]);
+    return rows.map(({ job: record, progress, home_message_id: home, pages }) => {
+      const job = readJob(record);
+      const written = new Map(Object.entries(pages ?? {}).map(([page, bits]) => [Number(page), bits] as const));
+      const joined = joinProgress(job.targets.length, progress ?? undefined, written);
       return { job, ...(joined !== undefined ? { progress: joined } : {}), ...(home !== null ? { homeMessageId: Number(home) } : {}) };
     });
   }
@@ -112,7 +106,7 @@ export class PostgresOutboxStore implements OutboxStore {
   }
 
   async remove(ids: readonly string[]): Promise<void> {
-    await this.database.query(REMOVE, [[...ids]]);
+    await this.database.query("DELETE FROM newswire_jobs WHERE id = ANY($1::text[])", [[...ids]]);
   }
 
   async restore(jobs: readonly StoredJob[]): Promise<void> {

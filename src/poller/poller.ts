@@ -81,22 +81,24 @@ export class Poller {
   /**
    * Claims due feeds for the cycle as polls free up, a batch at a time, so an instance with room
    * takes more; each claimed feed's state is read again first (another instance may have polled
-   * it since), and a feed no longer due by it is left. A cycle that overruns starts no fetch after
+   * it since), and a feed no longer due by it is left. A cycle that overruns claims nothing after
    * `endsAt` (a little before the next tick, by this clock: a tick's timer may fire late) nor once
    * the next tick has come: that tick's cycle takes the feeds left, so none is fetched by both.
    */
   private async pollClaimed(due: readonly FeedDefinition[], cycle: number, endsAt: number): Promise<void> {
     const remaining = new Map(due.map((feed) => [feed.id, feed]));
-    const active = new Set<Promise<unknown>>();
     const started: Promise<unknown>[] = [];
     try {
       const over = () => cycle < this.newestCycle || this.now() >= endsAt;
       while (remaining.size > 0 && !this.abort.signal.aborted && !over()) {
-        if (active.size >= this.concurrency) {
-          await Promise.race(active);
+        // Only as many as there are free slots (an earlier cycle's polls may hold some): a feed
+        // claimed here is one no other instance fetches this cycle, so it must not wait for a slot.
+        const free = this.concurrency - this.limit.activeCount - this.limit.pendingCount;
+        if (free <= 0) {
+          await Promise.race(this.inFlight.values());
           continue;
         }
-        const ids = await this.schedule.claim([...remaining.keys()], cycle, this.concurrency - active.size);
+        const ids = await this.schedule.claim([...remaining.keys()], cycle, free);
         if (ids.length === 0) break;
         const claimed = ids.map((id) => remaining.get(id)!);
         for (const id of ids) remaining.delete(id);
@@ -107,10 +109,7 @@ export class Poller {
         for (const feed of claimed) {
           const next = this.deps.feedStates.get(feed.id).nextPollAt;
           if (next !== undefined && next > now) continue;
-          const run = this.poll(feed, over);
-          started.push(run);
-          active.add(run);
-          void run.finally(() => active.delete(run));
+          started.push(this.poll(feed));
         }
       }
     } catch (error) {
@@ -159,10 +158,9 @@ export class Poller {
     return this.deps.now?.() ?? Date.now();
   }
 
-  /** Polls `feed` when a slot is free, unless stopping or `skip` says by then that it is too late. */
-  private poll(feed: FeedDefinition, skip: () => boolean = () => false): Promise<PollResult | undefined> {
+  private poll(feed: FeedDefinition): Promise<PollResult | undefined> {
     const run = this.limit(async () => {
-      if (this.abort.signal.aborted || skip()) return undefined;
+      if (this.abort.signal.aborted) return undefined;
       const started = performance.now();
       const done = (outcome: PollOutcome) => this.hooks.metrics?.polled(outcome, (performance.now() - started) / 1000);
       try {
