@@ -164,15 +164,16 @@ async function main(): Promise<void> {
     for (const size of sizes) {
       seeded = performance.now();
       if (database) {
-        // The rows PostgresSubscribers writes, made by the database itself.
-        await database.pool.query(
+        // The rows PostgresSubscribers writes, made by the database itself, in statements the pool's
+        // query timeout allows.
+        for (let from = have; from < size; from += 100_000) await database.pool.query(
           `INSERT INTO newswire_subscriptions (key, chat_id, topics, record, since)
            SELECT (100000000 + i)::text, 100000000 + i,
                   CASE WHEN i % 3 = 0 THEN ARRAY['all'] ELSE ARRAY['harbour', 'weather'] END,
                   jsonb_build_object('kind', 'private', 'language', CASE WHEN i % 2 = 0 THEN 'en' ELSE 'ru' END),
                   1760000000000 + i
            FROM generate_series($1::int, $2::int - 1) AS i`,
-          [have, size],
+          [from, Math.min(size, from + 100_000)],
         );
       } else {
         await seed(store.subscribers.store as KeyvSqlite, "subscribers", have, size, (i) => [String(100_000_000 + i), subscriber(i)]);
