@@ -38,6 +38,20 @@ async function pollDeps(feeds: readonly FeedDefinition[], clock = { now: START }
   };
 }
 
+/** A shared schedule in memory, as its PostgreSQL table keeps it: the cycle each feed was last claimed for. */
+function tableSchedule(): { schedule: PollSchedule; claimedFor: Map<string, number> } {
+  const claimedFor = new Map<string, number>();
+  const schedule: PollSchedule = {
+    shared: true,
+    claim: async (ids, cycle, limit) => {
+      const taken = ids.filter((id) => (claimedFor.get(id) ?? 0) < cycle).slice(0, limit);
+      for (const id of taken) claimedFor.set(id, cycle);
+      return taken;
+    },
+  };
+  return { schedule, claimedFor };
+}
+
 const until = async (condition: () => boolean): Promise<void> => {
   while (!condition()) await new Promise((resolve) => setTimeout(resolve, 10));
 };
@@ -50,6 +64,8 @@ describe("Poller", () => {
   after(() => site.close());
 
   const feed = (id: string): FeedDefinition => ({ id, url: site.url(`/${id}.xml`), topics: [], fulltext: false });
+  /** A feed whose site takes 100 ms to answer. */
+  const slowSite = (id: string) => site.set(`/${id}.xml`, { body: rssXml({ title: id, items: [{ title: `${id} story`, link: `https://${id}.example/1` }] }), delayMs: 100 });
   const good = (id: string) => site.set(`/${id}.xml`, { body: rssXml({ title: id, items: [{ title: `${id} story`, link: `https://${id}.example/1` }] }) });
 
   test("on a shared schedule two instances poll each due feed once per cycle between them, re-reading each claimed feed's state", async () => {
@@ -89,16 +105,8 @@ describe("Poller", () => {
 
   test("on a shared schedule a cycle that overruns stops claiming at the next tick, which takes the feeds left", async () => {
     const feeds = Array.from({ length: 6 }, (_, index) => feed(`overrun${index}`));
-    for (const { id } of feeds) site.set(`/${id}.xml`, { body: rssXml({ title: id, items: [{ title: `${id} story`, link: `https://${id}.example/1` }] }), delayMs: 100 });
-    const claimedFor = new Map<string, number>();
-    const schedule: PollSchedule = {
-      shared: true,
-      claim: async (ids, cycle, limit) => {
-        const taken = ids.filter((id) => (claimedFor.get(id) ?? 0) < cycle).slice(0, limit);
-        for (const id of taken) claimedFor.set(id, cycle);
-        return taken;
-      },
-    };
+    for (const { id } of feeds) slowSite(id);
+    const { schedule, claimedFor } = tableSchedule();
     const slow = new Poller(feeds, await pollDeps(feeds), 2, { schedule });
     const late = slow.pollDue(1_000);
     await until(() => slow.polling === 2);
@@ -111,16 +119,8 @@ describe("Poller", () => {
 
   test("on a shared schedule a cycle claims only feeds it has a free slot for, and none after its end", async () => {
     const feeds = Array.from({ length: 4 }, (_, index) => feed(`ends${index}`));
-    for (const { id } of feeds) site.set(`/${id}.xml`, { body: rssXml({ title: id, items: [{ title: `${id} story`, link: `https://${id}.example/1` }] }), delayMs: 100 });
-    const claimedFor = new Map<string, number>();
-    const schedule: PollSchedule = {
-      shared: true,
-      claim: async (ids, cycle, limit) => {
-        const taken = ids.filter((id) => (claimedFor.get(id) ?? 0) < cycle).slice(0, limit);
-        for (const id of taken) claimedFor.set(id, cycle);
-        return taken;
-      },
-    };
+    for (const { id } of feeds) slowSite(id);
+    const { schedule, claimedFor } = tableSchedule();
     const clock = { now: START };
     const poller = new Poller(feeds, await pollDeps(feeds, clock), 2, { schedule });
     // The cycle before still fetches two feeds, in both slots: this one waits for a slot, claiming nothing.
