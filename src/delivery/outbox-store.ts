@@ -32,8 +32,8 @@ export interface OutboxStore {
    */
   saveProgress(id: string, pages: ReadonlyMap<number, string>): Promise<void>;
   saveHomePost(id: string, messageId: number): Promise<void>;
-  /** Removes finished jobs. */
-  remove(ids: readonly string[]): Promise<void>;
+  /** Removes finished jobs (their targets say how many progress pages each has). */
+  remove(jobs: readonly Job[]): Promise<void>;
   /** Writes unfinished jobs back as they are (the store lost its data). */
   restore(jobs: readonly StoredJob[]): Promise<void>;
   /** Whether no job is recorded, by any instance. */
@@ -142,13 +142,10 @@ export class KeyvOutboxStore implements OutboxStore {
     await this.keyv.set(homeKey(id), messageId);
   }
 
-  async remove(ids: readonly string[]): Promise<void> {
-    for (const id of ids) this.ids.delete(id);
+  async remove(jobs: readonly Job[]): Promise<void> {
+    for (const { id } of jobs) this.ids.delete(id);
     await this.saveIndex();
-    // The records say how many progress pages each job has.
-    const records = await this.keyv.getMany<StoredJobRecord>(ids.map(jobKey));
-    const targets = records.map((record) => (record ? readJob(record).targets.length : 0));
-    await this.keyv.deleteMany(ids.flatMap((id, position) => [jobKey(id), ...progressKeys(id, targets[position]!), homeKey(id)]));
+    await this.keyv.deleteMany(jobs.flatMap(({ id, targets }) => [jobKey(id), ...progressKeys(id, targets.length), homeKey(id)]));
   }
 
   async restore(jobs: readonly StoredJob[]): Promise<void> {

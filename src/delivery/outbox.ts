@@ -206,7 +206,7 @@ export class Outbox {
       this.loads--;
     }
     const taken: Job[] = [];
-    const finished: string[] = [];
+    const finished: Job[] = [];
     for (const { job, progress, homeMessageId } of stored) {
       // Recorded or finished here meanwhile.
       if (known(job.id)) continue;
@@ -214,7 +214,7 @@ export class Outbox {
       if (open.progress.remaining > 0) taken.push(job);
       else {
         this.jobs.delete(job.id);
-        finished.push(job.id);
+        finished.push(job);
       }
     }
     if (this.loads === 0) this.removedWhileLoading.clear();
@@ -300,7 +300,7 @@ export class Outbox {
       this.leaving.add(id);
     }
     if (!this.leaving.has(id)) return;
-    await this.store.remove([id]);
+    await this.store.remove([delivery.job]);
     this.leaving.delete(id);
     if (this.loads > 0) this.removedWhileLoading.add(id);
   }

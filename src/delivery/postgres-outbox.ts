@@ -70,7 +70,7 @@ export class PostgresOutboxStore implements OutboxStore {
     const jobs = await old.load(new Set());
     if (jobs.length === 0) return 0;
     await this.restore(jobs);
-    await old.remove(jobs.map(({ job }) => job.id));
+    await old.remove(jobs.map(({ job }) => job));
     return jobs.length;
   }
 
@@ -105,8 +105,8 @@ export class PostgresOutboxStore implements OutboxStore {
     await this.database.query("UPDATE newswire_jobs SET home_message_id = $2 WHERE id = $1", [id, messageId]);
   }
 
-  async remove(ids: readonly string[]): Promise<void> {
-    await this.database.query("DELETE FROM newswire_jobs WHERE id = ANY($1::text[])", [[...ids]]);
+  async remove(jobs: readonly Job[]): Promise<void> {
+    await this.database.query("DELETE FROM newswire_jobs WHERE id = ANY($1::text[])", [jobs.map(({ id }) => id)]);
   }
 
   async restore(jobs: readonly StoredJob[]): Promise<void> {

@@ -38,9 +38,9 @@ export function startCycle(nextTicks: readonly number[], now: number): number {
 }
 
 /**
- * When a shared cycle stops starting fetches: a tenth of the interval (at most 5 s) before the
- * next tick, so that a fetch it starts reaches the feed's site before the next cycle's fetches
- * do and no site sees one feed fetched twice in a cycle. No end where the ticks are unknown.
+ * When a shared cycle stops claiming feeds: a tenth of the interval (at most 5 s) before the next
+ * tick, by this instance's clock, so that its last fetches are under way before the next cycle's
+ * claims even where this instance's tick timer fires late. No end where the ticks are unknown.
  */
 export function cycleEnd(cycle: number, nextTicks: readonly number[]): number {
   const next = nextTicks.find((tick) => tick >= cycle + 1000);
