@@ -37,9 +37,17 @@ export class StoreEpoch {
     return { epoch, start: hasData ? "unmarked" : "empty" };
   }
 
-  /** Whether the store still carries this run's marker. Rejects when the store fails. */
+  /**
+   * Whether the store still carries a marker. Rejects when the store fails. A marker other than
+   * this run's was written by another instance on the same database (two first starts at once,
+   * or one that dealt with a loss before this one looked): it is adopted, and the store counts as
+   * intact. Renewing it here would make each instance take the other's marker for a loss, forever.
+   */
   async intact(): Promise<boolean> {
-    return (await this.meta.get<string>(MARKER_KEY)) === this.marker;
+    const marker = await this.meta.get<string>(MARKER_KEY);
+    if (marker === undefined) return false;
+    this.marker = marker;
+    return true;
   }
 
   /**

@@ -275,6 +275,19 @@ describe("StoreEpoch", () => {
     assert.equal(await first.epoch.intact(), true);
   });
 
+  test("a marker another instance wrote (a first start at the same time, a loss it dealt with) is adopted, not taken for a loss", async () => {
+    const { meta } = memoryNamespaces();
+    const [one, other] = await Promise.all([StoreEpoch.open(meta, false), StoreEpoch.open(meta, false)]);
+    assert.deepEqual([await one.epoch.intact(), await other.epoch.intact()], [true, true], "whichever marker was written last");
+    await meta.clear();
+    assert.equal(await one.epoch.intact(), false);
+    await one.epoch.renew();
+    assert.equal(await other.epoch.intact(), true, "the other instance adopts the renewed marker");
+    assert.deepEqual([await one.epoch.intact(), await other.epoch.intact()], [true, true], "and neither renews again");
+    await meta.clear();
+    assert.deepEqual([await one.epoch.intact(), await other.epoch.intact()], [false, false], "a marker gone is a loss to every instance");
+  });
+
   test("data without a marker is an upgrade, not a loss", async () => {
     const { meta } = memoryNamespaces();
     assert.equal((await StoreEpoch.open(meta, true)).start, "unmarked");
