@@ -169,7 +169,7 @@ describe("three instances on one PostgreSQL", { skip }, () => {
     items.push(item);
     publish(site, "/once.xml", items);
     const rejectionsBefore = telegram.floodRejections;
-    await until(() => copiesByChat(telegram, item).size === chats.length, () => `${copiesByChat(telegram, item).size} of ${chats.length} chats reached`, 90_000);
+    await until(() => copiesByChat(telegram, item).size === chats.length, () => withLogs(`${copiesByChat(telegram, item).size} of ${chats.length} chats reached`, instances), 90_000);
     await pause(2_000);
     const copies = copiesByChat(telegram, item);
     assert.deepEqual([...copies.entries()].filter(([, count]) => count !== 1), [], "one copy per chat");
