@@ -203,7 +203,7 @@ async function run(telegram: RemoteTelegram, store: Store, scenario: Scenario): 
     ...(scenario.concurrency ? { concurrency: scenario.concurrency } : {}),
   });
   const dispatcher = new Dispatcher(subscribers, outbox);
-  await outbox.startSending((deliveries) => sender.add(deliveries));
+  await outbox.startSending(() => sender.deliveriesReady());
 
   // The seeding's garbage is not the engine's (run with --expose-gc to collect it first).
   globalThis.gc?.();

@@ -197,7 +197,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   };
   const startSending = async () => {
     // Unsent deliveries go out first.
-    await outbox.startSending((deliveries) => sender.add(deliveries));
+    await outbox.startSending(() => sender.deliveriesReady());
     if (stopping) return;
     sender.start();
     sending = true;

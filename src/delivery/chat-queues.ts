@@ -2,7 +2,9 @@
  * The sender's queues: each chat's waiting deliveries (lanes taking turns, see FairQueue), and the
  * chats in a heap by when each may next be sent to. A chat whose next delivery forwards a home post
  * still to come is held out of the heap until that post is done; a group that became a supergroup
- * is queued under its new id. Memory only: the outbox is what is durable.
+ * is queued under its new id. A chat with nothing waiting is forgotten (its pace is the budget's),
+ * so the queues hold what is waiting, not every chat ever sent to. Memory only: the outbox is what
+ * is durable.
  */
 import { FairQueue } from "./fair-queue.js";
 import { MinHeap } from "./heap.js";
@@ -35,6 +37,7 @@ export class ChatQueues {
   private readonly awaitingHome = new Map<string, Set<ChatQueue>>();
   private readonly heap = new MinHeap<ChatQueue>((a, b) => a.readyAt < b.readyAt || (a.readyAt === b.readyAt && a.turn < b.turn));
   private turn = 0;
+  private count = 0;
 
   /** Queues a delivery in its chat's queue (under the chat's current id). */
   add(delivery: Delivery): void {
@@ -56,14 +59,25 @@ export class ChatQueues {
       this.chats.set(chatId, queue);
     }
     queue.deliveries.push(delivery);
+    this.count++;
     this.schedule(queue);
   }
 
   /** Deliveries waiting (not yet sent). */
   get queued(): number {
-    let count = 0;
-    for (const queue of this.chats.values()) count += queue.deliveries.length;
-    return count;
+    return this.count;
+  }
+
+  /** Takes a chat's head delivery out (it is done). */
+  shift(queue: ChatQueue): void {
+    if (queue.deliveries.shift() !== undefined) this.count--;
+  }
+
+  /** Takes out a chat's deliveries that `predicate` holds for. */
+  removeWhere(queue: ChatQueue, predicate: (delivery: Delivery) => boolean): Delivery[] {
+    const removed = queue.deliveries.remove(predicate);
+    this.count -= removed.length;
+    return removed;
   }
 
   /** The chat sent to next, and when it may be; undefined when none waits. */
@@ -79,9 +93,14 @@ export class ChatQueues {
     return queue;
   }
 
-  /** Puts a chat back in the heap when it has deliveries, and is neither busy nor held. */
+  /** Puts a chat back in the heap when it has deliveries, and is neither busy nor held; forgets it when it has none. */
   schedule(queue: ChatQueue): void {
-    if (queue.inHeap || queue.busy || queue.awaitingHome || queue.deliveries.length === 0) return;
+    if (queue.inHeap || queue.busy || queue.awaitingHome) return;
+    if (queue.deliveries.length === 0) {
+      // Only this queue: a chat removed while busy may have a new queue by now.
+      if (this.chats.get(queue.chatId) === queue) this.chats.delete(queue.chatId);
+      return;
+    }
     queue.turn = this.turn++;
     queue.inHeap = true;
     this.heap.push(queue);
@@ -108,8 +127,8 @@ export class ChatQueues {
 
   /** Forgets a chat; resolves with the deliveries it still had. */
   remove(queue: ChatQueue): Delivery[] {
-    this.chats.delete(queue.chatId);
-    return queue.deliveries.drain();
+    if (this.chats.get(queue.chatId) === queue) this.chats.delete(queue.chatId);
+    return this.removeWhere(queue, () => true);
   }
 
   /** The group became a supergroup: its deliveries, now and later, go to the new id. */

@@ -62,9 +62,4 @@ export class FairQueue<T> {
     this.count -= removed.length;
     return removed;
   }
-
-  /** Takes out everything. */
-  drain(): T[] {
-    return this.remove(() => true);
-  }
 }

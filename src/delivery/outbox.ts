@@ -3,7 +3,9 @@
  * written here as one job (the item and its recipients) before anything is sent, so a crash at any
  * moment loses nothing. Recording a broadcast is one write however many recipients it has; per-
  * recipient progress is a bitset per job, persisted with coalesced writes as sends complete, so after
- * a restart delivery resumes exactly where it stopped (repeating at most the sends in flight).
+ * a restart delivery resumes exactly where it stopped (repeating at most the sends in flight). The
+ * sender takes a job's deliveries as it has room for them (a cursor per job), so a broadcast to
+ * many chats is held as the job, not as an object per recipient.
  */
 import type Keyv from "keyv";
 import type { Item } from "../items/item.js";
@@ -118,6 +120,8 @@ class Progress {
 interface OpenJob {
   job: Job;
   progress: Progress;
+  /** The cursor: targets before it were handed to the sender (or were done already). */
+  next: number;
   persist: CoalescedWrite;
   /** The home post's message id, once it is posted. */
   homeMessageId?: number;
@@ -125,8 +129,8 @@ interface OpenJob {
   homeUnsaved?: boolean;
 }
 
-/** Hands deliveries to the sender. */
-export type Deliver = (deliveries: Delivery[]) => void;
+/** Tells the sender that deliveries wait to be taken ({@link Outbox.take}). */
+export type Ready = () => void;
 
 /**
  * The outbox over an {@link OutboxStore}. Every instance records jobs in it; the one that sends
@@ -136,6 +140,8 @@ export type Deliver = (deliveries: Delivery[]) => void;
 export class Outbox {
   /** The jobs this instance sends, by id. */
   private readonly jobs = new Map<string, OpenJob>();
+  /** Tracked jobs with targets not yet handed out, in the order they were tracked. */
+  private readonly handing: OpenJob[] = [];
   /** Finished jobs whose removal from the store has not been written yet (the store failed). */
   private readonly leaving = new Set<string>();
   /** Jobs this instance is recording right now: tracked by {@link enqueue} itself once recorded. */
@@ -144,7 +150,7 @@ export class Outbox {
   private loads = 0;
   private readonly removedWhileLoading = new Set<string>();
   private tracking = false;
-  private deliver: Deliver | undefined;
+  private ready: Ready | undefined;
 
   /**
    * `remember` marks the items of jobs loaded from the store as seen before they are sent: the
@@ -168,33 +174,60 @@ export class Outbox {
   }
 
   /**
-   * Makes this instance the one that sends: every unfinished job is tracked, its deliveries not
-   * yet done handed to `deliver` (in the order the jobs were recorded), and so is every job
-   * recorded from now on, here or (see {@link adopt}) by another instance.
+   * Makes this instance the one that sends: every unfinished job is tracked, and so is every job
+   * recorded from now on, here or (see {@link adopt}) by another instance; `ready` is called
+   * whenever there are deliveries to {@link take}, now first.
    */
-  async startSending(deliver: Deliver): Promise<void> {
+  async startSending(ready: Ready): Promise<void> {
     await this.resume();
-    // Everything tracked so far, loaded now or recorded here before: none of it was handed on yet.
-    this.deliver = deliver;
-    deliver(this.pending());
+    this.ready = ready;
+    ready();
   }
 
   /**
-   * Takes in the jobs other instances recorded since the last look, handing their deliveries on.
+   * Takes in the jobs other instances recorded since the last look, their deliveries ready to take.
    * @returns how many jobs were new here.
    */
   async adopt(): Promise<number> {
-    const deliveries = await this.resume();
-    if (deliveries.length > 0) this.deliver?.(deliveries);
-    return new Set(deliveries.map(({ job }) => job.id)).size;
+    const taken = await this.resume();
+    if (taken > 0) this.ready?.();
+    return taken;
+  }
+
+  /**
+   * Hands out up to `limit` deliveries not handed out before, job by job in the order they were
+   * tracked (each chat's order of arrival), each once; none before {@link startSending}.
+   */
+  take(limit: number): Delivery[] {
+    const deliveries: Delivery[] = [];
+    if (!this.ready) return deliveries;
+    while (deliveries.length < limit && this.handing.length > 0) {
+      const open = this.handing[0]!;
+      const { job, progress } = open;
+      // A job that finished or left (with bits done before it was loaded) has nothing to hand out.
+      if (this.jobs.get(job.id) === open) {
+        while (open.next < job.targets.length && deliveries.length < limit) {
+          const index = open.next++;
+          if (!progress.has(index)) deliveries.push({ job, index });
+        }
+        if (open.next < job.targets.length) break;
+      }
+      this.handing.shift();
+    }
+    return deliveries;
+  }
+
+  /** Whether deliveries wait to be taken. */
+  get untaken(): boolean {
+    return this.ready !== undefined && this.handing.some((open) => this.jobs.get(open.job.id) === open && open.next < open.job.targets.length);
   }
 
   /**
    * Tracks every unfinished job of the store not tracked yet; a job whose last bit was saved just
    * before a stop cut off its removal has nothing left to send, and is removed.
-   * @returns the deliveries not yet done of the jobs now tracked.
+   * @returns how many jobs are now tracked with deliveries to make.
    */
-  private async resume(): Promise<Delivery[]> {
+  private async resume(): Promise<number> {
     this.tracking = true;
     const known = (id: string) => this.jobs.has(id) || this.leaving.has(id) || this.recording.has(id) || this.removedWhileLoading.has(id);
     this.loads++;
@@ -205,13 +238,13 @@ export class Outbox {
     } finally {
       this.loads--;
     }
-    const taken: Job[] = [];
+    let taken = 0;
     const finished: Job[] = [];
     for (const { job, progress, homeMessageId } of stored) {
       // Recorded or finished here meanwhile.
       if (known(job.id)) continue;
       const open = this.track(job, progress, homeMessageId);
-      if (open.progress.remaining > 0) taken.push(job);
+      if (open.progress.remaining > 0) taken++;
       else {
         this.jobs.delete(job.id);
         finished.push(job);
@@ -220,7 +253,7 @@ export class Outbox {
     if (this.loads === 0) this.removedWhileLoading.clear();
     // Not tracked any more: a removal that fails now is made when the next look loads them again.
     if (finished.length > 0) await this.store.remove(finished).catch(() => undefined);
-    return this.deliveriesOf(taken);
+    return taken;
   }
 
   /**
@@ -241,7 +274,7 @@ export class Outbox {
     }
     if (this.tracking) {
       for (const job of fresh) this.track(job);
-      if (fresh.length > 0) this.deliver?.(this.deliveriesOf(fresh));
+      if (fresh.length > 0) this.ready?.();
     }
     return fresh;
   }
@@ -260,17 +293,12 @@ export class Outbox {
     );
   }
 
-  /** Every delivery not yet done, job by job in the order they were accepted. */
+  /** Every delivery not yet done, job by job in the order they were accepted (handed out or not). */
   pending(): Delivery[] {
-    return this.deliveriesOf(this.openJobs());
-  }
-
-  private deliveriesOf(jobs: readonly Job[]): Delivery[] {
     const deliveries: Delivery[] = [];
-    for (const job of jobs) {
-      const progress = this.jobs.get(job.id)?.progress;
+    for (const { job, progress } of this.jobs.values()) {
       job.targets.forEach((_, index) => {
-        if (progress && !progress.has(index)) deliveries.push({ job, index });
+        if (!progress.has(index)) deliveries.push({ job, index });
       });
     }
     return deliveries;
@@ -359,8 +387,9 @@ export class Outbox {
         throw error;
       }
     });
-    const open: OpenJob = { job, progress, persist, ...(homeMessageId !== undefined ? { homeMessageId } : {}) };
+    const open: OpenJob = { job, progress, next: 0, persist, ...(homeMessageId !== undefined ? { homeMessageId } : {}) };
     this.jobs.set(job.id, open);
+    this.handing.push(open);
     return open;
   }
 }

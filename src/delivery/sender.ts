@@ -32,11 +32,25 @@ export interface SenderDeps {
   /** Sends at once: enough to cover Telegram's latency at the target rate, few enough to be gentle. */
   concurrency?: number;
   paidBroadcast?: boolean;
+  /** Deliveries held in the sender's queues (see QUEUE_WINDOW). */
+  queueWindow?: number;
   now?: () => number;
 }
 
 /** The longest wait between attempts to save a change (a delivery done, a chat gone) while the store fails. */
 const SAVE_MAX_BACKOFF_MS = 30_000;
+
+/**
+ * Deliveries the sender takes from the outbox into its queues: while fewer are queued, it takes
+ * more. A broadcast costs memory for these, not for each of its recipients.
+ */
+const QUEUE_WINDOW = 5_000;
+
+/**
+ * While no queued chat may be sent to yet (each waits for its pace), it takes more, up to this
+ * many windows: other chats further on in the outbox need not wait behind a few slow ones.
+ */
+const QUEUE_WINDOWS_MAX = 10;
 
 /** Sends the outbox's deliveries; see the module comment. */
 export class Sender {
@@ -45,6 +59,7 @@ export class Sender {
   private readonly queues = new ChatQueues();
   private readonly calls: TelegramCalls;
   private readonly concurrency: number;
+  private readonly window: number;
   private readonly now: () => number;
   /** Aborts the sends in flight (after the stop's grace). */
   private readonly abort = new AbortController();
@@ -58,6 +73,7 @@ export class Sender {
   constructor(private readonly deps: SenderDeps) {
     this.now = deps.now ?? deps.budget.now;
     this.concurrency = deps.concurrency ?? (deps.paidBroadcast ? 32 : 3);
+    this.window = deps.queueWindow ?? QUEUE_WINDOW;
     // Every send in flight listens to the stop signals; past 10, Node would warn of a leak.
     setMaxListeners(this.concurrency, this.abort.signal, this.stopWaiting.signal);
     this.calls = new TelegramCalls({
@@ -77,9 +93,8 @@ export class Sender {
     return this.counters;
   }
 
-  /** Queues deliveries (from newly accepted jobs, or the outbox at start). */
-  add(deliveries: readonly Delivery[]): void {
-    for (const delivery of deliveries) this.queues.add(delivery);
+  /** The outbox has deliveries to take (see {@link Outbox.startSending}). */
+  deliveriesReady(): void {
     this.wake();
   }
 
@@ -114,9 +129,9 @@ export class Sender {
     clearTimeout(timer);
   }
 
-  /** Resolves when nothing is queued or in flight (for tests and benchmarks). */
+  /** Resolves when nothing is queued, in flight or waiting in the outbox to be taken (for tests and benchmarks). */
   async idle(): Promise<void> {
-    while (this.queued > 0 || this.inFlight.size > 0) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (this.queued > 0 || this.inFlight.size > 0 || this.deps.outbox.untaken) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
   private wake(): void {
@@ -134,16 +149,25 @@ export class Sender {
     this.wakeUp = undefined;
   }
 
+  /** Takes deliveries from the outbox up to `upTo` queued; whether it took any. */
+  private takeUpTo(upTo: number): boolean {
+    const deliveries = this.deps.outbox.take(upTo - this.queues.queued);
+    for (const delivery of deliveries) this.queues.add(delivery);
+    return deliveries.length > 0;
+  }
+
   private async loop(): Promise<void> {
     while (this.running) {
+      this.takeUpTo(this.window);
       const head = this.queues.peek();
-      if (this.inFlight.size >= this.concurrency || !head) {
+      if (this.inFlight.size >= this.concurrency) {
         await this.pause(undefined);
         continue;
       }
       const now = this.now();
-      if (head.readyAt > now) {
-        await this.pause(head.readyAt - now);
+      if (!head || head.readyAt > now) {
+        if (this.takeUpTo(Math.min(this.window * QUEUE_WINDOWS_MAX, this.queues.queued + this.window))) continue;
+        await this.pause(head ? head.readyAt - now : undefined);
         continue;
       }
       const queue = this.queues.take();
@@ -167,7 +191,7 @@ export class Sender {
       case "sent":
       case "refused":
         queue.failures = 0;
-        queue.deliveries.shift();
+        this.queues.shift(queue);
         await this.complete(delivery);
         this.homeDone(delivery);
         return;
@@ -273,7 +297,7 @@ export class Sender {
   /** A deleted forum topic: its subscription and queued messages end; the chat's others go on. */
   private async dropThread(queue: ChatQueue, threadId: number | undefined, reason: string): Promise<void> {
     this.deps.logger.info({ chatId: queue.chatId, threadId, reason }, "forum topic is gone; ending its subscription");
-    const dropped = queue.deliveries.remove((delivery) => delivery.job.targets[delivery.index]!.threadId === threadId);
+    const dropped = this.queues.removeWhere(queue, (delivery) => delivery.job.targets[delivery.index]!.threadId === threadId);
     const recipient = { chatId: queue.chatId, threadId };
     if (!(await this.save("end of a forum topic's subscription", recipient, () => this.deps.subscribers.unsubscribe(recipient, [ALL_TOPIC])))) return;
     await this.abandon(dropped);

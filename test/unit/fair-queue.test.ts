@@ -27,12 +27,12 @@ describe("FairQueue", () => {
     assert.equal(queue.peek(), "b1");
   });
 
-  test("remove and drain take items out in order and keep the count", () => {
+  test("remove takes items out in order and keep the count", () => {
     const queue = new FairQueue(lane);
     for (const item of ["a1", "b1", "a2", "b2", "a3"]) queue.push(item);
     assert.deepEqual(queue.remove((item) => item.endsWith("2")), ["a2", "b2"]);
     assert.equal(queue.length, 3);
-    assert.deepEqual(queue.drain(), ["a1", "a3", "b1"]);
+    assert.deepEqual(queue.remove(() => true), ["a1", "a3", "b1"]);
     assert.equal(queue.length, 0);
   });
 });

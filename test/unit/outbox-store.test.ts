@@ -16,10 +16,10 @@ import { postgresDatabase, skipWithout, storeServers } from "../support/store-se
 
 const job = (id: string, chats: number[]) => makeJob(chats.map((chat) => privateTarget(chat)), makeItem({ key: id, title: `Item ${id}` }));
 
-/** An outbox that sends, collecting what it hands on. */
+/** An outbox that sends, collecting what it hands on: everything, whenever it says deliveries are ready. */
 async function sendingOutbox(outbox: Outbox): Promise<Delivery[]> {
   const handed: Delivery[] = [];
-  await outbox.startSending((deliveries) => handed.push(...deliveries));
+  await outbox.startSending(() => handed.push(...outbox.take(Infinity)));
   return handed;
 }
 

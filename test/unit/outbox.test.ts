@@ -44,6 +44,34 @@ describe("Outbox", () => {
     await Promise.all(outbox.pending().map((delivery) => outbox.complete(delivery)));
   });
 
+  test("take hands out a limit at a time, job by job, each delivery once, none done before and none before sending starts", async () => {
+    const { outbox: keyv } = await store.open();
+    const first = await Outbox.open(keyv);
+    const broadcast = makeJob(targets(5), makeItem({ key: "take-a" }));
+    await first.enqueue([broadcast]);
+    await first.complete({ job: broadcast, index: 1 });
+    await first.complete({ job: broadcast, index: 3 });
+    const outbox = await Outbox.open((await store.open()).outbox);
+    const later = makeJob(targets(2, 10), makeItem({ key: "take-b" }));
+    await outbox.enqueue([later]);
+    assert.deepEqual(outbox.take(10), [], "not before sending starts");
+    let ready = 0;
+    await outbox.startSending(() => ready++);
+    assert.equal(ready, 1);
+    const ids = (deliveries: ReturnType<Outbox["take"]>) => deliveries.map(({ job, index }) => `${job.id}#${index}`);
+    assert.deepEqual(ids(outbox.take(2)), ["take-a#0", "take-a#2"]);
+    assert.equal(outbox.untaken, true);
+    assert.deepEqual(ids(outbox.take(2)), ["take-a#4", "take-b#0"]);
+    assert.deepEqual(ids(outbox.take(10)), ["take-b#1"]);
+    assert.deepEqual(outbox.take(10), []);
+    assert.equal(outbox.untaken, false);
+    const third = makeJob(targets(1, 20), makeItem({ key: "take-c" }));
+    await outbox.enqueue([third]);
+    assert.equal(ready, 2, "a job recorded later says so");
+    assert.deepEqual(ids(outbox.take(10)), ["take-c#0"]);
+    await Promise.all(outbox.pending().map((delivery) => outbox.complete(delivery)));
+  });
+
   test("progress is persisted: pending() after reopening reflects complete()", async () => {
     const { outbox: keyv } = await store.open();
     const outbox = await Outbox.open(keyv);

@@ -65,12 +65,12 @@ async function setup(namespaces: Record<Namespace, Keyv> = memoryNamespaces(), t
   const outbox = await Outbox.open(namespaces.outbox);
   const sender = new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget: new TelegramBudget(FAST_LIMITS) });
   running.push(sender);
+  await outbox.startSending(() => sender.deliveriesReady());
   const deliver = async (jobs: Job[]) => {
     for (const job of jobs) {
       for (const target of job.targets) await subscribers.subscribe(target, ["china"]);
     }
-    const fresh = await outbox.enqueue(jobs);
-    sender.add(fresh.flatMap((job) => job.targets.map((_, index) => ({ job, index }))));
+    await outbox.enqueue(jobs);
   };
   return { telegram, subscribers, outbox, sender, deliver };
 }
@@ -171,7 +171,6 @@ describe("Sender: home post across a restart", () => {
     const telegram = scriptedTelegram();
     const second = await setup(await store.open(), telegram);
     assert.deepEqual(second.outbox.size, { jobs: 1, deliveries: 1 }, "only chat 2's forward is left");
-    second.sender.add(second.outbox.pending());
     second.sender.start();
     await second.sender.idle();
     assert.deepEqual(

@@ -22,7 +22,7 @@ import {
 import { runClockUntil } from "../support/fake-clock.js";
 
 /** A sender over in-memory state and a scripted Telegram, with its subscribers and outbox. */
-async function setup(options: { concurrency?: number; paidBroadcast?: boolean; limits?: PacingLimits } = {}) {
+async function setup(options: { concurrency?: number; paidBroadcast?: boolean; limits?: PacingLimits; queueWindow?: number } = {}) {
   const namespaces = memoryNamespaces();
   const telegram = new ScriptedTelegram();
   const subscribers = await Subscribers.open(namespaces.subscribers);
@@ -36,15 +36,16 @@ async function setup(options: { concurrency?: number; paidBroadcast?: boolean; l
     budget,
     ...(options.concurrency ? { concurrency: options.concurrency } : {}),
     ...(options.paidBroadcast ? { paidBroadcast: true } : {}),
+    ...(options.queueWindow ? { queueWindow: options.queueWindow } : {}),
   });
   running.push(sender);
-  /** Subscribes the targets, records the jobs and hands their deliveries to the sender. */
+  await outbox.startSending(() => sender.deliveriesReady());
+  /** Subscribes the targets and records the jobs: the outbox hands their deliveries to the sender. */
   const deliver = async (jobs: Job[]) => {
     for (const job of jobs) {
       for (const target of job.targets) await subscribers.subscribe(target, ["all"]);
     }
-    const fresh = await outbox.enqueue(jobs);
-    sender.add(fresh.flatMap((job) => job.targets.map((_, index) => ({ job, index }))));
+    await outbox.enqueue(jobs);
   };
   return { telegram, subscribers, outbox, sender, deliver, namespaces, budget };
 }
@@ -175,7 +176,6 @@ describe("Sender", () => {
     telegram.clear();
     const late = makeJob([group]);
     await outbox.enqueue([late]);
-    sender.add([{ job: late, index: 0 }]);
     await sender.idle();
     assert.deepEqual(telegram.calls("sendMessage").map(chatOf), [-1005]);
   });
@@ -256,6 +256,35 @@ describe("Sender", () => {
     assert.equal(sender.queued, 0);
   });
 
+  test("a broadcast larger than the queue window is taken from the outbox a window at a time, each chat once", async () => {
+    const { telegram, outbox, sender, deliver } = await setup({ queueWindow: 20 });
+    const job = makeJob(Array.from({ length: 200 }, (_, index) => privateTarget(1_000 + index)));
+    await deliver([job, makeJob([privateTarget(1_000)])]);
+    let mostQueued = 0;
+    telegram.latency = () => ((mostQueued = Math.max(mostQueued, sender.queued)), 0);
+    sender.start();
+    await sender.idle();
+    const chats = telegram.calls("sendMessage").map(chatOf);
+    assert.equal(chats.length, 201);
+    assert.equal(new Set(chats).size, 200);
+    assert.ok(mostQueued <= 20, `${mostQueued} queued at most`);
+    assert.equal(chats.lastIndexOf(1_000), 200, "the second job's delivery after the first job's");
+    assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
+  });
+
+  test("a chat further on in the outbox is not held behind a window of chats waiting for their pace", async (t) => {
+    mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+    t.after(() => mock.timers.reset());
+    const { telegram, outbox, sender, deliver } = await setup({ queueWindow: 3, concurrency: 1, limits: { ...FAST_LIMITS, groupIntervalMs: 3_000 } });
+    const group = { chatId: -5, kind: "group" as const };
+    await deliver([...Array.from({ length: 6 }, () => makeJob([group])), makeJob([privateTarget(9)])]);
+    sender.start();
+    await runClockUntil(() => outbox.size.deliveries === 0);
+    const chats = telegram.calls("sendMessage").map(chatOf);
+    assert.deepEqual(chats.slice(0, 2), [-5, 9], "chat 9 went right after the group's first, not after its six");
+    assert.equal(chats.filter((chat) => chat === -5).length, 6);
+  });
+
   test("after a restart, only what was not sent is sent", async () => {
     const { telegram, namespaces, subscribers, outbox, deliver } = await setup();
     const job = makeJob([1, 2, 3, 4].map((chatId) => privateTarget(chatId)));
@@ -267,7 +296,7 @@ describe("Sender", () => {
     const recovered = await Outbox.open(namespaces.outbox);
     const sender = new Sender({ api: telegram.api(), outbox: recovered, subscribers, logger: silentLogger, budget: new TelegramBudget(FAST_LIMITS) });
     running.push(sender);
-    sender.add(recovered.pending());
+    await recovered.startSending(() => sender.deliveriesReady());
     sender.start();
     await sender.idle();
     assert.deepEqual(telegram.calls("sendMessage").map(chatOf).sort(), [3, 4]);

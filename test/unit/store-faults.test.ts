@@ -32,7 +32,7 @@ function capturingLogger() {
 
 /** Sends the outbox's deliveries until none is left, then stops the sender. */
 async function sendPending(sender: Sender, outbox: Outbox): Promise<void> {
-  sender.add(outbox.pending());
+  await outbox.startSending(() => sender.deliveriesReady());
   sender.start();
   await sender.idle();
   await sender.stop(100);
