@@ -84,7 +84,7 @@ const storeAlerts = (notify: (text: string) => void) => ({
  * Before each poll cycle: whether the store still is the one newswire started on. One that lost its
  * data (epoch marker gone) would make every item of every feed look new, so each feed is
  * re-baselined (its next poll sends nothing), and the unfinished jobs, still in memory, are written
- * back, with the subscribers where this instance holds them in memory (`memory`: SQLite, Redis). Resolves false (skip this cycle) while the store fails; its health reports that.
+ * back, with the subscribers where this instance holds them in memory (`memory`: Redis). Resolves false (skip this cycle) while the store fails; its health reports that.
  */
 function epochCheck(
   epoch: StoreEpoch,

@@ -1,8 +1,9 @@
 /**
  * The state newswire starts on, opened from the store's namespaces: on PostgreSQL (instances
  * sharing it) the schema migrated and its tables queried, nothing of the audience read whole;
- * on SQLite or Redis (one instance) the subscribers and recent items held in memory. Then the
- * store's epoch: whether it is the store newswire ran on before, or an empty one.
+ * on SQLite (one instance) the subscriptions queried from a table of their own and the recent
+ * items held in memory; on Redis (one instance) both held in memory. Then the store's epoch:
+ * whether it is the store newswire ran on before, or an empty one.
  */
 import type Keyv from "keyv";
 import type { Logger } from "pino";
@@ -10,6 +11,7 @@ import type { FeedDefinition } from "./config/catalog.js";
 import { Outbox, type Job } from "./delivery/outbox.js";
 import { PostgresOutboxStore } from "./delivery/postgres-outbox.js";
 import { PostgresSubscribers } from "./delivery/postgres-subscribers.js";
+import { SqliteSubscribers } from "./delivery/sqlite-subscribers.js";
 import { Subscribers, type SubscriberStore } from "./delivery/subscribers.js";
 import { FeedStates } from "./feeds/feed-state.js";
 import { PostgresItemClaims } from "./items/postgres-item-claims.js";
@@ -18,7 +20,7 @@ import { RecentItems } from "./items/recent.js";
 import type { RecentStore } from "./items/recent-store.js";
 import { SeenItems } from "./items/seen.js";
 import { StoreEpoch, type EpochStart } from "./store/epoch.js";
-import { postgresOf, type Namespace } from "./store/keyv.js";
+import { postgresOf, sqliteOf, type Namespace, type Sqlite } from "./store/keyv.js";
 import { migrate, type Postgres } from "./store/postgres.js";
 
 export interface State {
@@ -28,7 +30,7 @@ export interface State {
   recent: RecentStore;
   feedStates: FeedStates;
   subscribers: SubscriberStore;
-  /** The subscribers this instance holds in memory (SQLite, Redis): a store that lost its data gets them back. */
+  /** The subscribers this instance holds in memory (Redis): a store that lost its data gets them back. */
   memory: Subscribers | undefined;
   outbox: Outbox;
   epoch: StoreEpoch;
@@ -47,8 +49,17 @@ async function sharedOutbox(database: Postgres, legacy: Keyv, remember: (jobs: r
   return new Outbox(store, remember);
 }
 
+/** The subscriptions on SQLite, in their table, with any that Keyv's namespace kept moved there first. */
+async function sqliteSubscribers(file: Sqlite, logger: Logger): Promise<SqliteSubscribers> {
+  const subscribers = await SqliteSubscribers.open(file);
+  const moved = await subscribers.takeOver();
+  if (moved > 0) logger.info({ subscribers: moved }, "subscriptions moved into the table newswire_subscriptions");
+  return subscribers;
+}
+
 export async function openState(store: Record<Namespace, Keyv>, feeds: readonly FeedDefinition[], logger: Logger): Promise<State> {
   const database = postgresOf(store);
+  const file = sqliteOf(store);
   if (database) await migrate(database.pool, logger.child({ part: "store" }));
   const seen = new SeenItems(store.seen, undefined, database ? new PostgresItemClaims(database) : undefined);
   // Jobs found in the store: their items count as seen before anything is sent, even if the
@@ -57,7 +68,7 @@ export async function openState(store: Record<Namespace, Keyv>, feeds: readonly 
   const [recent, feedStates, subscribers, outbox] = await Promise.all([
     database ? new PostgresRecent(database) : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
     FeedStates.open(store.feeds, feeds),
-    database ? new PostgresSubscribers(database) : Subscribers.open(store.subscribers),
+    database ? new PostgresSubscribers(database) : file ? sqliteSubscribers(file, logger) : Subscribers.open(store.subscribers),
     database ? sharedOutbox(database, store.outbox, rememberJobs, logger) : Outbox.open(store.outbox, rememberJobs),
   ]);
   const hasData = (await subscribers.count()) > 0 || !(await outbox.isEmpty()) || !(await recent.isEmpty()) || feeds.some((feed) => feedStates.get(feed.id).baselined);

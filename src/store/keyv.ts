@@ -16,6 +16,8 @@ import { ConfigError } from "../config/errors.js";
 import { errorLine } from "../health/outage.js";
 import { postgres, type Postgres } from "./postgres.js";
 import { guardAdapter, STORE_TIMEOUT_MS, withDeadline, type Reporting, type StoredPage } from "./guard.js";
+import { inOrder } from "./in-order.js";
+import { reportedQuery, type Query } from "./sql.js";
 
 /** The namespaces newswire keeps state in; each is a table (SQLite, PostgreSQL) or key prefix (Redis). */
 export const NAMESPACES = ["seen", "items", "recent", "feeds", "subscribers", "outbox", "meta"] as const;
@@ -92,17 +94,14 @@ class SqliteAdapter extends KeyvSqlite {
   constructor(options: ConstructorParameters<typeof KeyvSqlite>[0]) {
     super(options);
     const run = this.query;
-    let previous: Promise<unknown> = Promise.resolve();
-    this.query = (sql, ...parameters) => {
-      const result = previous.then(() => {
+    const inTurn = inOrder();
+    this.query = (sql, ...parameters) =>
+      inTurn(() => {
         if (DISK_FULL_FLAG && WRITE_STATEMENT.test(sql) && existsSync(DISK_FULL_FLAG)) {
           throw Object.assign(new Error("SQLITE_FULL: database or disk is full"), { code: "SQLITE_FULL", errno: 13 });
         }
         return run(sql, ...parameters);
       });
-      previous = result.catch(() => undefined);
-      return result;
-    };
   }
 
   // @keyv/sqlite finds each key's row by a linear search of all the rows: quadratic (48 s for 100,000 feeds).
@@ -166,6 +165,18 @@ const sweeps = new WeakMap<Keyv, Sweep>();
 /** The PostgreSQL under each store opened here on one. */
 const databases = new WeakMap<Record<Namespace, Keyv>, Postgres>();
 
+/** The store's SQLite file, for newswire's own tables beside Keyv's (see {@link sqliteOf}). */
+export interface Sqlite {
+  /** One statement (one SQL text: node-sqlite3 runs only the first of several). */
+  query: Query;
+}
+
+/** The adapter of each Keyv opened here on SQLite. */
+const sqliteAdapters = new WeakMap<Keyv, SqliteAdapter>();
+
+/** The SQLite under each store opened here on one. */
+const sqliteFiles = new WeakMap<Record<Namespace, Keyv>, Sqlite>();
+
 /** Rows per SQLite delete: short write transactions, so the poller's writes never wait long. */
 const SQLITE_SWEEP_BATCH = 10_000;
 
@@ -225,6 +236,7 @@ async function sqliteFactory(url: string): Promise<AdapterFactory> {
     await adapter.query("PRAGMA synchronous=NORMAL");
     const keyv = new Keyv({ ...keyvOptions, store: guardAdapter(adapter, namespace, reporting), namespace });
     sweeps.set(keyv, sqliteSweep(adapter, namespace));
+    sqliteAdapters.set(keyv, adapter);
     return keyv;
   };
 }
@@ -368,6 +380,10 @@ export async function openNamespaces(
     await store.meta.set(PROBE_KEY, Date.now());
     Object.assign(reporting, reports);
     if (pool) databases.set(store, postgres(pool, reporting));
+    const adapter = sqliteAdapters.get(store.subscribers);
+    // The subscribers namespace's connection: its statements in issue order, the disk-full fault
+    // injection with them, as its Keyv calls have (the subscriptions' own tables are its successor).
+    if (adapter) sqliteFiles.set(store, { query: reportedQuery((text, values) => adapter.query(text, ...values), reporting) });
     return store;
   };
   try {
@@ -381,6 +397,11 @@ export async function openNamespaces(
 /** The PostgreSQL of a store opened by {@link openNamespaces}, for newswire's own tables; undefined on SQLite and Redis. */
 export function postgresOf(store: Record<Namespace, Keyv>): Postgres | undefined {
   return databases.get(store);
+}
+
+/** The SQLite file of a store opened by {@link openNamespaces}, for newswire's own tables; undefined on Redis and PostgreSQL. */
+export function sqliteOf(store: Record<Namespace, Keyv>): Sqlite | undefined {
+  return sqliteFiles.get(store);
 }
 
 /** Closes the connections of every namespace opened by {@link openNamespaces}. */

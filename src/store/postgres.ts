@@ -11,10 +11,8 @@
 import { fileURLToPath } from "node:url";
 import type pg from "pg";
 import type { Logger } from "pino";
-import { withDeadline, STORE_TIMEOUT_MS, type Reporting } from "./guard.js";
-
-/** A statement's runner: rows of the result. */
-export type Query = <Row extends object = Record<string, unknown>>(text: string, values?: readonly unknown[]) => Promise<Row[]>;
+import { STORE_TIMEOUT_MS, type Reporting } from "./guard.js";
+import { reportedQuery, type Query } from "./sql.js";
 
 /** The store's PostgreSQL, for the modules that keep their state in tables of their own. */
 export interface Postgres {
@@ -32,19 +30,7 @@ const MIGRATIONS_TABLE = "newswire_migrations";
 
 /** A PostgreSQL over `pool`, its statements reported to `reporting` as the store's other calls are. */
 export function postgres(pool: pg.Pool, reporting: Reporting, timeoutMs = STORE_TIMEOUT_MS): Postgres {
-  const query: Query = async (text, values) => {
-    // A statement with a CTE may write, so only a plain SELECT counts as a read.
-    const kind = /^\s*select\b/i.test(text) ? "read" : "write";
-    try {
-      const { rows } = await withDeadline(pool.query(text, values as unknown[]), "query", timeoutMs);
-      reporting.health?.succeeded(kind);
-      return rows as never;
-    } catch (error) {
-      reporting.health?.failed(kind, error);
-      reporting.failed?.("sql");
-      throw error;
-    }
-  };
+  const query = reportedQuery(async (text, values) => (await pool.query(text, values as unknown[])).rows, reporting, timeoutMs);
   return { pool, query };
 }
 

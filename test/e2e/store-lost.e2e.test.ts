@@ -1,15 +1,18 @@
 /**
- * A store that comes back empty while newswire runs (as a Redis without persistence does after a
- * restart), end to end: the SQLite store is wiped from outside. newswire must notice (its epoch
+ * A store that comes back empty while newswire runs, end to end, as a Redis without persistence
+ * does after a restart: its database is flushed from outside. newswire must notice (its epoch
  * marker is gone), say so loudly, re-baseline every feed instead of sending its back catalogue,
- * write back the subscribers it still knows, and deliver the next new item once.
+ * write back the subscribers it holds in memory, and deliver the next new item once. Needs a
+ * Redis server: TEST_REDIS_URL.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { closeNamespaces, openNamespaces } from "../../src/store/keyv.js";
 import { rssXml } from "../support/feed-site.js";
 import { startNewswire, startWorld, type NewswireProcess, type World } from "../support/newswire-process.js";
+import { redisDatabase, skipWithout, storeServers } from "../support/store-servers.js";
+
+/** This file's Redis database (others use their own). */
+const DATABASE = 14;
 
 const CHAT = 6001;
 
@@ -33,8 +36,9 @@ describe("the store comes back empty", () => {
   });
   after(() => world?.close());
 
-  test("re-baselines instead of re-sending, keeps the subscribers it knows", async () => {
-    const env = world.env({ FEEDS: world.site.url("/feed.xml") });
+  test("re-baselines instead of re-sending, keeps the subscribers it knows", { skip: skipWithout("redis") }, async () => {
+    const storeUrl = await redisDatabase(storeServers.redis!, DATABASE);
+    const env = world.env({ FEEDS: world.site.url("/feed.xml"), STORE_URL: storeUrl });
     let bot: NewswireProcess = startNewswire(env, world.workdir);
     try {
       await bot.waitForOutput("newswire started");
@@ -42,9 +46,7 @@ describe("the store comes back empty", () => {
       await world.telegram.waitFor((message) => message.chat_id === CHAT && /Subscribed to all/.test(message.text));
       await bot.waitForOutput("feed baseline recorded");
 
-      const store = await openNamespaces(`sqlite://${join(world.workdir, "state", "newswire.sqlite")}`);
-      await Promise.all(Object.values(store).map((keyv) => keyv.clear()));
-      await closeNamespaces(store);
+      await redisDatabase(storeServers.redis!, DATABASE);
 
       await bot.waitForOutput("the store lost its data");
       await bot.waitForOutput("feed baseline recorded", 15_000, 2);

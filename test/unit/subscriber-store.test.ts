@@ -1,16 +1,20 @@
 /**
- * The SubscriberStore contract, run against both implementations: the in-memory Subscribers (over
- * a SQLite store) and PostgresSubscribers. On PostgreSQL also what one instance's memory cannot
+ * The SubscriberStore contract, run against every implementation: the in-memory Subscribers (Redis's;
+ * here over a SQLite store), SqliteSubscribers and PostgresSubscribers. On PostgreSQL also what one instance's memory cannot
  * give: two instances on two pools see each other's changes at once, and concurrent changes of
- * one chat from both lose none. Also the migration that copies Keyv's subscribers into the table.
+ * one chat from both lose none. Also the migrations that move Keyv's subscribers into the tables.
  * PostgreSQL needs a server: TEST_POSTGRES_URL.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
 import { PostgresSubscribers } from "../../src/delivery/postgres-subscribers.js";
+import { SqliteSubscribers } from "../../src/delivery/sqlite-subscribers.js";
 import { Subscribers, type SubscriberStore } from "../../src/delivery/subscribers.js";
-import { closeNamespaces, openNamespaces, postgresOf } from "../../src/store/keyv.js";
+import { closeNamespaces, openNamespaces, postgresOf, sqliteOf, type Namespace } from "../../src/store/keyv.js";
 import { migrate, postgres } from "../../src/store/postgres.js";
 import { silentLogger } from "../support/builders.js";
 import { postgresDatabase, skipWithout, storeServers } from "../support/store-servers.js";
@@ -134,6 +138,68 @@ function contract(name: string, fresh: Open, options: { skip: string | false }) 
 
 contract("in memory over SQLite", async () => Subscribers.open((await openNamespaces("sqlite://:memory:")).subscribers), { skip: false });
 
+describe("on SQLite", () => {
+  const dir = mkdtempSync(join(tmpdir(), "newswire-subscriptions-"));
+  const opened: Record<Namespace, import("keyv").default>[] = [];
+  let files = 0;
+  /** A fresh SQLite file's store. */
+  const fileStore = async () => {
+    const store = await openNamespaces(`sqlite://${join(dir, `store-${++files}.sqlite`)}`);
+    opened.push(store);
+    return store;
+  };
+  after(async () => {
+    await Promise.all(opened.map(closeNamespaces));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  contract("SQLite", async () => SqliteSubscribers.open(sqliteOf(await fileStore())!), { skip: false });
+
+  test("following reads each subscriber once, matching several topics and `all`", async () => {
+    const store = await SqliteSubscribers.open(sqliteOf(await fileStore())!);
+    await store.subscribe({ chatId: 3, kind: "private" }, ["china", "science", "all"], 1);
+    await store.subscribe({ chatId: 1, kind: "private" }, ["science", "china"], 1);
+    await store.subscribe({ chatId: 2, kind: "private" }, ["sport"], 1);
+    assert.deepEqual(keys(await store.following(["china", "science", "all"])), ["1", "3"]);
+    await store.unsubscribe({ chatId: 3 }, ["all"]);
+    await store.migrateChat(1, -1001);
+    assert.deepEqual(keys(await store.following(["china"])), ["-1001"], "changes keep the topic index");
+  });
+
+  test("takeOver moves the subscribers Keyv kept, escapes undone, malformed rows left out, and reruns as a no-op", async () => {
+    const store = await fileStore();
+    const keyv = await Subscribers.open(store.subscribers);
+    await keyv.subscribe({ chatId: 1, kind: "private", language: "ru" }, ["china", "science"], 5);
+    await keyv.subscribe({ chatId: -100, threadId: 7, kind: "supergroup", title: ":) news" }, ["all"], 6);
+    await keyv.subscribe({ chatId: -1009, kind: "channel", title: "Home", linkedBy: 42, home: true }, ["world"], 7);
+    // A record from before the version field, one without topics, and text that is not JSON.
+    await store.subscribers.set("2", { chatId: 2, kind: "private", topics: ["sport"], since: 8 });
+    await store.subscribers.set("3", { chatId: 3, kind: "private", topics: [], since: 8 });
+    const file = sqliteOf(store)!;
+    await file.query("INSERT INTO subscribers (key, value) VALUES (?, ?)", ["subscribers:4", "{not json"]);
+    const table = await SqliteSubscribers.open(file);
+    assert.equal(await table.takeOver(), 4);
+    assert.equal(await table.count(), 4);
+    for (const recipient of [{ chatId: 1 }, { chatId: -1009 }, { chatId: -100, threadId: 7 }]) assert.deepEqual(await table.get(recipient), await keyv.get(recipient));
+    assert.equal((await table.get({ chatId: -100, threadId: 7 }))?.title, ":) news");
+    assert.deepEqual(await table.get({ chatId: 2 }), { chatId: 2, kind: "private", topics: ["sport"], since: 8 });
+    assert.deepEqual(keys(await table.following(["china"])), ["-100:7", "1"]);
+    assert.deepEqual(keys(await table.linkedBy(42)), ["-1009"]);
+    assert.deepEqual(await file.query("SELECT key FROM subscribers"), [], "Keyv's rows are gone");
+    const [row] = await file.query<{ version: number }>("SELECT min(version) AS version FROM newswire_subscriptions");
+    assert.equal(row?.version, 1);
+
+    // A start cut short between a batch's copy and its delete: the rows copied again change nothing.
+    await store.subscribers.set("1", { chatId: 1, kind: "private", topics: ["sport"], since: 1, version: 1 });
+    await table.subscribe({ chatId: 2, kind: "private" }, ["world"], 9);
+    assert.equal(await (await SqliteSubscribers.open(file)).takeOver(), 0);
+    assert.deepEqual((await table.get({ chatId: 1 }))?.topics, ["china", "science"]);
+    assert.deepEqual((await table.get({ chatId: 2 }))?.topics, ["sport", "world"]);
+    assert.equal(await table.count(), 4);
+    assert.equal(await (await SqliteSubscribers.open(file)).takeOver(), 0, "nothing left to move");
+  });
+});
+
 describe("on PostgreSQL", () => {
   const pools: pg.Pool[] = [];
   let url: string | undefined;
@@ -210,7 +276,7 @@ describe("on PostgreSQL", () => {
   });
 });
 
-describe("the migration to newswire_subscriptions", () => {
+describe("the PostgreSQL migration to newswire_subscriptions", () => {
   test("copies the subscribers Keyv kept on PostgreSQL, settings and escapes included", { skip }, async () => {
     const url = await postgresDatabase(storeServers.postgres!, "subs_subscriber_migration");
     const store = await openNamespaces(url);
