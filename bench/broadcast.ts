@@ -1,6 +1,6 @@
 /**
  * Broadcast throughput: one item to many private chats through the fake Telegram. The delivery
- * engine is built as main.ts builds it (Subscribers and Outbox over a SQLite store, Sender,
+ * engine is built as main.ts builds it (SqliteSubscribers and Outbox over a SQLite store, Sender,
  * Dispatcher, a bare grammY Api: the sender obeys 429s itself); the fake runs in a child process,
  * so its HTTP work and flood-limit clock do not share the engine's event loop, nor its memory
  * (the peak RSS reported is the engine's alone). Medians of the runs:
@@ -35,9 +35,9 @@ import { PROGRESS_PAGE_BYTES } from "../src/delivery/outbox-store.js";
 import { TELEGRAM_LIMITS, type PacingLimits } from "../src/delivery/pacing.js";
 import { Sender } from "../src/delivery/sender.js";
 import { TelegramBudget } from "../src/delivery/budget.js";
-import { Subscribers } from "../src/delivery/subscribers.js";
+import { SqliteSubscribers } from "../src/delivery/sqlite-subscribers.js";
 import type { Item } from "../src/items/item.js";
-import { openNamespaces, type Namespace } from "../src/store/keyv.js";
+import { openNamespaces, sqliteOf, type Namespace } from "../src/store/keyv.js";
 import { startFakeTelegram, type FloodLimitOptions } from "../test/support/fake-telegram.js";
 
 const RUNS = 5;
@@ -177,8 +177,9 @@ function timeProgressWrites(keyv: Keyv): { writes: number; ms: number; restore: 
 /** One broadcast over `store` (its outbox is empty between runs: every run finishes its job). */
 async function run(telegram: RemoteTelegram, store: Store, scenario: Scenario): Promise<RunResult> {
   await telegram.ask("reset", scenario.fake);
-  await store.subscribers.clear();
-  const subscribers = await Subscribers.open(store.subscribers);
+  const file = sqliteOf(store)!;
+  const subscribers = await SqliteSubscribers.open(file);
+  await file.query("DELETE FROM newswire_subscriptions");
   // In chunks: 100,000 writes queued at once wait past the store's deadline.
   for (let from = 0; from < scenario.chats; from += SUBSCRIBE_CHUNK) {
     const chunk = Math.min(SUBSCRIBE_CHUNK, scenario.chats - from);
