@@ -38,6 +38,11 @@ export class ChatQueues {
   private readonly heap = new MinHeap<ChatQueue>((a, b) => a.readyAt < b.readyAt || (a.readyAt === b.readyAt && a.turn < b.turn));
   private turn = 0;
   private count = 0;
+  /** Deliveries of chats held for a home post. */
+  private held = 0;
+
+  /** `readyAt`: when a chat may next be sent to (its pace), for a chat queued anew. */
+  constructor(private readonly readyAt: (chatId: number) => number) {}
 
   /** Queues a delivery in its chat's queue (under the chat's current id). */
   add(delivery: Delivery): void {
@@ -49,7 +54,7 @@ export class ChatQueues {
         chatId,
         kind: target.kind,
         deliveries: new FairQueue(laneOfDelivery),
-        readyAt: 0,
+        readyAt: this.readyAt(chatId),
         turn: 0,
         failures: 0,
         inHeap: false,
@@ -60,12 +65,18 @@ export class ChatQueues {
     }
     queue.deliveries.push(delivery);
     this.count++;
+    if (queue.awaitingHome) this.held++;
     this.schedule(queue);
   }
 
   /** Deliveries waiting (not yet sent). */
   get queued(): number {
     return this.count;
+  }
+
+  /** Deliveries waiting that are not held for a home post: those the chats' paces alone decide. */
+  get sendable(): number {
+    return this.count - this.held;
   }
 
   /** Takes a chat's head delivery out (it is done). */
@@ -77,6 +88,7 @@ export class ChatQueues {
   removeWhere(queue: ChatQueue, predicate: (delivery: Delivery) => boolean): Delivery[] {
     const removed = queue.deliveries.remove(predicate);
     this.count -= removed.length;
+    if (queue.awaitingHome) this.held -= removed.length;
     return removed;
   }
 
@@ -109,6 +121,7 @@ export class ChatQueues {
   /** Holds a chat out of the heap until the home post of `jobId` is done. */
   holdForHome(queue: ChatQueue, jobId: string): void {
     queue.awaitingHome = true;
+    this.held += queue.deliveries.length;
     const waiters = this.awaitingHome.get(jobId) ?? new Set<ChatQueue>();
     waiters.add(queue);
     this.awaitingHome.set(jobId, waiters);
@@ -120,6 +133,7 @@ export class ChatQueues {
     this.awaitingHome.delete(jobId);
     for (const queue of waiters ?? []) {
       queue.awaitingHome = false;
+      this.held -= queue.deliveries.length;
       queue.readyAt = Math.max(queue.readyAt, now);
       this.schedule(queue);
     }

@@ -18,7 +18,7 @@ import type { Delivery, Outbox } from "./outbox.js";
 import { Renderings } from "./payload.js";
 import { refusedForText, type SendOutcome } from "./send-outcome.js";
 import { SendStats, type SenderStats } from "./send-stats.js";
-import type { SubscriberStore } from "./subscribers.js";
+import { recipientKey, type SubscriberStore } from "./subscribers.js";
 import { TelegramCalls, type CallTarget } from "./telegram-calls.js";
 
 /** What the sender needs. */
@@ -56,7 +56,7 @@ const QUEUE_WINDOWS_MAX = 10;
 export class Sender {
   private readonly counters = new SendStats();
   private readonly renderings = new Renderings();
-  private readonly queues = new ChatQueues();
+  private readonly queues: ChatQueues;
   private readonly calls: TelegramCalls;
   private readonly concurrency: number;
   private readonly window: number;
@@ -66,6 +66,14 @@ export class Sender {
   /** Aborts the waits for a slot (at once on stop: nothing new goes out). */
   private readonly stopWaiting = new AbortController();
   private inFlight = new Set<Promise<void>>();
+  /** Deliveries to gone recipients being recorded as done (see {@link takeUpTo}). */
+  private readonly abandoning = new Set<Promise<void>>();
+  /**
+   * Recipients found gone in this run (a chat's id, or a forum thread's recipient key), with when:
+   * their deliveries still in the outbox, of jobs accepted before that, are given up on as they are
+   * taken, instead of being sent to meet the same answer once per job.
+   */
+  private readonly gone = new Map<string, number>();
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private wakeUp: (() => void) | undefined;
@@ -74,6 +82,7 @@ export class Sender {
     this.now = deps.now ?? deps.budget.now;
     this.concurrency = deps.concurrency ?? (deps.paidBroadcast ? 32 : 3);
     this.window = deps.queueWindow ?? QUEUE_WINDOW;
+    this.queues = new ChatQueues((chatId) => deps.budget.chatReadyAt(chatId));
     // Every send in flight listens to the stop signals; past 10, Node would warn of a leak.
     setMaxListeners(this.concurrency, this.abort.signal, this.stopWaiting.signal);
     this.calls = new TelegramCalls({
@@ -125,13 +134,13 @@ export class Sender {
     this.wake();
     await this.loopDone;
     const timer = setTimeout(() => this.abort.abort(), graceMs);
-    await Promise.allSettled([...this.inFlight]);
+    await Promise.allSettled([...this.inFlight, ...this.abandoning]);
     clearTimeout(timer);
   }
 
   /** Resolves when nothing is queued, in flight or waiting in the outbox to be taken (for tests and benchmarks). */
   async idle(): Promise<void> {
-    while (this.queued > 0 || this.inFlight.size > 0 || this.deps.outbox.untaken) await new Promise((resolve) => setTimeout(resolve, 20));
+    while (this.queued > 0 || this.inFlight.size > 0 || this.abandoning.size > 0 || this.deps.outbox.untaken) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 
   private wake(): void {
@@ -149,11 +158,29 @@ export class Sender {
     this.wakeUp = undefined;
   }
 
-  /** Takes deliveries from the outbox up to `upTo` queued; whether it took any. */
+  /**
+   * Takes deliveries from the outbox up to `upTo` queued (not counting those held for a home post,
+   * which wait for one send, not for the chats' paces); whether it took any.
+   */
   private takeUpTo(upTo: number): boolean {
-    const deliveries = this.deps.outbox.take(upTo - this.queues.queued);
-    for (const delivery of deliveries) this.queues.add(delivery);
+    const deliveries = this.deps.outbox.take(upTo - this.queues.sendable);
+    const toGone: Delivery[] = [];
+    for (const delivery of deliveries) {
+      if (this.isGone(delivery)) toGone.push(delivery);
+      else this.queues.add(delivery);
+    }
+    if (toGone.length > 0) {
+      const abandoned = this.abandon(toGone).finally(() => this.abandoning.delete(abandoned));
+      this.abandoning.add(abandoned);
+    }
     return deliveries.length > 0;
+  }
+
+  private isGone({ job, index }: Delivery): boolean {
+    if (this.gone.size === 0) return false;
+    const target = job.targets[index]!;
+    const since = this.gone.get(String(target.chatId)) ?? this.gone.get(recipientKey(target));
+    return since !== undefined && job.createdAt <= since;
   }
 
   private async loop(): Promise<void> {
@@ -166,7 +193,7 @@ export class Sender {
       }
       const now = this.now();
       if (!head || head.readyAt > now) {
-        if (this.takeUpTo(Math.min(this.window * QUEUE_WINDOWS_MAX, this.queues.queued + this.window))) continue;
+        if (this.takeUpTo(Math.min(this.window * QUEUE_WINDOWS_MAX, this.queues.sendable + this.window))) continue;
         await this.pause(head ? head.readyAt - now : undefined);
         continue;
       }
@@ -300,6 +327,7 @@ export class Sender {
     const dropped = this.queues.removeWhere(queue, (delivery) => delivery.job.targets[delivery.index]!.threadId === threadId);
     const recipient = { chatId: queue.chatId, threadId };
     if (!(await this.save("end of a forum topic's subscription", recipient, () => this.deps.subscribers.unsubscribe(recipient, [ALL_TOPIC])))) return;
+    this.gone.set(recipientKey(recipient), this.now());
     await this.abandon(dropped);
   }
 
@@ -307,6 +335,7 @@ export class Sender {
     this.deps.logger.info({ chatId: queue.chatId, reason }, "chat is gone; ending its subscriptions");
     const dropped = this.queues.remove(queue);
     if (!(await this.save("end of a chat's subscriptions", { chatId: queue.chatId }, () => this.deps.subscribers.removeChat(queue.chatId)))) return;
+    this.gone.set(String(queue.chatId), this.now());
     await this.abandon(dropped);
   }
 

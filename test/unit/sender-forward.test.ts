@@ -60,10 +60,10 @@ afterEach(async () => {
 });
 
 /** A sender over `namespaces`, with every target of the jobs subscribed and the jobs recorded. */
-async function setup(namespaces: Record<Namespace, Keyv> = memoryNamespaces(), telegram = scriptedTelegram()) {
+async function setup(namespaces: Record<Namespace, Keyv> = memoryNamespaces(), telegram = scriptedTelegram(), queueWindow?: number) {
   const subscribers = await Subscribers.open(namespaces.subscribers);
   const outbox = await Outbox.open(namespaces.outbox);
-  const sender = new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget: new TelegramBudget(FAST_LIMITS) });
+  const sender = new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget: new TelegramBudget(FAST_LIMITS), ...(queueWindow ? { queueWindow } : {}) });
   running.push(sender);
   await outbox.startSending(() => sender.deliveriesReady());
   const deliver = async (jobs: Job[]) => {
@@ -120,6 +120,21 @@ describe("Sender: home channel posts and their forwards", () => {
       assert.ok(telegram.requests.indexOf(calls[0]!) > accepted, `chat ${chatId}: forwarded only once the post existed`);
       assert.equal(calls[0]!.params.message_id, HOME_MESSAGE_ID);
     }
+  });
+
+  test("forwards held for a home post do not fill the sender's queues: another job's chat is sent to meanwhile", async () => {
+    const { telegram, sender, deliver } = await setup(memoryNamespaces(), scriptedTelegram(), 2);
+    telegram.once(isTo("sendMessage", HOME), answers.tooManyRequests(1));
+    const forwards = Array.from({ length: 30 }, (_, index) => forwardTo(100 + index));
+    const other = makeItem({ key: "other", title: "Other news", topics: ["china"] });
+    await deliver([homeJob(forwards), { id: other.key, payload: { kind: "item", item: other }, identityKeys: [other.key], targets: [privateTarget(50)], createdAt: 0 }]);
+    sender.start();
+    await sender.idle();
+    const homeSends = telegram.requests.filter(isTo("sendMessage", HOME));
+    assert.equal(homeSends.length, 2, "refused once with 429, then accepted");
+    const toOther = telegram.requests.findIndex(isTo("sendMessage", 50));
+    assert.ok(toOther >= 0 && toOther < telegram.requests.indexOf(homeSends[1]!), "chat 50 did not wait for the home post");
+    assert.equal(telegram.calls("forwardMessage").length, 30);
   });
 
   for (const [why, answer] of [

@@ -137,21 +137,24 @@ describe("Sender", () => {
     assert.deepEqual(titles.filter((title) => title.startsWith("Busy")), burst.map((job) => job.payload.item.title));
   });
 
-  test("a chat that blocked the bot loses its subscription and its queued deliveries", async () => {
-    const { telegram, subscribers, outbox, sender, deliver } = await setup();
-    telegram.respond = (request) => (isSendTo(5)(request) ? answers.blocked() : undefined);
-    const jobs = [1, 2, 3].map(() => makeJob([privateTarget(5), privateTarget(6)]));
-    await deliver(jobs);
-    sender.start();
-    await sender.idle();
+  for (const [where, queueWindow] of [["queued", undefined], ["still in the outbox", 1]] as const) {
+    test(`a chat that blocked the bot loses its subscription and its deliveries ${where}`, async () => {
+      const { telegram, subscribers, outbox, sender, deliver } = await setup({ ...(queueWindow ? { queueWindow } : {}) });
+      telegram.respond = (request) => (isSendTo(5)(request) ? answers.blocked() : undefined);
+      // Beyond what the sender takes in at once with a window of 1 (10 windows while none is ready).
+      const jobs = Array.from({ length: 30 }, () => makeJob([privateTarget(5), privateTarget(6)]));
+      await deliver(jobs);
+      sender.start();
+      await sender.idle();
 
-    assert.equal(telegram.calls("sendMessage").filter(isSendTo(5)).length, 1, "no more sends after the first 403");
-    assert.equal(telegram.calls("sendMessage").filter(isSendTo(6)).length, 3);
-    assert.equal(await subscribers.get({ chatId: 5 }), undefined);
-    assert.ok(await subscribers.get({ chatId: 6 }));
-    assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 }, "the dropped deliveries are completed");
-    assert.equal(sender.stats.failures.gone, 1);
-  });
+      assert.equal(telegram.calls("sendMessage").filter(isSendTo(5)).length, 1, "no more sends after the first 403");
+      assert.equal(telegram.calls("sendMessage").filter(isSendTo(6)).length, 30);
+      assert.equal(await subscribers.get({ chatId: 5 }), undefined);
+      assert.ok(await subscribers.get({ chatId: 6 }));
+      assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 }, "the dropped deliveries are completed");
+      assert.equal(sender.stats.failures.gone, 1);
+    });
+  }
 
   test("a group that became a supergroup keeps its subscription and gets the message at the new id", async () => {
     const { telegram, subscribers, outbox, sender, deliver } = await setup();
