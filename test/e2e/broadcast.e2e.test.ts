@@ -10,10 +10,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { Outbox } from "../../src/delivery/outbox.js";
-import { Subscribers, type Subscriber } from "../../src/delivery/subscribers.js";
-import { openNamespaces } from "../../src/store/keyv.js";
+import type { Subscriber, SubscriberStore } from "../../src/delivery/subscribers.js";
+import { closeNamespaces, openNamespaces } from "../../src/store/keyv.js";
 import type { FakeTelegram, SentMessage } from "../support/fake-telegram.js";
 import { rssXml, type FeedSite, type RssItem } from "../support/feed-site.js";
+import { storedSubscribers } from "../support/builders.js";
 import { startNewswire, startWorld, type NewswireProcess, type World } from "../support/newswire-process.js";
 
 type NewSubscriber = Omit<Subscriber, "topics" | "since">;
@@ -26,21 +27,17 @@ const privateChats = (count: number, from = 10_001): NewSubscriber[] =>
 async function seedSubscribers(storeUrl: string, chats: readonly NewSubscriber[]): Promise<void> {
   const store = await openNamespaces(storeUrl);
   try {
-    const subscribers = await Subscribers.open(store.subscribers);
+    const subscribers = await storedSubscribers(store);
     await Promise.all(chats.map((chat) => subscribers.subscribe(chat, ["all"])));
   } finally {
     await Promise.all(Object.values(store).map((keyv) => keyv.disconnect()));
   }
 }
 
-/** The subscribers and outbox as a stopped process left them. */
-async function readStore(storeUrl: string): Promise<{ subscribers: Subscribers; outbox: Outbox }> {
+/** The subscribers and outbox as a stopped process left them, open until `close`. */
+async function readStore(storeUrl: string): Promise<{ subscribers: SubscriberStore; outbox: Outbox; close: () => Promise<void> }> {
   const store = await openNamespaces(storeUrl);
-  try {
-    return { subscribers: await Subscribers.open(store.subscribers), outbox: await Outbox.open(store.outbox) };
-  } finally {
-    await Promise.all(Object.values(store).map((keyv) => keyv.disconnect()));
-  }
+  return { subscribers: await storedSubscribers(store), outbox: await Outbox.open(store.outbox), close: () => closeNamespaces(store) };
 }
 
 /** A story whose title no other story's contains. */
@@ -190,11 +187,12 @@ describe("broadcast to 600 chats through Telegram's flood limits", () => {
       assert.equal(telegram.calls.filter((call) => call.error && call.error.error_code === 400 && call.params["chat_id"] !== oldGroup).length, 0, "Telegram rejected a message");
 
       await stopGracefully(bot);
-      const { subscribers, outbox } = await readStore(h.env().STORE_URL!);
+      const { subscribers, outbox, close } = await readStore(h.env().STORE_URL!);
+      t.after(close);
       for (const { chatId } of blocked) assert.equal(await subscribers.get({ chatId }), undefined, `blocked chat ${chatId} is unsubscribed`);
       assert.equal(await subscribers.get({ chatId: oldGroup }), undefined, "nothing is left at the old group id");
       assert.equal((await subscribers.get({ chatId: newGroup }))?.kind, "supergroup", "the group's subscription moved");
-      assert.equal(subscribers.size, live.length + 1);
+      assert.equal(await subscribers.count(), live.length + 1);
       assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 }, "the outbox is empty");
     } finally {
       await bot?.stop("SIGKILL");

@@ -11,10 +11,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, test } from "node:test";
 import { Outbox } from "../../src/delivery/outbox.js";
-import { Subscribers } from "../../src/delivery/subscribers.js";
 import { openNamespaces } from "../../src/store/keyv.js";
 import type { FakeTelegram, SentMessage } from "../support/fake-telegram.js";
 import { rssXml, type FeedSite, type RssItem } from "../support/feed-site.js";
+import { storedSubscribers } from "../support/builders.js";
 import { startNewswire, startWorld, type NewswireProcess, type World } from "../support/newswire-process.js";
 
 let world: World | undefined;
@@ -93,7 +93,7 @@ describe("a burst of commands through Telegram's flood limits", () => {
     assert.equal(await bot!.stop("SIGTERM"), 0);
     const store = await openNamespaces(env().STORE_URL!);
     try {
-      const subscribers = await Subscribers.open(store.subscribers);
+      const subscribers = await storedSubscribers(store);
       const stored = await Promise.all(chats.map((chatId) => subscribers.get({ chatId })));
       assert.deepEqual(chats.filter((_, index) => !stored[index]?.topics.includes("all")), [], "stored for every user");
     } finally {

@@ -10,9 +10,10 @@ import { pino, type Logger } from "pino";
 import { Api } from "grammy";
 import type { Chat, Message, MessageEntity, Update, User, UserFromGetMe } from "grammy/types";
 import type { Item } from "../../src/items/item.js";
-import { openNamespaces, type Namespace } from "../../src/store/keyv.js";
+import { openNamespaces, sqliteOf, type Namespace } from "../../src/store/keyv.js";
 import type { BotDeps } from "../../src/bot/deps.js";
-import { Subscribers } from "../../src/delivery/subscribers.js";
+import { Subscribers, type SubscriberStore } from "../../src/delivery/subscribers.js";
+import { SqliteSubscribers } from "../../src/delivery/sqlite-subscribers.js";
 import { RecentItems } from "../../src/items/recent.js";
 import { FeedStates } from "../../src/feeds/feed-state.js";
 import { Outbox, type Job, type Target } from "../../src/delivery/outbox.js";
@@ -346,4 +347,10 @@ export async function buildDeps(options: DepsOptions = {}): Promise<BotDeps & { 
 /** A topic definition with no matching rules. */
 export function topic(id: string, title: string): TopicDefinition {
   return { id, title, keywords: [], categories: [], exclude: [] };
+}
+
+/** The subscriptions of a store opened by openNamespaces, where newswire keeps them there (SQLite: their table; Redis: Keyv's namespace). */
+export async function storedSubscribers(store: Record<Namespace, Keyv>): Promise<SubscriberStore> {
+  const file = sqliteOf(store);
+  return file ? SqliteSubscribers.open(file) : Subscribers.open(store.subscribers);
 }
