@@ -8,7 +8,8 @@
  * The feed site runs in a child process, so `process.cpuUsage()` counts the poller's work only
  * (its thread, libuv's pool with the SQLite work, and the garbage collector). One baseline cycle
  * (every feed read in full and recorded) comes first; then 5 measured cycles, reported as medians:
- * feeds/s, CPU seconds per cycle, and the process's peak RSS. The CPU a cycle of 10,000 feeds
+ * feeds/s, CPU seconds per cycle, and the process's peak RSS with the heap in use beside it (run
+ * with --expose-gc for the live heap after a full GC too). The CPU a cycle of 10,000 feeds
  * would take is extrapolated linearly.
  *
  * Run: node --import tsx bench/poll.ts [FEED_CONCURRENCY, default 8]
@@ -155,7 +156,11 @@ async function bench(concurrency: number): Promise<void> {
 
   // The steady cycles' own peak: the baseline's is the lifetime peak's.
   let steadyRss = 0;
-  const sampler = setInterval(() => (steadyRss = Math.max(steadyRss, process.memoryUsage.rss())), 250);
+  let steadyHeap = 0;
+  const sampler = setInterval(() => {
+    steadyRss = Math.max(steadyRss, process.memoryUsage.rss());
+    steadyHeap = Math.max(steadyHeap, process.memoryUsage().heapUsed);
+  }, 250);
   const cycles: Cycle[] = [];
   for (let n = 1; n <= MEASURED_CYCLES; n++) {
     child.send({ op: "change", cycle: n } satisfies ToSite);
@@ -176,7 +181,13 @@ async function bench(concurrency: number): Promise<void> {
   const peakRssMb = process.resourceUsage().maxRSS / 1024;
   const projectedCpu = (cpuSeconds * TARGET_FEEDS) / FEEDS;
   console.log(`\nmedian of ${MEASURED_CYCLES} cycles: ${(FEEDS / seconds).toFixed(0)} feeds/s, ${seconds.toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} CPU s per cycle`);
-  console.log(`CPU per feed: ${((cpuSeconds / FEEDS) * 1000).toFixed(2)} ms; peak RSS ${peakRssMb.toFixed(0)} MB (in the steady cycles: ${(steadyRss / 2 ** 20).toFixed(0)} MB)`);
+  // With --expose-gc: what stays alive between cycles, against what the heap grew to in them.
+  globalThis.gc?.();
+  const live = globalThis.gc ? `, live heap after a full GC ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB` : "";
+  console.log(
+    `CPU per feed: ${((cpuSeconds / FEEDS) * 1000).toFixed(2)} ms; peak RSS ${peakRssMb.toFixed(0)} MB ` +
+      `(in the steady cycles: ${(steadyRss / 2 ** 20).toFixed(0)} MB, heap in use up to ${(steadyHeap / 2 ** 20).toFixed(0)} MB${live})`,
+  );
   console.log(
     `${TARGET_FEEDS} feeds: about ${projectedCpu.toFixed(1)} CPU s per cycle (target under ${TARGET_CPU_SECONDS} s of one core): ` +
       (projectedCpu < TARGET_CPU_SECONDS ? "holds" : "does NOT hold"),
