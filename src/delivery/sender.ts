@@ -163,12 +163,15 @@ export class Sender {
    * which wait for one send, not for the chats' paces); whether it took any.
    */
   private takeUpTo(upTo: number): boolean {
-    const deliveries = this.deps.outbox.take(upTo - this.queues.sendable);
+    const limit = upTo - this.queues.sendable;
+    const deliveries = this.deps.outbox.take(limit);
     const toGone: Delivery[] = [];
     for (const delivery of deliveries) {
       if (this.isGone(delivery)) toGone.push(delivery);
       else this.queues.add(delivery);
     }
+    // The outbox has handed out everything: none of its deliveries to a recipient found gone is left.
+    if (deliveries.length < limit) this.gone.clear();
     if (toGone.length > 0) {
       const abandoned = this.abandon(toGone).finally(() => this.abandoning.delete(abandoned));
       this.abandoning.add(abandoned);
@@ -179,7 +182,7 @@ export class Sender {
   private isGone({ job, index }: Delivery): boolean {
     if (this.gone.size === 0) return false;
     const target = job.targets[index]!;
-    const since = this.gone.get(String(target.chatId)) ?? this.gone.get(recipientKey(target));
+    const since = this.gone.get(recipientKey({ chatId: target.chatId })) ?? this.gone.get(recipientKey(target));
     return since !== undefined && job.createdAt <= since;
   }
 
@@ -335,7 +338,7 @@ export class Sender {
     this.deps.logger.info({ chatId: queue.chatId, reason }, "chat is gone; ending its subscriptions");
     const dropped = this.queues.remove(queue);
     if (!(await this.save("end of a chat's subscriptions", { chatId: queue.chatId }, () => this.deps.subscribers.removeChat(queue.chatId)))) return;
-    this.gone.set(String(queue.chatId), this.now());
+    this.gone.set(recipientKey({ chatId: queue.chatId }), this.now());
     await this.abandon(dropped);
   }
 
