@@ -103,6 +103,20 @@ describe("Poller", () => {
     assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), feeds.map(() => 2), "a cycle claimed already polls nothing");
   });
 
+  test("a claim is offered the next few of the feeds left, not all of them; feeds other instances took are passed over", async () => {
+    const feeds = Array.from({ length: 700 }, (_, index) => feed(`many${index}`));
+    for (const { id } of feeds) good(id);
+    const { schedule, claimedFor } = tableSchedule();
+    // Another instance has claimed the first 400 for this cycle already.
+    for (const { id } of feeds.slice(0, 400)) claimedFor.set(id, 1_000);
+    const offered: number[] = [];
+    const claim = schedule.claim.bind(schedule);
+    const counting: PollSchedule = { shared: true, claim: (ids, cycle, limit) => (offered.push(ids.length), claim(ids, cycle, limit)) };
+    await new Poller(feeds, await pollDeps(feeds), 4, { schedule: counting }).pollDue(1_000);
+    assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), feeds.map((_, index) => (index < 400 ? 0 : 1)), "the 300 left, once each");
+    assert.ok(Math.max(...offered) <= 256, `at most 256 candidates a claim, offered ${Math.max(...offered)}`);
+  });
+
   test("on a shared schedule a cycle that overruns stops claiming at the next tick, which takes the feeds left", async () => {
     const feeds = Array.from({ length: 6 }, (_, index) => feed(`overrun${index}`));
     for (const { id } of feeds) slowSite(id);
@@ -153,7 +167,7 @@ describe("Poller", () => {
     const deps = await pollDeps([slow]);
     const poller = new Poller([slow], deps, 4);
     const first = poller.pollDue();
-    assert.equal(poller.polling, 1);
+    await until(() => poller.polling === 1);
     await poller.pollDue();
     await poller.pollDue();
     await first;
@@ -173,7 +187,7 @@ describe("Poller", () => {
     // The two in flight hang until the 5 s timeout: nothing more may start before then.
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(arrived(), 2);
-    assert.equal(poller.polling, 5, "all five are taken, three wait their turn");
+    assert.equal(poller.polling, 2, "the other three wait for a slot, not as queued polls");
 
     await poller.stop();
     await cycle;
