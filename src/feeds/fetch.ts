@@ -146,7 +146,9 @@ async function fetchFollowing(startUrl: string, options: FetchOptions, signal: A
       continue;
     }
     if (status === 304) {
-      response.destroy();
+      // A 304 has no body: read to its end, its connection goes back to the pool for the next
+      // feed of that site (destroying it cost each 304 a new connection).
+      response.resume();
       return { status: "not-modified" };
     }
     if (status < 200 || status > 299) {

@@ -189,6 +189,23 @@ describe("fetchResource", { timeout: 30_000 }, () => {
     assert.equal(lastHeaders["if-modified-since"], LAST_MODIFIED);
   });
 
+  test("a 304 leaves its connection open for the next request to the site", async () => {
+    const first = await fetchResource(`${base}/etag`, options());
+    assert.equal(first.status, "ok");
+    if (first.status !== "ok") return;
+    let connections = 0;
+    const count = () => void connections++;
+    server.on("connection", count);
+    try {
+      for (let poll = 0; poll < 3; poll++) {
+        assert.deepEqual(await fetchResource(`${base}/etag`, options({ etag: first.etag })), { status: "not-modified" });
+      }
+    } finally {
+      server.off("connection", count);
+    }
+    assert.equal(connections, 0, "the 304s reuse the first answer's connection");
+  });
+
   test("a given Accept header is sent as is", async () => {
     await fetchResource(`${base}/etag`, options({ accept: "text/html" }));
     assert.equal(lastHeaders.accept, "text/html");
