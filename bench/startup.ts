@@ -60,7 +60,7 @@ async function measure(mode: Mode, url: string, feedCount: number): Promise<Meas
   let count = 0;
   if (mode === "feeds") {
     const states = await FeedStates.open(store.feeds, feeds);
-    count = feeds.filter((feed) => states.get(feed.id).baselined).length;
+    count = feeds.filter((feed) => states.nextPollAt(feed.id) !== undefined).length;
   } else if (mode === "start") {
     const state = await openState(store, feeds, pino({ level: "silent" }));
     count = await state.subscribers.count();

@@ -71,7 +71,7 @@ export async function openState(store: Record<Namespace, Keyv>, feeds: readonly 
     database ? new PostgresSubscribers(database) : file ? sqliteSubscribers(file, logger) : Subscribers.open(store.subscribers),
     database ? sharedOutbox(database, store.outbox, rememberJobs, logger) : Outbox.open(store.outbox, rememberJobs),
   ]);
-  const hasData = (await subscribers.count()) > 0 || !(await outbox.isEmpty()) || !(await recent.isEmpty()) || feeds.some((feed) => feedStates.get(feed.id).baselined);
+  const hasData = (await subscribers.count()) > 0 || !(await outbox.isEmpty()) || !(await recent.isEmpty()) || feedStates.anyBaselined;
   const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
   return { database, seen, recent, feedStates, subscribers, memory: subscribers instanceof Subscribers ? subscribers : undefined, outbox, epoch, found };
 }

@@ -55,66 +55,84 @@ const pendingBaseline = ({ etag: _etag, lastModified: _lastModified, ...state }:
 const URL_PREFIX = "url:";
 const stateKey = (url: string): string => `${URL_PREFIX}${feedUrlKey(url)}`;
 
-/** Feed states over the store's `feeds` namespace, cached in memory, looked up by feed id. */
+/**
+ * Feed states over the store's `feeds` namespace, looked up by feed id. Only each feed's next poll
+ * time is held in memory, for the poller's choice of due feeds: a poll reads its feed's state from
+ * the store and writes it back (100,000 states held whole took 60 MB of a process's heap).
+ */
 export class FeedStates {
   private constructor(
     private readonly keyv: Keyv,
-    private readonly keys: Map<string, string>,
-    private readonly states: Map<string, FeedState>,
+    private readonly urls: Map<string, string>,
+    /** Per feed, when it may be polled next (absent: now). */
+    private readonly due: Map<string, number>,
+    /** Whether any configured feed had had its first poll when the states were opened. */
+    readonly anyBaselined: boolean,
   ) {}
 
   /** Re-baselines per feed in this run; see {@link generation}. */
   private readonly generations = new Map<string, number>();
 
   /**
-   * Loads the state of each feed (a new feed starts empty, its scope its URL's key). States stored
-   * by newswire 0.1 under legacy ids are dealt with at the first start that finds them: the
-   * configured feeds take theirs over (written under the URL), and every legacy key is then
-   * deleted, so none is left for a feed added later to inherit (its first poll is a baseline).
+   * Reads the stored states once, keeping each feed's next poll time (a new feed's state starts
+   * empty, its scope its URL's key). States stored by newswire 0.1 under legacy ids are dealt
+   * with at the first start that finds them: the configured feeds take theirs over (written under
+   * the URL), and every legacy key is then deleted, so none is left for a feed added later to
+   * inherit (its first poll is a baseline).
    */
   static async open(keyv: Keyv, feeds: readonly Pick<FeedDefinition, "id" | "url" | "legacyId">[]): Promise<FeedStates> {
-    const keys = new Map(feeds.map((feed) => [feed.id, stateKey(feed.url)]));
+    const urls = new Map(feeds.map((feed) => [feed.id, feed.url]));
     // One record per feed ever configured: listing them all is cheap, and shows any legacy key.
     const stored = await readAll(keyv);
-    const states = new Map(feeds.map((feed) => [feed.id, (stored.get(keys.get(feed.id)!) as FeedState | undefined) ?? initialState(feedUrlKey(feed.url))]));
-    const legacyKeys = [...stored.keys()].filter((key) => !key.startsWith(URL_PREFIX));
-    if (legacyKeys.length === 0) return new FeedStates(keyv, keys, states);
+    const states = new Map<string, FeedState>();
     for (const feed of feeds) {
+      const state = stored.get(stateKey(feed.url)) as FeedState | undefined;
+      if (state) states.set(feed.id, state);
+    }
+    const legacyKeys = [...stored.keys()].filter((key) => !key.startsWith(URL_PREFIX));
+    for (const feed of legacyKeys.length === 0 ? [] : feeds) {
       const legacyId = feed.legacyId ?? feed.id;
       const old = stored.get(legacyId) as Omit<FeedState, "scope"> | undefined;
-      if (stored.has(keys.get(feed.id)!) || old === undefined) continue;
+      if (states.has(feed.id) || old === undefined) continue;
       // 0.1 scoped guids by that id: keeping it as the scope keeps every remembered guid.
       const state = { ...old, scope: legacyId };
-      await keyv.set(keys.get(feed.id)!, state);
+      await keyv.set(stateKey(feed.url), state);
       states.set(feed.id, state);
     }
     // Only once each taken-over state is written under its URL.
-    await keyv.deleteMany(legacyKeys);
-    return new FeedStates(keyv, keys, states);
+    if (legacyKeys.length > 0) await keyv.deleteMany(legacyKeys);
+    const due = new Map<string, number>();
+    for (const [feedId, state] of states) if (state.nextPollAt !== undefined) due.set(feedId, state.nextPollAt);
+    return new FeedStates(keyv, urls, due, [...states.values()].some((state) => state.baselined));
+  }
+
+  /** When the feed may be polled next, as last read or written here; undefined: now. */
+  nextPollAt(feedId: string): number | undefined {
+    this.url(feedId);
+    return this.due.get(feedId);
   }
 
   /**
-   * Reads these feeds' states from the store again: another instance may have polled them since
-   * (new validators, a baseline done, a backoff). A feed without a stored state keeps its own.
+   * Reads these feeds' next poll times from the store again: another instance may have polled
+   * them since (a backoff, a `<ttl>`). A feed without a stored state keeps its own.
    */
   async refresh(feedIds: readonly string[]): Promise<void> {
-    const keys = feedIds.map((feedId) => {
-      const key = this.keys.get(feedId);
-      if (key === undefined) throw new Error(`feed ${feedId} was not opened`);
-      return key;
-    });
-    const stored = await this.keyv.getMany<FeedState>(keys);
+    const stored = await this.storedStates(feedIds);
     feedIds.forEach((feedId, index) => {
       const state = stored[index];
-      if (state) this.states.set(feedId, state);
+      if (state) this.remember(feedId, state);
     });
   }
 
-  /** The state of a feed opened with this store. */
-  get(feedId: string): FeedState {
-    const state = this.states.get(feedId);
-    if (state === undefined) throw new Error(`feed ${feedId} was not opened`);
-    return state;
+  /** The state of a feed opened with this store, as stored (a feed never polled: its initial state). */
+  async get(feedId: string): Promise<FeedState> {
+    return (await this.getMany([feedId]))[0]!;
+  }
+
+  /** The states of these feeds, as {@link get} gives each, in one read. */
+  async getMany(feedIds: readonly string[]): Promise<FeedState[]> {
+    const stored = await this.storedStates(feedIds);
+    return feedIds.map((feedId, index) => stored[index] ?? initialState(feedUrlKey(this.url(feedId))));
   }
 
   /**
@@ -128,23 +146,37 @@ export class FeedStates {
   /**
    * Makes the feed's next poll a baseline (the store lost the seen memory): without validators, so
    * that the baseline reads the feed in full (a 304 would leave it pending, and the next new item
-   * would go into the baseline unsent). In memory at once, whether or not the write succeeds.
+   * would go into the baseline unsent). Polls under way see it at once, by the feed's generation,
+   * whether or not the write succeeds; a store that lost its data has no state to read either.
    */
   async rebaseline(feedId: string): Promise<void> {
-    const state = this.get(feedId);
     this.generations.set(feedId, this.generation(feedId) + 1);
-    await this.set(feedId, pendingBaseline(state));
+    await this.set(feedId, pendingBaseline(await this.get(feedId)));
   }
 
   /**
-   * Replaces a feed's state, in memory and in the store. `generation` is the one the writer read
-   * (a poll, as it started): when the feed was re-baselined since, the state stays pending a baseline.
+   * Replaces a feed's state in the store. `generation` is the one the writer read (a poll, as it
+   * started): when the feed was re-baselined since, the state stays pending a baseline. Its next
+   * poll time holds here even if the write fails.
    */
   async set(feedId: string, state: FeedState, generation = this.generation(feedId)): Promise<void> {
-    const key = this.keys.get(feedId);
-    if (key === undefined) throw new Error(`feed ${feedId} was not opened`);
     const kept = generation === this.generation(feedId) ? state : pendingBaseline(state);
-    this.states.set(feedId, kept);
-    await this.keyv.set(key, kept);
+    this.remember(feedId, kept);
+    await this.keyv.set(stateKey(this.url(feedId)), kept);
+  }
+
+  private remember(feedId: string, state: FeedState): void {
+    if (state.nextPollAt === undefined) this.due.delete(feedId);
+    else this.due.set(feedId, state.nextPollAt);
+  }
+
+  private storedStates(feedIds: readonly string[]): Promise<(FeedState | undefined)[]> {
+    return this.keyv.getMany<FeedState>(feedIds.map((feedId) => stateKey(this.url(feedId))));
+  }
+
+  private url(feedId: string): string {
+    const url = this.urls.get(feedId);
+    if (url === undefined) throw new Error(`feed ${feedId} was not opened`);
+    return url;
   }
 }

@@ -227,7 +227,7 @@ export async function buildItem(
  */
 export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: AbortSignal): Promise<PollResult> {
   const now = deps.now?.() ?? Date.now();
-  const before = deps.feedStates.get(feed.id);
+  const before = await deps.feedStates.get(feed.id);
   // A re-baseline while this poll runs (the store lost its seen memory) voids what it found new.
   const generation = deps.feedStates.generation(feed.id);
   const rebaselined = () => deps.feedStates.generation(feed.id) !== generation;

@@ -79,7 +79,7 @@ export class Poller {
     const now = this.now();
     const due = this.feeds.filter((feed) => {
       if (this.inFlight.has(feed.id)) return false;
-      const next = this.deps.feedStates.get(feed.id).nextPollAt;
+      const next = this.deps.feedStates.nextPollAt(feed.id);
       return next === undefined || next <= now;
     });
     const underWay = [...this.inFlight.values()];
@@ -126,7 +126,7 @@ export class Poller {
         if (over()) break;
         const now = this.now();
         for (const feed of claimed) {
-          const next = this.deps.feedStates.get(feed.id).nextPollAt;
+          const next = this.deps.feedStates.nextPollAt(feed.id);
           if (next !== undefined && next > now) continue;
           const poll = this.poll(feed).finally(() => started.delete(poll));
           started.add(poll);

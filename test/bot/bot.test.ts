@@ -390,7 +390,7 @@ describe("bot: /status", () => {
     await deps.subscribers.subscribe({ chatId: 1, kind: "private" }, ["all"]);
     await deps.subscribers.subscribe({ chatId: 2, kind: "private" }, ["china"]);
     const lastSuccessAt = Date.now() - 3 * 60 * 60_000;
-    await deps.feedStates.set("example", { ...deps.feedStates.get("example"), baselined: true, failures: 2, itemsSeen: 17, lastError: "HTTP 503 <Service Unavailable>", lastSuccessAt });
+    await deps.feedStates.set("example", { ...(await deps.feedStates.get("example")), baselined: true, failures: 2, itemsSeen: 17, lastError: "HTTP 503 <Service Unavailable>", lastSuccessAt });
     const requests = await handle(messageUpdate("/status", { from: user(42) }));
     assertValidReplies(requests);
     const text = requests.filter((request) => request.method === "sendMessage").map((request) => String(request.params.text)).join("\n");

@@ -13,19 +13,39 @@ const TWO = "https://a.example/two.xml";
 const legacyState = (itemsSeen: number): Omit<FeedState, "scope"> => ({ baselined: true, failures: 0, itemsSeen, etag: `"v${itemsSeen}"` });
 
 describe("FeedStates", () => {
+  test("holds only each feed's next poll time: a state is read from the store, and a failed write still keeps the feed waiting", async () => {
+    const keyv = new Keyv();
+    const [one, two] = feedsOf([ONE, TWO]);
+    const states = await FeedStates.open(keyv, [one!, two!]);
+    await states.set(one!.id, { ...(await states.get(one!.id)), baselined: true, etag: '"e1"', nextPollAt: 5_000 });
+    // Another writer (an instance, a repair) changes the stored state: a read sees it, nothing stale is kept.
+    const stored = (await keyv.get<FeedState>(`url:${(await states.get(one!.id)).scope}`))!;
+    await keyv.set(`url:${stored.scope}`, { ...stored, etag: '"e2"' });
+    assert.equal((await states.get(one!.id)).etag, '"e2"');
+    assert.equal(states.nextPollAt(one!.id), 5_000);
+    assert.equal(states.nextPollAt(two!.id), undefined, "never polled: due now");
+
+    keyv.set = async () => {
+      throw new Error("disk full");
+    };
+    await assert.rejects(states.set(two!.id, { ...(await states.get(two!.id)), failures: 1, nextPollAt: 9_000 }), /disk full/);
+    assert.equal(states.nextPollAt(two!.id), 9_000, "the backoff holds in this process");
+    assert.equal((await FeedStates.open(keyv, [one!, two!])).nextPollAt(one!.id), 5_000, "reopened: the stored due time");
+  });
+
   test("states follow their feed's URL when the list is reordered or grows", async () => {
     const keyv = new Keyv();
     const first = await FeedStates.open(keyv, feedsOf([ONE]));
     const [one] = feedsOf([ONE]);
-    await first.set(one!.id, { ...first.get(one!.id), baselined: true, itemsSeen: 5 });
+    await first.set(one!.id, { ...(await first.get(one!.id)), baselined: true, itemsSeen: 5 });
 
     // A second feed of the same site, listed above the first: it starts afresh (so its first poll is
     // a baseline), and the first keeps its state under its new id.
     const grown = feedsOf([TWO, ONE]);
     const states = await FeedStates.open(keyv, grown);
-    const byUrl = new Map(grown.map((feed) => [feed.url, states.get(feed.id)]));
+    const byUrl = new Map((await states.getMany(grown.map((feed) => feed.id))).map((state, index) => [grown[index]!.url, state]));
     assert.equal(byUrl.get(ONE)!.itemsSeen, 5);
-    assert.equal(byUrl.get(ONE)!.scope, first.get(one!.id).scope, "its items' guids keep their keys");
+    assert.equal(byUrl.get(ONE)!.scope, (await first.get(one!.id)).scope, "its items' guids keep their keys");
     assert.deepEqual(byUrl.get(TWO), { baselined: false, failures: 0, itemsSeen: 0, scope: "//a.example/two.xml" });
   });
 
@@ -40,16 +60,16 @@ describe("FeedStates", () => {
     const upgraded = feedsOf([ONE, TWO]);
     const states = await FeedStates.open(keyv, upgraded);
     const two = upgraded.find((feed) => feed.url === TWO)!;
-    assert.equal(states.get(two.id).itemsSeen, 2);
-    assert.deepEqual(identityKeys(entry, states.get(two.id).scope), keyUnder01, "a guid remembered by 0.1 is still seen");
-    assert.equal(states.get(upgraded.find((feed) => feed.url === ONE)!.id).itemsSeen, 1);
+    assert.equal((await states.get(two.id)).itemsSeen, 2);
+    assert.deepEqual(identityKeys(entry, (await states.get(two.id)).scope), keyUnder01, "a guid remembered by 0.1 is still seen");
+    assert.equal((await states.get(upgraded.find((feed) => feed.url === ONE)!.id)).itemsSeen, 1);
     assert.equal(await keyv.get("a-example"), undefined, "the old record is gone");
     assert.equal(await keyv.get("a-example-2"), undefined);
 
     // After the upgrade the operator reorders: each feed still has its own state.
     const reordered = feedsOf([TWO, ONE]);
     const again = await FeedStates.open(keyv, reordered);
-    for (const feed of reordered) assert.equal(again.get(feed.id).itemsSeen, feed.url === ONE ? 1 : 2, feed.url);
+    for (const feed of reordered) assert.equal((await again.get(feed.id)).itemsSeen, feed.url === ONE ? 1 : 2, feed.url);
   });
 
   test("a configured id finds its 0.1 state under that id", async () => {
@@ -57,7 +77,7 @@ describe("FeedStates", () => {
     await keyv.set("harbour", legacyState(9));
     const feeds = buildCatalog({ feeds: [{ url: ONE, id: "harbour" }] }, [], "newswire.yaml").feeds;
     const states = await FeedStates.open(keyv, feeds);
-    assert.deepEqual(states.get("harbour"), { ...legacyState(9), scope: "harbour" });
+    assert.deepEqual(await states.get("harbour"), { ...legacyState(9), scope: "harbour" });
   });
 
   test("0.1 states not taken over at the upgrade are dropped: a feed added later starts with a baseline", async () => {
@@ -67,20 +87,20 @@ describe("FeedStates", () => {
     await keyv.set("a-com-2", { ...legacyState(2), scope: "a-com-2" });
     const upgraded = feedsOf(["https://a.com/x"]);
     const states = await FeedStates.open(keyv, upgraded);
-    assert.equal(states.get(upgraded[0]!.id).itemsSeen, 1, "the configured feed took its state over");
+    assert.equal((await states.get(upgraded[0]!.id)).itemsSeen, 1, "the configured feed took its state over");
     assert.deepEqual([await keyv.get("a-com"), await keyv.get("a-com-2")], [undefined, undefined], "no legacy key is left");
 
     // Months later a second feed of the site is added: 0.1 would have called it a-com-2.
     const grown = feedsOf(["https://a.com/x", "https://a.com/z"]);
     assert.equal(grown[1]!.legacyId ?? grown[1]!.id, "a-com-2");
     const later = await FeedStates.open(keyv, grown);
-    assert.deepEqual(later.get(grown[1]!.id), { baselined: false, failures: 0, itemsSeen: 0, scope: "//a.com/z" });
-    assert.equal(later.get(grown[0]!.id).itemsSeen, 1);
+    assert.deepEqual(await later.get(grown[1]!.id), { baselined: false, failures: 0, itemsSeen: 0, scope: "//a.com/z" });
+    assert.equal((await later.get(grown[0]!.id)).itemsSeen, 1);
   });
 
   test("only feeds opened with the store have a state", async () => {
     const states = await FeedStates.open(new Keyv(), feedsOf([ONE]));
-    assert.throws(() => states.get("elsewhere"), /not opened/);
-    await assert.rejects(states.set("elsewhere", states.get("a-example")), /not opened/);
+    await assert.rejects(states.get("elsewhere"), /not opened/);
+    await assert.rejects(states.set("elsewhere", (await states.get("a-example"))), /not opened/);
   });
 });

@@ -161,7 +161,7 @@ describe("pollFeed against a loopback site", () => {
     assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 0, queued: 0, baseline: false });
     assert.equal(h.dispatched.length, 2);
     assert.deepEqual(titles(h.dispatched[1]), []);
-    assert.equal(h.deps.feedStates.get("order").itemsSeen, 5);
+    assert.equal((await h.deps.feedStates.get("order")).itemsSeen, 5);
   });
 
   test("a re-baseline while a poll runs is not undone by it: nothing of that poll is dispatched, and the next poll is a baseline", async () => {
@@ -180,7 +180,7 @@ describe("pollFeed against a loopback site", () => {
     assert.equal((await pollFeed(feed, h.deps)).status, "ok");
     h.deps.recent.add = add;
     assert.equal(h.dispatched.length, 0, "found new before the loss, but not sent");
-    assert.equal(h.deps.feedStates.get("wiped").baselined, false);
+    assert.equal((await h.deps.feedStates.get("wiped")).baselined, false);
 
     // The seen memory holds only story 3 now: the baseline takes in the rest unsent.
     assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 2, queued: 0, baseline: true });
@@ -207,7 +207,7 @@ describe("pollFeed against a loopback site", () => {
     // The skipped ones are remembered: the next full read finds nothing new.
     publish("flood", [...flood, story(1)], "<!-- read again -->");
     assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 0, queued: 0, baseline: false });
-    assert.equal(h.deps.feedStates.get("flood").itemsSeen, 51);
+    assert.equal((await h.deps.feedStates.get("flood")).itemsSeen, 51);
   });
 
   test("a first poll records the whole back catalogue for /latest, whatever MAX_NEW_ITEMS_PER_POLL says", async () => {
@@ -216,7 +216,7 @@ describe("pollFeed against a loopback site", () => {
     h.deps.maxNewItems = 3;
     publish("catalogue", Array.from({ length: 10 }, (_, index) => story(10 - index)));
     assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 10, queued: 0, baseline: true });
-    assert.equal(h.deps.feedStates.get("catalogue").itemsSeen, 10);
+    assert.equal((await h.deps.feedStates.get("catalogue")).itemsSeen, 10);
   });
 
   test("a fulltext feed summarises the article page and takes its og:image when the feed has none", async () => {
@@ -249,7 +249,7 @@ describe("pollFeed against a loopback site", () => {
     assert.ok(second?.headers["if-none-match"], "validator sent");
     assert.ok(second?.headers["if-modified-since"], "validator sent");
     assert.equal(second?.status, 304);
-    assert.equal(h.deps.feedStates.get("conditional").lastSuccessAt, START);
+    assert.equal((await h.deps.feedStates.get("conditional")).lastSuccessAt, START);
   });
 
   test("a feed unchanged for a month is read in full once, which refreshes its items' seen memory", async () => {
@@ -269,7 +269,7 @@ describe("pollFeed against a loopback site", () => {
     assert.equal(requests[2]?.headers["if-none-match"], undefined, "no validators: a full read");
     assert.equal(requests[2]?.status, 200);
     assert.equal(await h.seenStore.get(key!), START + SEEN_REFRESH_MS + DAY, "remembered afresh");
-    assert.equal(h.deps.feedStates.get("quiet").lastReadAt, START + SEEN_REFRESH_MS + DAY);
+    assert.equal((await h.deps.feedStates.get("quiet")).lastReadAt, START + SEEN_REFRESH_MS + DAY);
   });
 
   test("<ttl> sets the next poll, after a 200 and after a 304 alike", async () => {
@@ -277,10 +277,10 @@ describe("pollFeed against a loopback site", () => {
     const h = await harness([feed]);
     publish("ttl", [story(1)], "<ttl>90</ttl>");
     await pollFeed(feed, h.deps);
-    assert.equal(h.deps.feedStates.get("ttl").nextPollAt, START + 90 * MINUTE);
+    assert.equal((await h.deps.feedStates.get("ttl")).nextPollAt, START + 90 * MINUTE);
     h.clock.now = START + 2 * HOUR;
     assert.deepEqual(await pollFeed(feed, h.deps), { status: "not-modified" });
-    assert.equal(h.deps.feedStates.get("ttl").nextPollAt, START + 2 * HOUR + 90 * MINUTE);
+    assert.equal((await h.deps.feedStates.get("ttl")).nextPollAt, START + 2 * HOUR + 90 * MINUTE);
   });
 
   test("429 and 503 with Retry-After put the next poll after it; a failure counts and backs off", async () => {
@@ -289,20 +289,20 @@ describe("pollFeed against a loopback site", () => {
     site.set("/busy.xml", { body: "slow down", status: 429, headers: { "retry-after": "7200" } });
     const result = await pollFeed(feed, h.deps);
     assert.equal(result.status, "failed");
-    let state = h.deps.feedStates.get("busy");
+    let state = (await h.deps.feedStates.get("busy"));
     assert.equal(state.failures, 1);
     assert.equal(state.nextPollAt, START + 2 * HOUR);
     assert.match(state.lastError ?? "", /HTTP 429/);
 
     site.set("/busy.xml", { body: "maintenance", status: 503, headers: { "retry-after": "99999999" } });
     await pollFeed(feed, h.deps);
-    state = h.deps.feedStates.get("busy");
+    state = (await h.deps.feedStates.get("busy"));
     assert.equal(state.failures, 2);
     assert.equal(state.nextPollAt, START + DAY, "an absurd Retry-After is capped");
 
     site.set("/busy.xml", { body: "down", status: 503 });
     await pollFeed(feed, h.deps);
-    assert.equal(h.deps.feedStates.get("busy").nextPollAt, START + 4 * MINUTE, "no Retry-After: the backoff");
+    assert.equal((await h.deps.feedStates.get("busy")).nextPollAt, START + 4 * MINUTE, "no Retry-After: the backoff");
   });
 
   test("the admins are told once when failures reach the threshold, and once when the feed recovers", async () => {
@@ -314,14 +314,14 @@ describe("pollFeed against a loopback site", () => {
     assert.match(h.alerts[0]!, /^Feed flaky has failed 3 times in a row\./);
     assert.match(h.alerts[0]!, /HTML page, not a feed/);
     assert.ok(h.alerts[0]!.includes(feed.url));
-    assert.equal(h.deps.feedStates.get("flaky").failures, 5);
+    assert.equal((await h.deps.feedStates.get("flaky")).failures, 5);
 
     publish("flaky", [story(1)]);
     await pollFeed(feed, h.deps);
     await pollFeed(feed, h.deps);
     assert.equal(h.alerts.length, 2);
     assert.match(h.alerts[1]!, /^Feed flaky works again after 5 failed polls\./);
-    const state = h.deps.feedStates.get("flaky");
+    const state = (await h.deps.feedStates.get("flaky"));
     assert.equal(state.failures, 0);
     assert.equal(state.alerted, false);
 
@@ -394,7 +394,7 @@ describe("pollFeed against a loopback site", () => {
     publish("poison", [story(5), story(4), story(3), story(2), story(1)]);
     assert.deepEqual(await pollFeed(feed, h.deps), { status: "ok", newItems: 1, queued: 1, baseline: false });
     assert.deepEqual(summarised, ["Story 2", "Story 3", "Story 4", "Story 5"]);
-    assert.equal(h.deps.feedStates.get("poison").failures, 0, "the feed is healthy");
+    assert.equal((await h.deps.feedStates.get("poison")).failures, 0, "the feed is healthy");
   });
 
   test("a poll aborted by shutdown rejects and records no failure", async () => {
@@ -406,7 +406,7 @@ describe("pollFeed against a loopback site", () => {
     while (site.requests("/hanging.xml").length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     controller.abort();
     await assert.rejects(polling);
-    assert.equal(h.deps.feedStates.get("hanging").failures, 0);
+    assert.equal((await h.deps.feedStates.get("hanging")).failures, 0);
   });
 });
 

@@ -173,7 +173,7 @@ describe("Poller", () => {
     await first;
     assert.equal(site.requests("/slow.xml").length, 1);
     assert.equal(poller.polling, 0);
-    assert.equal(deps.feedStates.get("slow").baselined, true);
+    assert.equal((await deps.feedStates.get("slow")).baselined, true);
   });
 
   test("keeps at most `concurrency` feeds in flight; stop aborts them quietly", async () => {
@@ -194,7 +194,7 @@ describe("Poller", () => {
     assert.equal(arrived(), 2, "the queued ones never start");
     assert.equal(poller.polling, 0);
     assert.deepEqual(deps.lines.filter((line) => /"level":50/.test(line)), [], "no error logged for the aborted polls");
-    for (const { id } of feeds) assert.equal(deps.feedStates.get(id).failures, 0);
+    for (const { id } of feeds) assert.equal((await deps.feedStates.get(id)).failures, 0);
   });
 
   test("polls only due feeds: a failed feed waits out its backoff while the others go on", async () => {
@@ -206,10 +206,10 @@ describe("Poller", () => {
     const deps = await pollDeps([broken, fine], clock);
     const poller = new Poller([broken, fine], deps, 2);
     await poller.pollDue();
-    assert.equal(deps.feedStates.get("broken").failures, 1);
-    assert.match(deps.feedStates.get("broken").lastError ?? "", /neither XML nor JSON/);
-    assert.equal(deps.feedStates.get("fine").failures, 0);
-    assert.equal(deps.feedStates.get("fine").baselined, true);
+    assert.equal((await deps.feedStates.get("broken")).failures, 1);
+    assert.match((await deps.feedStates.get("broken")).lastError ?? "", /neither XML nor JSON/);
+    assert.equal((await deps.feedStates.get("fine")).failures, 0);
+    assert.equal((await deps.feedStates.get("fine")).baselined, true);
     assert.equal(deps.lines.filter((line) => line.includes('"feed":"broken"') && line.includes("feed poll failed")).length, 1, "logged once, with its reason");
 
     clock.now = START + 30_000;
@@ -220,7 +220,7 @@ describe("Poller", () => {
     clock.now = START + 60_000;
     await poller.pollDue();
     assert.equal(site.requests("/broken.xml").length, 2, "due again after a minute");
-    assert.equal(deps.feedStates.get("broken").failures, 2);
+    assert.equal((await deps.feedStates.get("broken")).failures, 2);
   });
 
   test("counts polls by outcome, items accepted and completed cycles, when given metrics", async () => {

@@ -139,7 +139,7 @@ describe("state in a SQLite store, across reopening", () => {
 
     const reopened = (await store.open()).subscribers;
     assert.deepEqual([...(await readAll(reopened)).keys()].sort(), ["-100", "-100:7", "1"]);
-    assert.equal(((await reopened.get("1")) as { version?: number }).version, 1, "records carry their layout version");
+    assert.equal(((await (await reopened.get("1"))) as { version?: number }).version, 1, "records carry their layout version");
     const reloaded = await Subscribers.open(reopened);
     assert.deepEqual(await reloaded.get({ chatId: 1 }), await subscribers.get({ chatId: 1 }));
   });
@@ -193,14 +193,14 @@ describe("state in a SQLite store, across reopening", () => {
   test("FeedStates: new feeds start empty, states survive reopening", async () => {
     const feed = (id: string) => ({ id, url: `https://${id}.example/rss` });
     const states = await FeedStates.open(first.feeds, [feed("a"), feed("b")]);
-    assert.deepEqual(states.get("a"), { baselined: false, failures: 0, itemsSeen: 0, scope: "//a.example/rss" });
-    await states.set("a", { ...states.get("a"), baselined: true, itemsSeen: 12, etag: '"v1"', lastPollAt: 100 });
-    await states.set("b", { ...states.get("b"), failures: 2, lastError: "HTTP 500" });
-    assert.equal(states.get("a").itemsSeen, 12);
+    assert.deepEqual(await states.get("a"), { baselined: false, failures: 0, itemsSeen: 0, scope: "//a.example/rss" });
+    await states.set("a", { ...(await states.get("a")), baselined: true, itemsSeen: 12, etag: '"v1"', lastPollAt: 100 });
+    await states.set("b", { ...(await states.get("b")), failures: 2, lastError: "HTTP 500" });
+    assert.equal((await states.get("a")).itemsSeen, 12);
 
     const reopened = await FeedStates.open((await store.open()).feeds, [feed("a"), feed("b"), feed("c")]);
-    assert.deepEqual(await reopened.get("a"), { baselined: true, failures: 0, itemsSeen: 12, etag: '"v1"', lastPollAt: 100, scope: "//a.example/rss" });
-    assert.equal((await reopened.get("b")).lastError, "HTTP 500");
-    assert.deepEqual(await reopened.get("c"), { baselined: false, failures: 0, itemsSeen: 0, scope: "//c.example/rss" });
+    assert.deepEqual(await (await reopened.get("a")), { baselined: true, failures: 0, itemsSeen: 12, etag: '"v1"', lastPollAt: 100, scope: "//a.example/rss" });
+    assert.equal((await (await reopened.get("b"))).lastError, "HTTP 500");
+    assert.deepEqual(await (await reopened.get("c")), { baselined: false, failures: 0, itemsSeen: 0, scope: "//c.example/rss" });
   });
 });

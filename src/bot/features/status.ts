@@ -48,8 +48,9 @@ async function statusReport(deps: BotDeps, t: Messages, now = Date.now()): Promi
     t.statusBudget(granted.reply, granted.alert, granted.broadcast, tooManyRequests, expired),
     `<b>Feeds</b>: ${deps.feeds.length}`,
   ].join("\n");
-  const feeds = deps.feeds.map((feed) => {
-    const state = deps.feedStates.get(feed.id);
+  const states = await deps.feedStates.getMany(deps.feeds.map((feed) => feed.id));
+  const feeds = deps.feeds.map((feed, index) => {
+    const state = states[index]!;
     const health =
       state.failures > 0
         ? `❌ ${state.failures} failure${state.failures === 1 ? "" : "s"} in a row, last success ${ago(state.lastSuccessAt, now)}: ${escapeHtml(state.lastError ?? "")}`
