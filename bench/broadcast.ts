@@ -1,6 +1,7 @@
 /**
  * Broadcast throughput: one item to many private chats through the fake Telegram. The delivery
- * engine is built as main.ts builds it (SqliteSubscribers and Outbox over a SQLite store, Sender,
+ * engine is built as main.ts builds it (openNamespaces, then openState: on SQLite SqliteSubscribers
+ * and the Keyv outbox, on PostgreSQL PostgresSubscribers and PostgresOutboxStore; Sender,
  * Dispatcher, a bare grammY Api: the sender obeys 429s itself); the fake runs in a child process,
  * so its HTTP work and flood-limit clock do not share the engine's event loop, nor its memory
  * (the peak RSS reported is the engine's alone). Medians of the runs:
@@ -12,17 +13,23 @@
  * - limits off: the engine's own ceiling in sends/s, 3,000 chats a run, 32 (the paid-broadcast
  *   default) and 64 sends in flight.
  *
- * Also reported: 429s, progress writes (the coalesced writes behind `outbox.complete`) and their
- * mean duration inside a run (event-loop waits included) and alone, how busy the engine's thread
+ * The store: a temporary SQLite file, or with `--store postgres://…` that PostgreSQL database,
+ * emptied of newswire's tables first (every `newswire_…` table, Keyv's namespaces and the
+ * migrations' record: openState migrates from nothing). The subscriptions are seeded in bulk before
+ * each run, the rows PostgresSubscribers / SqliteSubscribers write made by the database itself.
+ *
+ * Also reported: 429s, progress writes (the coalesced writes behind `outbox.complete`: on SQLite
+ * `setMany` of `progress:` pages in the Keyv outbox namespace, on PostgreSQL the upsert of pages
+ * into newswire_job_progress) and their mean duration inside a run (event-loop waits included)
+ * and alone, how busy the engine's thread
  * was, peak RSS of the engine's process, and the load average (2-core CI machines are
  * shared: the limits-off numbers move with it; the runs go round robin so that load hits all).
  *
- * Run: node --import tsx bench/broadcast.ts [scenario name filter, e.g. "limits off"] [--chats N] [--runs N]
- * (--chats and --runs replace every chosen scenario's own, e.g. `"limits off, 32" --chats 100000 --runs 3`).
+ * Run: node --expose-gc --import tsx bench/broadcast.ts [scenario name filter, e.g. "limits off"] [--chats N] [--runs N] [--store postgres://…]
+ * (--chats and --runs replace every chosen scenario's own, e.g. `"limits off, 32" --chats 100000 --runs 3`;
+ * e.g. `"limits off, 32" --store postgres://postgres@127.0.0.1:5440/bench --chats 300000 --runs 1`).
  */
-import { mkdtempSync, rmSync } from "node:fs";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
-import { join } from "node:path";
+import { availableParallelism, loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -30,19 +37,24 @@ import { Api } from "grammy";
 import Keyv from "keyv";
 import { pino } from "pino";
 import { Dispatcher } from "../src/delivery/dispatch.js";
-import { Outbox } from "../src/delivery/outbox.js";
 import { PROGRESS_PAGE_BYTES } from "../src/delivery/outbox-store.js";
+import { PostgresOutboxStore } from "../src/delivery/postgres-outbox.js";
 import { TELEGRAM_LIMITS, type PacingLimits } from "../src/delivery/pacing.js";
 import { Sender } from "../src/delivery/sender.js";
 import { TelegramBudget } from "../src/delivery/budget.js";
-import { SqliteSubscribers } from "../src/delivery/sqlite-subscribers.js";
+import { SUBSCRIBER_VERSION } from "../src/delivery/subscribers.js";
 import type { Item } from "../src/items/item.js";
-import { openNamespaces, sqliteOf, type Namespace } from "../src/store/keyv.js";
+import { openState, type State } from "../src/state.js";
+import { closeNamespaces, openNamespaces, sqliteOf, type Namespace } from "../src/store/keyv.js";
+import type { Postgres } from "../src/store/postgres.js";
+import { benchStore } from "./store.js";
 import { startFakeTelegram, type FloodLimitOptions } from "../test/support/fake-telegram.js";
 
 const RUNS = 5;
-/** Subscriptions written at once while a run is set up. */
-const SUBSCRIBE_CHUNK = 1_000;
+/** Subscriptions seeded by one statement while a run is set up (each well within the store's deadline). */
+const SEED_CHUNK = 50_000;
+/** The first chat id seeded. */
+const FIRST_CHAT = 10_001;
 const NO_PACING: PacingLimits = { perSecond: 100_000, privateIntervalMs: 0, groupIntervalMs: 0 };
 
 interface Scenario {
@@ -174,19 +186,70 @@ function timeProgressWrites(keyv: Keyv): { writes: number; ms: number; restore: 
   return counter;
 }
 
-/** One broadcast over `store` (its outbox is empty between runs: every run finishes its job). */
-async function run(telegram: RemoteTelegram, store: Store, scenario: Scenario): Promise<RunResult> {
-  await telegram.ask("reset", scenario.fake);
-  const file = sqliteOf(store)!;
-  const subscribers = await SqliteSubscribers.open(file);
-  await file.query("DELETE FROM newswire_subscriptions");
-  // In chunks: 100,000 writes queued at once wait past the store's deadline.
-  for (let from = 0; from < scenario.chats; from += SUBSCRIBE_CHUNK) {
-    const chunk = Math.min(SUBSCRIBE_CHUNK, scenario.chats - from);
-    await Promise.all(Array.from({ length: chunk }, (_, index) => subscribers.subscribe({ chatId: 10_001 + from + index, kind: "private" }, ["all"])));
+/** The statement PostgresOutboxStore.saveProgress runs (SAVE_PAGES in src/delivery/postgres-outbox.ts). */
+const SAVES_PAGES = /INSERT INTO newswire_job_progress\b/;
+
+/** Counts and times PostgresOutboxStore's progress writes (its upserts of pages) until `restore`. */
+function timePostgresProgressWrites(database: Postgres): { writes: number; ms: number; restore: () => void } {
+  const query = database.query;
+  const counter = { writes: 0, ms: 0, restore: () => void (database.query = query) };
+  database.query = (async (...args: Parameters<Postgres["query"]>) => {
+    if (!SAVES_PAGES.test(args[0])) return query(...args);
+    const started = performance.now();
+    try {
+      return await query(...args);
+    } finally {
+      counter.writes++;
+      counter.ms += performance.now() - started;
+    }
+  }) as Postgres["query"];
+  return counter;
+}
+
+/**
+ * `chats` private chats subscribed to "all", replacing every subscription: the rows
+ * PostgresSubscribers.subscribe / SqliteSubscribers.subscribe write for `{ chatId, kind: "private" }`
+ * (key the chat id's text, record `{"kind":"private"}`), made by the database in a few statements.
+ * On SQLite the table's triggers fill the topic index (newswire_subscription_topics), as they do for
+ * a subscribe; on PostgreSQL the topics column's GIN index is the topic index.
+ */
+async function seedSubscribers(store: Store, state: State, chats: number): Promise<void> {
+  const since = Date.now();
+  if (state.database) {
+    const { pool } = state.database;
+    await pool.query("TRUNCATE newswire_subscriptions");
+    for (let from = 0; from < chats; from += SEED_CHUNK) {
+      await pool.query(
+        `INSERT INTO newswire_subscriptions (key, chat_id, thread_id, topics, record, since, version)
+         SELECT i::text, i, NULL, ARRAY['all']::text[], '{"kind":"private"}'::jsonb, $3::bigint, $4::int
+         FROM generate_series($1::bigint, $2::bigint) AS i`,
+        [FIRST_CHAT + from, FIRST_CHAT + Math.min(chats, from + SEED_CHUNK) - 1, since, SUBSCRIBER_VERSION],
+      );
+    }
+    // As autovacuum would before long: the fan-out's plan should see the table as it is.
+    await pool.query("ANALYZE newswire_subscriptions");
+  } else {
+    const file = sqliteOf(store)!;
+    await file.query("DELETE FROM newswire_subscriptions");
+    for (let from = 0; from < chats; from += SEED_CHUNK) {
+      await file.query(
+        `WITH RECURSIVE n(i) AS (SELECT ? UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
+         INSERT INTO newswire_subscriptions (key, chat_id, thread_id, topics, record, since, version)
+         SELECT CAST(i AS TEXT), i, NULL, '["all"]', '{"kind":"private"}', ?, ? FROM n`,
+        [FIRST_CHAT + from, FIRST_CHAT + Math.min(chats, from + SEED_CHUNK), since, SUBSCRIBER_VERSION],
+      );
+    }
   }
-  const progress = timeProgressWrites(store.outbox);
-  const outbox = await Outbox.open(store.outbox);
+  const count = await state.subscribers.count();
+  if (count !== chats) throw new Error(`${count} subscriptions seeded, not ${chats}`);
+}
+
+/** One broadcast over `store` (its outbox is empty between runs: every run finishes its job). */
+async function run(telegram: RemoteTelegram, store: Store, state: State, scenario: Scenario): Promise<RunResult> {
+  await telegram.ask("reset", scenario.fake);
+  await seedSubscribers(store, state, scenario.chats);
+  const { subscribers, outbox } = state;
+  const progress = state.database ? timePostgresProgressWrites(state.database) : timeProgressWrites(store.outbox);
   const api = new Api(telegram.token, { apiRoot: telegram.apiRoot });
   const latency = scenario.latencyMs;
   if (latency) {
@@ -241,16 +304,29 @@ async function run(telegram: RemoteTelegram, store: Store, scenario: Scenario): 
   }
 }
 
-/** One progress write alone, as `outbox.complete` makes it (one page of the bitset): median ms of 5 × 200. */
-async function progressWriteMs(store: Store): Promise<number> {
+/**
+ * One progress write alone, as `outbox.complete` makes it (one page of the bitset): median ms of
+ * 5 × 200. On SQLite a `setMany` of the page into the Keyv outbox namespace; on PostgreSQL
+ * PostgresOutboxStore.saveProgress of the page, for a probe job row it needs to exist.
+ */
+async function progressWriteMs(store: Store, database: Postgres | undefined): Promise<number> {
   const page = Buffer.alloc(PROGRESS_PAGE_BYTES, 0x5a).toString("base64");
+  const outbox = database && new PostgresOutboxStore(database);
+  const probe = "bench-progress-probe";
+  if (database) await database.pool.query(`INSERT INTO newswire_jobs (id, seq, position, version, job) VALUES ($1, 0, 0, 0, '{}'::jsonb)`, [probe]);
+  const write = () => (outbox ? outbox.saveProgress(probe, new Map([[0, page]])) : store.outbox.setMany([{ key: "progress:probe:0", value: page }]));
   const rounds: number[] = [];
-  for (let round = 0; round < 5; round++) {
-    const started = performance.now();
-    for (let write = 0; write < 200; write++) await store.outbox.setMany([{ key: "progress:probe:0", value: page }]);
-    rounds.push((performance.now() - started) / 200);
+  try {
+    for (let round = 0; round < 5; round++) {
+      const started = performance.now();
+      for (let n = 0; n < 200; n++) await write();
+      rounds.push((performance.now() - started) / 200);
+    }
+  } finally {
+    // Its pages go with it (ON DELETE CASCADE).
+    if (database) await database.pool.query("DELETE FROM newswire_jobs WHERE id = $1", [probe]);
+    else await store.outbox.delete("progress:probe:0");
   }
-  await store.outbox.delete("progress:probe:0");
   return median(rounds);
 }
 
@@ -269,12 +345,17 @@ function report(scenario: Scenario, results: readonly RunResult[]): void {
 }
 
 async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { chats: { type: "string" }, runs: { type: "string" } } });
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { chats: { type: "string" }, runs: { type: "string" }, store: { type: "string" } },
+  });
   const [filter] = positionals;
+  const where = await benchStore(values.store, "newswire-bench-");
+  console.log(`store: ${where.label}`);
   const telegram = await RemoteTelegram.start();
-  // One store for every run: opening a fresh SQLite file is not what is measured here.
-  const dir = mkdtempSync(join(tmpdir(), "newswire-bench-"));
-  const store = await openNamespaces(`sqlite://${join(dir, "bench.sqlite")}`);
+  // One store and one state for every run, as main.ts opens them: opening them is not what is measured here.
+  const store = await openNamespaces(where.url);
+  const state = await openState(store, [], pino({ level: "silent" }));
   const chosen = scenarios
     .filter(({ name }) => !filter || name.includes(filter))
     .map((scenario) => ({
@@ -288,18 +369,22 @@ async function main(): Promise<void> {
     // Round robin, so a busy spell on the machine slows runs of every scenario, not all of one.
     for (let index = 0; index < Math.max(...chosen.map(({ runs }) => runs)); index++) {
       for (const scenario of chosen.filter(({ runs }) => runs > index)) {
-        const result = await run(telegram, store, scenario);
+        const result = await run(telegram, store, state, scenario);
         results.get(scenario)!.push(result);
         process.stderr.write(`run ${index + 1} of "${scenario.name}": ${result.rate.toFixed(1)} msg/s\n`);
       }
     }
     for (const [scenario, runs] of results) report(scenario, runs);
-    console.log(`one SQLite progress write alone (a ${PROGRESS_PAGE_BYTES}-byte page, sequential): ${(await progressWriteMs(store)).toFixed(3)} ms`);
+    const writeMs = await progressWriteMs(store, state.database);
+    console.log(
+      `one ${where.onPostgres ? "PostgreSQL (newswire_job_progress upsert)" : "SQLite (Keyv setMany)"} progress write alone ` +
+        `(a ${PROGRESS_PAGE_BYTES}-byte page, sequential): ${writeMs.toFixed(3)} ms`,
+    );
     console.log(`load average at end: ${loadavg().map((load) => load.toFixed(2)).join(", ")}; process maxRSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
   } finally {
     await telegram.ask("close");
-    await Promise.all(Object.values(store).map((keyv) => keyv.disconnect()));
-    rmSync(dir, { recursive: true, force: true });
+    await closeNamespaces(store);
+    where.cleanup();
   }
 }
 

@@ -1,7 +1,11 @@
 /**
  * Poll cycle cost: 2,000 loopback feeds of 50 items each, 90 % unchanged (answered 304 to the
  * conditional GET) and 10 % changed (5 new items each) per cycle, polled by the real Poller and
- * pollFeed over a temporary SQLite store, as main.ts builds them. Delivery is a no-op dispatcher
+ * pollFeed over a temporary SQLite store, or the PostgreSQL database BENCH_STORE_URL names, as
+ * main.ts builds them: openNamespaces, then openState (on PostgreSQL the schema migrated,
+ * PostgresRecent, PostgresItemClaims behind the seen items, and the Poller on the shared
+ * PostgresPollSchedule, claiming its feeds per cycle; on SQLite RecentItems in memory and the sole
+ * schedule), the store's epoch checked before each cycle. Delivery is a no-op dispatcher
  * (what is measured is ingestion: fetch, decode, parse, identity, seen memory, summaries, topics,
  * recent items, feed state).
  *
@@ -12,26 +16,28 @@
  * with --expose-gc for the live heap after a full GC too). The CPU a cycle of 10,000 feeds
  * would take is extrapolated linearly.
  *
- * Run: node --import tsx bench/poll.ts [FEED_CONCURRENCY, default 8]
+ * Run: node --expose-gc --import tsx bench/poll.ts [FEED_CONCURRENCY, default 8]
  * Larger: BENCH_FEEDS, BENCH_ITEMS (per feed) and BENCH_CYCLES replace 2,000, 50 and 5, e.g.
  * `BENCH_FEEDS=100000 BENCH_ITEMS=10 BENCH_CYCLES=3` for 100,000 feeds against the 5-minute cycle.
+ * On PostgreSQL: BENCH_STORE_URL=postgres://… (that database emptied of newswire's tables first:
+ * every `newswire_…` table, Keyv's namespaces and the migrations' record), e.g.
+ * `BENCH_STORE_URL=postgres://postgres@127.0.0.1:5440/bench BENCH_FEEDS=5000 node --expose-gc --import tsx bench/poll.ts`.
  */
 import { fork } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { availableParallelism, loadavg } from "node:os";
 import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import type { FeedDefinition } from "../src/config/catalog.js";
 import type { Dispatcher } from "../src/delivery/dispatch.js";
 import { addressPolicy } from "../src/feeds/address-policy.js";
-import { FeedStates } from "../src/feeds/feed-state.js";
-import { RecentItems } from "../src/items/recent.js";
-import { SeenItems } from "../src/items/seen.js";
+import { cycleOf } from "../src/poller/poll-schedule.js";
 import { Poller } from "../src/poller/poller.js";
-import { openNamespaces } from "../src/store/keyv.js";
+import { PostgresPollSchedule } from "../src/poller/postgres-poll-schedule.js";
+import { openState } from "../src/state.js";
+import { closeNamespaces, openNamespaces } from "../src/store/keyv.js";
 import { compileTopics } from "../src/topics/topics.js";
 import { rssXml, startFeedSite, type RssItem } from "../test/support/feed-site.js";
+import { benchStore } from "./store.js";
 
 const FEEDS = Number(process.env.BENCH_FEEDS ?? 2_000);
 const ITEMS_PER_FEED = Number(process.env.BENCH_ITEMS ?? 50);
@@ -112,21 +118,25 @@ async function bench(concurrency: number): Promise<void> {
   const ready = await next();
   if (ready.op !== "ready") throw new Error("the site did not start");
 
-  const dir = mkdtempSync(join(tmpdir(), "newswire-bench-poll-"));
-  const store = await openNamespaces(`sqlite://${join(dir, "bench.sqlite")}`);
+  const where = await benchStore(process.env.BENCH_STORE_URL || undefined, "newswire-bench-poll-");
+  const store = await openNamespaces(where.url);
   const feeds: FeedDefinition[] = Array.from({ length: FEEDS }, (_, feed) => ({
     id: `feed-${feed}`,
     url: `${ready.origin}/feed/${feed}.xml`,
     topics: [],
     fulltext: false,
   }));
+  const logger = pino({ level: "silent" });
+  const state = await openState(store, feeds, logger);
+  const { database, epoch } = state;
   let accepted = 0;
+  let epochLost = 0;
   const poller = new Poller(
     feeds,
     {
-      feedStates: await FeedStates.open(store.feeds, feeds),
-      seen: new SeenItems(store.seen),
-      recent: await RecentItems.open(store.items, store.recent),
+      feedStates: state.feedStates,
+      seen: state.seen,
+      recent: state.recent,
       dispatcher: {
         async accept(items: readonly unknown[]) {
           accepted += items.length;
@@ -134,22 +144,35 @@ async function bench(concurrency: number): Promise<void> {
         },
       } as unknown as Dispatcher,
       topics: compileTopics(TOPICS),
-      logger: pino({ level: "silent" }),
+      logger,
       fetch: { timeoutMs: 15_000, maxBytes: 10 * 1024 * 1024 },
       addressPolicy: addressPolicy(feeds.map((feed) => feed.url), false),
       alerts: { afterFailures: 5, notify: async () => undefined },
     },
     concurrency,
+    {
+      // main.ts's epochCheck as long as the store is intact (one read of the marker a cycle); a
+      // lost store would be rebaselined there: here it is counted, and the cycle skipped.
+      beforeCycle: async () => (await epoch.intact()) || (epochLost++, false),
+      ...(database ? { schedule: new PostgresPollSchedule(database) } : {}),
+    },
   );
 
+  // A cycle is named by its tick to the second; the shared schedule claims a feed once per cycle,
+  // so back-to-back cycles (no cron here) each get a later one.
+  let lastCycle = 0;
   const cycle = async (): Promise<Cycle> => {
     const cpu = process.cpuUsage();
     const started = performance.now();
-    await poller.pollDue();
+    lastCycle = Math.max(cycleOf(new Date()), lastCycle + 1000);
+    await poller.pollDue(lastCycle);
+    if (epochLost > 0) throw new Error("the store's epoch marker is gone: the cycle was skipped");
     const used = process.cpuUsage(cpu);
     return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
   };
 
+  console.log(`store: ${where.label}`);
+  console.log(`load average at start: ${loadavg().map((load) => load.toFixed(2)).join(", ")} (${availableParallelism()} cores)`);
   console.log(`${FEEDS} feeds × ${ITEMS_PER_FEED} items, ${100 / CHANGED_ONE_IN} % changed per cycle (${NEW_ITEMS_PER_CHANGE} new items each), FEED_CONCURRENCY ${concurrency}`);
   const baseline = await cycle();
   console.log(`baseline cycle (every feed read in full, ${FEEDS * ITEMS_PER_FEED} items recorded): ${baseline.seconds.toFixed(1)} s, ${baseline.cpuSeconds.toFixed(1)} CPU s`);
@@ -169,9 +192,13 @@ async function bench(concurrency: number): Promise<void> {
     const result = await cycle();
     cycles.push(result);
     const changedFeeds = changed.op === "changed" ? changed.feeds : 0;
+    // On the shared schedule, that every feed was claimed (and so polled) this cycle: outside the cycle's time.
+    const claimed = database
+      ? `, ${(await database.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM newswire_poll_schedule WHERE cycle = $1", [lastCycle])).rows[0]!.n} feeds claimed`
+      : "";
     console.log(
       `cycle ${n}: ${result.seconds.toFixed(2)} s, ${(FEEDS / result.seconds).toFixed(0)} feeds/s, ${result.cpuSeconds.toFixed(2)} CPU s, ` +
-        `${changedFeeds} feeds changed, ${accepted - before} new items`,
+        `${changedFeeds} feeds changed, ${accepted - before} new items${claimed}`,
     );
   }
 
@@ -193,9 +220,12 @@ async function bench(concurrency: number): Promise<void> {
       (projectedCpu < TARGET_CPU_SECONDS ? "holds" : "does NOT hold"),
   );
 
+  console.log(`load average at end: ${loadavg().map((load) => load.toFixed(2)).join(", ")}`);
+
   child.send({ op: "close" } satisfies ToSite);
-  await Promise.allSettled(Object.values(store).map((keyv) => keyv.disconnect()));
-  rmSync(dir, { recursive: true, force: true });
+  await state.recent.flush();
+  await closeNamespaces(store).catch(() => undefined);
+  where.cleanup();
 }
 
 if (process.argv[2] === "site") await serveSite();
