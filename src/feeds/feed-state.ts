@@ -72,6 +72,11 @@ export class FeedStates {
 
   /** Re-baselines per feed in this run; see {@link generation}. */
   private readonly generations = new Map<string, number>();
+  /**
+   * Feeds re-baselined whose baseline is not yet stored: their states read as pending a
+   * baseline whatever the store holds (a write that failed, a store that lost only some keys).
+   */
+  private readonly pending = new Set<string>();
 
   /**
    * Reads the stored states once, keeping each feed's next poll time (a new feed's state starts
@@ -132,7 +137,10 @@ export class FeedStates {
   /** The states of these feeds, as {@link get} gives each, in one read. */
   async getMany(feedIds: readonly string[]): Promise<FeedState[]> {
     const stored = await this.storedStates(feedIds);
-    return feedIds.map((feedId, index) => stored[index] ?? initialState(feedUrlKey(this.url(feedId))));
+    return feedIds.map((feedId, index) => {
+      const state = stored[index] ?? initialState(feedUrlKey(this.url(feedId)));
+      return this.pending.has(feedId) ? pendingBaseline(state) : state;
+    });
   }
 
   /**
@@ -146,12 +154,13 @@ export class FeedStates {
   /**
    * Makes the feed's next poll a baseline (the store lost the seen memory): without validators, so
    * that the baseline reads the feed in full (a 304 would leave it pending, and the next new item
-   * would go into the baseline unsent). Polls under way see it at once, by the feed's generation,
-   * whether or not the write succeeds; a store that lost its data has no state to read either.
+   * would go into the baseline unsent). In memory at once, whether or not the store can be read
+   * or written now: polls under way see it by the feed's generation, later ones in its state.
    */
   async rebaseline(feedId: string): Promise<void> {
     this.generations.set(feedId, this.generation(feedId) + 1);
-    await this.set(feedId, pendingBaseline(await this.get(feedId)));
+    this.pending.add(feedId);
+    await this.set(feedId, await this.get(feedId));
   }
 
   /**
@@ -160,9 +169,12 @@ export class FeedStates {
    * poll time holds here even if the write fails.
    */
   async set(feedId: string, state: FeedState, generation = this.generation(feedId)): Promise<void> {
-    const kept = generation === this.generation(feedId) ? state : pendingBaseline(state);
+    const current = generation === this.generation(feedId);
+    const kept = current ? state : pendingBaseline(state);
     this.remember(feedId, kept);
     await this.keyv.set(stateKey(this.url(feedId)), kept);
+    // The baseline of the latest re-baseline is stored: the store's state is the truth again.
+    if (current && kept.baselined && this.generation(feedId) === generation) this.pending.delete(feedId);
   }
 
   private remember(feedId: string, state: FeedState): void {

@@ -227,9 +227,10 @@ export async function buildItem(
  */
 export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: AbortSignal): Promise<PollResult> {
   const now = deps.now?.() ?? Date.now();
-  const before = await deps.feedStates.get(feed.id);
-  // A re-baseline while this poll runs (the store lost its seen memory) voids what it found new.
+  // A re-baseline while this poll runs (the store lost its seen memory) voids what it found new:
+  // its generation is read first, so one made while the state is being read counts too.
   const generation = deps.feedStates.generation(feed.id);
+  const before = await deps.feedStates.get(feed.id);
   const rebaselined = () => deps.feedStates.generation(feed.id) !== generation;
   const state: FeedState = { ...before, lastPollAt: now };
   // Validators only while the last full read is recent: a monthly full read refreshes the seen

@@ -13,6 +13,27 @@ const TWO = "https://a.example/two.xml";
 const legacyState = (itemsSeen: number): Omit<FeedState, "scope"> => ({ baselined: true, failures: 0, itemsSeen, etag: `"v${itemsSeen}"` });
 
 describe("FeedStates", () => {
+  test("a re-baseline holds in memory while the store cannot take it, until a baseline of it is stored", async () => {
+    const keyv = new Keyv();
+    const [one] = feedsOf([ONE]);
+    const states = await FeedStates.open(keyv, [one!]);
+    await states.set(one!.id, { ...(await states.get(one!.id)), baselined: true, etag: '"e1"' });
+    const set = keyv.set.bind(keyv);
+    keyv.set = async () => {
+      throw new Error("disk full");
+    };
+    await assert.rejects(states.rebaseline(one!.id), /disk full/);
+    const pending = await states.get(one!.id);
+    assert.equal(pending.baselined, false, "the store still says baselined: the next poll is a baseline all the same");
+    assert.equal(pending.etag, undefined, "and reads the feed in full");
+    keyv.set = set;
+    // A poll from before the re-baseline (its generation older) does not end it.
+    await states.set(one!.id, { ...pending, baselined: true }, 0);
+    assert.equal((await states.get(one!.id)).baselined, false);
+    await states.set(one!.id, { ...pending, baselined: true, etag: '"e2"' }, states.generation(one!.id));
+    assert.deepEqual([(await states.get(one!.id)).baselined, (await states.get(one!.id)).etag], [true, '"e2"']);
+  });
+
   test("holds only each feed's next poll time: a state is read from the store, and a failed write still keeps the feed waiting", async () => {
     const keyv = new Keyv();
     const [one, two] = feedsOf([ONE, TWO]);
