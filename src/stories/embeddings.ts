@@ -6,18 +6,13 @@
  * on words alone.
  */
 import type { Logger } from "pino";
-import { describeCause } from "../feeds/fetch.js";
-import { normaliseSpaces } from "../summaries/html-text.js";
+import { askModel, type ModelEndpoint } from "../summaries/model-request.js";
 
-export interface EmbeddingsOptions {
+export interface EmbeddingsOptions extends ModelEndpoint {
   /** An API base such as `http://127.0.0.1:11434/v1`, a bare origin, or the full `…/embeddings` URL. */
   url: string;
   /** The model name the server knows, e.g. `nomic-embed-text`. */
   model: string;
-  /** Sent as `Authorization: Bearer …` when set (hosted APIs; local servers need none). */
-  apiKey?: string;
-  /** Deadline for the whole request, answer included. */
-  timeoutMs: number;
 }
 
 /** The vectors for `inputs`, in order, or undefined when the model cannot give them all. */
@@ -53,35 +48,8 @@ function answerVectors(answer: unknown, count: number, endpoint: string): number
 }
 
 /** One request; rejects with a one-line reason on any failure. */
-async function askModel(endpoint: string, options: EmbeddingsOptions, inputs: readonly string[], signal: AbortSignal | undefined): Promise<number[][]> {
-  const deadline = AbortSignal.timeout(options.timeoutMs);
-  let response: Response;
-  let body: string;
-  try {
-    response = await fetch(endpoint, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json",
-        ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-      },
-      body: JSON.stringify({ model: options.model, input: inputs }),
-      signal: signal ? AbortSignal.any([deadline, signal]) : deadline,
-    });
-    body = await response.text();
-  } catch (error) {
-    if (signal?.aborted) throw error;
-    if (deadline.aborted) throw new Error(`no answer within ${options.timeoutMs} ms from ${endpoint}`);
-    throw new Error(`network error from ${endpoint}: ${describeCause(error)}`);
-  }
-  // The server's own words ("model 'x' not found") tell the operator what to fix.
-  if (!response.ok) throw new Error(`HTTP ${response.status} from ${endpoint}: ${normaliseSpaces(body).slice(0, 200)}`);
-  let answer: unknown;
-  try {
-    answer = JSON.parse(body);
-  } catch {
-    throw new Error(`the answer from ${endpoint} is not JSON: ${normaliseSpaces(body).slice(0, 200)}`);
-  }
+async function askVectors(endpoint: string, options: EmbeddingsOptions, inputs: readonly string[], signal: AbortSignal | undefined): Promise<number[][]> {
+  const answer = await askModel(endpoint, options, { model: options.model, input: inputs }, signal);
   return answerVectors(answer, inputs.length, endpoint);
 }
 
@@ -94,7 +62,7 @@ export function embeddingsClient(options: EmbeddingsOptions, logger: Logger): Em
   return async (inputs, signal) => {
     if (inputs.length === 0) return [];
     try {
-      return await askModel(endpoint, options, inputs, signal);
+      return await askVectors(endpoint, options, inputs, signal);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       logger.warn({ model: options.model, err: (error as Error).message }, "embeddings failed; stories are matched on words alone");

@@ -7,12 +7,12 @@
 import type { Logger } from "pino";
 import { detectLanguage, type Language } from "../text/words.js";
 import { normaliseSpaces } from "./html-text.js";
-import { describeCause } from "../feeds/fetch.js";
+import { askModel, type ModelEndpoint } from "./model-request.js";
 import { clip } from "../text/clip.js";
 import { DEFAULT_SUMMARY_CHARS, extractiveSummarizer, isTitleRepeated, type Summarizer, type SummaryInput } from "./summarize.js";
 
 /** Where and how to ask the model. */
-export interface LlmSummarizerOptions {
+export interface LlmSummarizerOptions extends ModelEndpoint {
   /**
    * The endpoint: an API base such as `http://127.0.0.1:11434/v1` (Ollama) or
    * `http://127.0.0.1:8080/v1` (llama.cpp), or the full `…/v1/chat/completions` URL.
@@ -20,10 +20,6 @@ export interface LlmSummarizerOptions {
   url: string;
   /** The model name the server knows, e.g. `qwen2.5:7b-instruct`. */
   model: string;
-  /** Sent as `Authorization: Bearer …` when set (hosted APIs; local servers need none). */
-  apiKey?: string;
-  /** Deadline for the whole request, answer included. */
-  timeoutMs: number;
 }
 
 /**
@@ -96,42 +92,14 @@ function answerSummary(answer: unknown, input: SummaryInput, language: Language,
 }
 
 /** One request to the model; rejects with a one-line reason on any failure. */
-async function askModel(
+async function askSummary(
   endpoint: string,
   options: LlmSummarizerOptions,
   input: SummaryInput,
   language: Language,
   signal: AbortSignal | undefined,
 ): Promise<string> {
-  const deadline = AbortSignal.timeout(options.timeoutMs);
-  let response: Response;
-  let body: string;
-  try {
-    response = await fetch(endpoint, {
-      method: "POST",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json",
-        ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-      },
-      body: JSON.stringify(chatRequest(input, language, options.model)),
-      signal: signal ? AbortSignal.any([deadline, signal]) : deadline,
-    });
-    body = await response.text();
-  } catch (error) {
-    if (signal?.aborted) throw error;
-    if (deadline.aborted) throw new Error(`no answer within ${options.timeoutMs} ms from ${endpoint}`);
-    throw new Error(`network error from ${endpoint}: ${describeCause(error)}`);
-  }
-  // The server's own words (Ollama: "model 'x' not found") tell the operator what to fix.
-  if (!response.ok) throw new Error(`HTTP ${response.status} from ${endpoint}: ${normaliseSpaces(body).slice(0, 200)}`);
-  let answer: unknown;
-  try {
-    answer = JSON.parse(body);
-  } catch {
-    // A web page (a UI or proxy at that URL) is the usual cause: show its start.
-    throw new Error(`the answer from ${endpoint} is not JSON: ${normaliseSpaces(body).slice(0, 200)}`);
-  }
+  const answer = await askModel(endpoint, options, chatRequest(input, language, options.model), signal);
   return answerSummary(answer, input, language, endpoint);
 }
 
@@ -146,7 +114,7 @@ export function llmSummarizer(options: LlmSummarizerOptions, fallback: Summarize
   return async (input, signal) => {
     if (normaliseSpaces(input.text).length <= DEFAULT_SUMMARY_CHARS) return fallback(input, signal);
     try {
-      return await askModel(endpoint, options, input, detectLanguage(`${input.title}\n${input.text}`), signal);
+      return await askSummary(endpoint, options, input, detectLanguage(`${input.title}\n${input.text}`), signal);
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       logger.warn({ model: options.model, err: (error as Error).message }, "LLM summary failed; using the extractive summary");
