@@ -65,6 +65,27 @@ export class Poller {
   ) {
     this.limit = pLimit(concurrency);
     this.schedule = hooks.schedule ?? soleSchedule;
+    this.position = new Map(feeds.map((feed, index) => [feed.id, index]));
+  }
+
+  /** Each feed's place in the catalog. */
+  private readonly position: Map<string, number>;
+  /**
+   * Where the next cycle starts in the catalog: after the last feed a cycle started. A cycle that
+   * ends before reaching every due feed leaves the rest first in line, not last again.
+   */
+  private nextFeed = 0;
+
+  /** The due feeds not in flight, in catalog order from {@link nextFeed} round. */
+  private dueFeeds(now: number): FeedDefinition[] {
+    const due: FeedDefinition[] = [];
+    for (let offset = 0; offset < this.feeds.length; offset++) {
+      const feed = this.feeds[(this.nextFeed + offset) % this.feeds.length]!;
+      if (this.inFlight.has(feed.id)) continue;
+      const next = this.deps.feedStates.nextPollAt(feed.id);
+      if (next === undefined || next <= now) due.push(feed);
+    }
+    return due;
   }
 
   /**
@@ -76,12 +97,7 @@ export class Poller {
   async pollDue(cycle = cycleOf(new Date(this.now())), endsAt = cycleEnd(cycle, this.nextTicks(2))): Promise<void> {
     if (this.hooks.beforeCycle && !(await this.hooks.beforeCycle())) return;
     this.newestCycle = Math.max(this.newestCycle, cycle);
-    const now = this.now();
-    const due = this.feeds.filter((feed) => {
-      if (this.inFlight.has(feed.id)) return false;
-      const next = this.deps.feedStates.nextPollAt(feed.id);
-      return next === undefined || next <= now;
-    });
+    const due = this.dueFeeds(this.now());
     const underWay = [...this.inFlight.values()];
     const polled = this.pollClaimed(due, cycle, endsAt);
     if (underWay.length > 0) void Promise.all([polled, ...underWay]).then(() => this.cycleCompleted());
@@ -130,6 +146,7 @@ export class Poller {
           if (next !== undefined && next > now) continue;
           const poll = this.poll(feed).finally(() => started.delete(poll));
           started.add(poll);
+          this.nextFeed = (this.position.get(feed.id)! + 1) % this.feeds.length;
         }
       }
     } catch (error) {

@@ -117,6 +117,21 @@ describe("Poller", () => {
     assert.ok(Math.max(...offered) <= 256, `at most 256 candidates a claim, offered ${Math.max(...offered)}`);
   });
 
+  test("a cycle that ends before every due feed is polled leaves the rest first in line for the next", async () => {
+    const clock = { now: START };
+    const feeds = Array.from({ length: 6 }, (_, index) => feed(`rotate${index}`));
+    for (const { id } of feeds) slowSite(id);
+    const poller = new Poller(feeds, await pollDeps(feeds, clock), 2);
+    for (const [cycle, endsAt] of [[1_000, START + 1_000], [2_000, START + 2_000]] as const) {
+      const polled = poller.pollDue(cycle, endsAt);
+      await until(() => poller.polling === 2);
+      // The cycle's end comes while its first two feeds are fetched: it starts no more.
+      clock.now = endsAt;
+      await polled;
+    }
+    assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), [1, 1, 1, 1, 0, 0]);
+  });
+
   test("on a shared schedule a cycle that overruns stops claiming at the next tick, which takes the feeds left", async () => {
     const feeds = Array.from({ length: 6 }, (_, index) => feed(`overrun${index}`));
     for (const { id } of feeds) slowSite(id);
