@@ -170,15 +170,21 @@ async function fetchFollowing(startUrl: string, options: FetchOptions, signal: A
 /**
  * One GET of `url`, resolved with the response head. Under an address policy the connection's
  * address is checked as the socket connects, on its own fresh connection (a pooled socket would
- * skip the check).
+ * skip the check). A kept-alive connection that the server closed just as it was reused is
+ * tried once more on a connection of its own (another pooled one may be as stale), as Node
+ * advises: the server never saw the request.
  */
-function get(url: URL, options: FetchOptions, signal: AbortSignal): Promise<IncomingMessage> {
+function get(url: URL, options: FetchOptions, signal: AbortSignal, fresh = false): Promise<IncomingMessage> {
   const lookup = options.addressPolicy && guardedLookup(url, options.addressPolicy);
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
-    request(url, { headers: requestHeaders(options), signal, ...(lookup && { lookup, agent: false }) })
+    const sent = request(url, { headers: requestHeaders(options), signal, ...(lookup && { lookup }), ...((lookup || fresh) && { agent: false }) });
+    sent
       .once("response", resolve)
-      .on("error", reject)
+      .on("error", (error: NodeJS.ErrnoException) => {
+        if (sent.reusedSocket && error.code === "ECONNRESET" && !signal.aborted) resolve(get(url, options, signal, true));
+        else reject(error);
+      })
       .end();
   });
 }

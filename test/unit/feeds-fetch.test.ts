@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { once } from "node:events";
 import { readFileSync } from "node:fs";
 import { createServer, globalAgent, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import { createServer as createTcpServer, type AddressInfo, type Socket } from "node:net";
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from "node:zlib";
 import { FetchError, fetchResource, USER_AGENT, type FetchFailure, type FetchOptions } from "../../src/feeds/fetch.js";
 
@@ -204,6 +204,31 @@ describe("fetchResource", { timeout: 30_000 }, () => {
       server.off("connection", count);
     }
     assert.equal(connections, 0, "the 304s reuse the first answer's connection");
+  });
+
+  test("a kept-alive connection the server closed as it was reused is tried once more on a new one", async () => {
+    // Each connection answers its first request (keep-alive) and is cut at its second, as a server
+    // does that drops idle connections sooner than it said.
+    const sockets = new Set<Socket>();
+    const site = createTcpServer((socket) => {
+      sockets.add(socket);
+      let requests = 0;
+      socket.on("data", (chunk) => {
+        if (!chunk.toString("latin1").includes("\r\n\r\n")) return;
+        if (++requests > 1) return void socket.destroy();
+        socket.write("HTTP/1.1 304 Not Modified\r\nConnection: keep-alive\r\nKeep-Alive: timeout=60\r\n\r\n");
+      });
+    });
+    site.listen(0, "127.0.0.1");
+    await once(site, "listening");
+    const url = `http://127.0.0.1:${(site.address() as AddressInfo).port}/feed.xml`;
+    try {
+      for (let poll = 0; poll < 3; poll++) assert.deepEqual(await fetchResource(url, options({ etag: '"v1"' })), { status: "not-modified" });
+      assert.equal(sockets.size, 3, "a new connection for each poll after the first, each one retry");
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      site.close();
+    }
   });
 
   test("a given Accept header is sent as is", async () => {
