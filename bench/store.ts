@@ -1,6 +1,7 @@
 /**
  * The store a bench runs on: a temporary SQLite file by default, or the PostgreSQL database a
- * `postgres://…` URL names, emptied of newswire's tables first (a clean slate every run).
+ * `postgres://…` URL names (one with "bench" in its name), emptied of newswire's tables first (a
+ * clean slate every run).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -44,6 +45,9 @@ async function emptyPostgres(url: string): Promise<string[]> {
 /** The store at `url` (postgres:// or postgresql://), emptied; without one, a temporary SQLite file. */
 export async function benchStore(url: string | undefined, prefix: string): Promise<BenchStore> {
   if (url && /^postgres(ql)?:\/\//.test(url)) {
+    // Every newswire table there is dropped: only a database named for benches is taken.
+    const database = new URL(url).pathname.slice(1);
+    if (!database.includes("bench")) throw new Error(`the bench empties the database it is given: name one with "bench" in it, not "${database}"`);
     const dropped = await emptyPostgres(url);
     return {
       url,
