@@ -92,7 +92,8 @@ export class Poller {
    * One cycle (`cycle`: its tick, see PollSchedule): polls every due feed that is not already in
    * flight, or on a shared schedule those of them this instance claims until `endsAt`.
    * Resolves when the feeds it started are done. The cycle counts as completed (lastCycleAt) once
-   * the feeds it found under way are done too: only then has every feed due now been polled.
+   * the feeds it found under way are done too, and only if it left no due feed unclaimed: a cycle
+   * that ended first (late, overrun, aborted, the store failed) has not polled every feed due now.
    */
   async pollDue(cycle = cycleOf(new Date(this.now())), endsAt = cycleEnd(cycle, this.nextTicks(2))): Promise<void> {
     if (this.hooks.beforeCycle && !(await this.hooks.beforeCycle())) return;
@@ -100,9 +101,9 @@ export class Poller {
     const due = this.dueFeeds(this.now());
     const underWay = [...this.inFlight.values()];
     const polled = this.pollClaimed(due, cycle, endsAt);
-    if (underWay.length > 0) void Promise.all([polled, ...underWay]).then(() => this.cycleCompleted());
-    await polled;
-    if (underWay.length === 0) this.cycleCompleted();
+    if (underWay.length > 0) void Promise.all([polled, ...underWay]).then(([finished]) => finished && this.cycleCompleted());
+    const finished = await polled;
+    if (underWay.length === 0 && finished) this.cycleCompleted();
   }
 
   /**
@@ -113,8 +114,9 @@ export class Poller {
    * nothing after `endsAt` (a little before the next tick, by this clock: a tick's timer may fire
    * late) nor once the next tick has come: that tick's cycle takes the feeds left, so none is
    * fetched by both.
+   * @returns whether every due feed was claimed, here or by another instance.
    */
-  private async pollClaimed(due: readonly FeedDefinition[], cycle: number, endsAt: number): Promise<void> {
+  private async pollClaimed(due: readonly FeedDefinition[], cycle: number, endsAt: number): Promise<boolean> {
     const remaining = new Map(due.map((feed) => [feed.id, feed]));
     // The polls under way, each gone once done: what a cycle holds stays its few polls' worth.
     const started = new Set<Promise<unknown>>();
@@ -154,6 +156,7 @@ export class Poller {
       if (!(error instanceof StoreError)) this.deps.logger.error({ err: error }, "feeds could not be claimed for polling");
     }
     await Promise.all(started);
+    return remaining.size === 0;
   }
 
   private cycleCompleted(): void {

@@ -128,8 +128,22 @@ describe("Poller", () => {
       // The cycle's end comes while its first two feeds are fetched: it starts no more.
       clock.now = endsAt;
       await polled;
+      assert.equal(poller.lastCycleAt, undefined, "a cycle that left due feeds is not completed");
     }
     assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), [1, 1, 1, 1, 0, 0]);
+  });
+
+  test("a cycle whose tick fires after its end polls nothing and is not counted as completed", async () => {
+    const clock = { now: START + 2_000 };
+    const feeds = [feed("latetick")];
+    good("latetick");
+    const poller = new Poller(feeds, await pollDeps(feeds, clock), 2);
+    await poller.pollDue(1_000, START + 1_000);
+    assert.equal(site.requests("/latetick.xml").length, 0);
+    assert.equal(poller.lastCycleAt, undefined);
+    await poller.pollDue(2_000, Number.POSITIVE_INFINITY);
+    assert.equal(site.requests("/latetick.xml").length, 1);
+    assert.equal(poller.lastCycleAt, START + 2_000);
   });
 
   test("on a shared schedule a cycle that overruns stops claiming at the next tick, which takes the feeds left", async () => {
