@@ -20,16 +20,11 @@ import { ALL_TOPIC } from "../topics/topics.js";
 
 const TABLE = "newswire_subscriptions";
 
-/** A row as pg reads it (bigint as text). */
-interface Row {
-  chat_id: string;
-  thread_id: string | null;
-  topics: string[];
-  record: Omit<Subscriber, "chatId" | "threadId" | "topics" | "since">;
-  since: string;
-}
+/** The rows `condition` selects, as a source for {@link PostgresSubscribers.select}. */
+const where = (condition: string) => `(SELECT * FROM ${TABLE} WHERE ${condition})`;
 
-const COLUMNS = "chat_id, thread_id, topics, record, since";
+/** A row as the Subscriber it stores (a thread id only where there is one). */
+const SUBSCRIBER_JSON = `record || jsonb_strip_nulls(jsonb_build_object('chatId', chat_id, 'threadId', thread_id)) || jsonb_build_object('topics', topics, 'since', since)`;
 
 /**
  * Adds topics: the row read under its lock first (`old`, referenced by the insert so it runs
@@ -83,20 +78,20 @@ export class PostgresSubscribers implements SubscriberStore {
   constructor(private readonly database: Postgres) {}
 
   async get(recipient: Recipient): Promise<Subscriber | undefined> {
-    const [row] = await this.database.query<Row>(`SELECT ${COLUMNS} FROM ${TABLE} WHERE key = $1`, [recipientKey(recipient)]);
-    return row && subscriber(row);
+    const [found] = await this.select(where("key = $1"), [recipientKey(recipient)]);
+    return found;
   }
 
   async ofChat(chatId: number): Promise<Subscriber[]> {
-    return this.select("chat_id = $1", [chatId]);
+    return this.select(where("chat_id = $1"), [chatId]);
   }
 
   async following(topics: readonly string[]): Promise<Subscriber[]> {
-    return this.select("topics && $1::text[]", [[...topics, ALL_TOPIC]]);
+    return this.select(where("topics && $1::text[]"), [[...topics, ALL_TOPIC]]);
   }
 
   async linkedBy(userId: number): Promise<Subscriber[]> {
-    return this.select(`record ? 'linkedBy' AND (record ->> 'linkedBy')::bigint = $1 AND record ->> 'kind' = 'channel'`, [userId]);
+    return this.select(where(`record ? 'linkedBy' AND (record ->> 'linkedBy')::bigint = $1 AND record ->> 'kind' = 'channel'`), [userId]);
   }
 
   async count(): Promise<number> {
@@ -119,11 +114,7 @@ export class PostgresSubscribers implements SubscriberStore {
   }
 
   async removeChat(chatId: number): Promise<Subscriber[]> {
-    const rows = await this.database.query<Row>(
-      `WITH gone AS (DELETE FROM ${TABLE} WHERE chat_id = $1 RETURNING key, ${COLUMNS}) SELECT ${COLUMNS} FROM gone ORDER BY key`,
-      [chatId],
-    );
-    return rows.map(subscriber);
+    return this.select(`(DELETE FROM ${TABLE} WHERE chat_id = $1 RETURNING *)`, [chatId]);
   }
 
   async migrateChat(fromChatId: number, toChatId: number): Promise<void> {
@@ -135,17 +126,17 @@ export class PostgresSubscribers implements SubscriberStore {
     await this.database.query(UPSERT, [recipientKey(value), chatId, threadId ?? null, topics, JSON.stringify(record), since, SUBSCRIBER_VERSION]);
   }
 
-  private async select(where: string, values: readonly unknown[]): Promise<Subscriber[]> {
-    return (await this.database.query<Row>(`SELECT ${COLUMNS} FROM ${TABLE} WHERE ${where} ORDER BY key`, values)).map(subscriber);
+  /**
+   * The subscribers among `rows` (a row source: {@link where}, or a DELETE … RETURNING), in key order, as one JSON text built by PostgreSQL and parsed
+   * at once: pg makes an object per row (and parses each row's record apart), which for a
+   * broadcast's 300,000 recipients is most of the fan-out's time and memory.
+   */
+  private async select(rows: string, values: readonly unknown[]): Promise<Subscriber[]> {
+    const [row] = await this.database.query<{ subscribers: string }>(
+      `WITH rows AS ${rows}
+       SELECT coalesce(json_agg(${SUBSCRIBER_JSON} ORDER BY key), '[]')::text AS subscribers FROM rows`,
+      values,
+    );
+    return JSON.parse(row!.subscribers) as Subscriber[];
   }
-}
-
-function subscriber(row: Row): Subscriber {
-  return {
-    ...row.record,
-    chatId: Number(row.chat_id),
-    ...(row.thread_id === null ? {} : { threadId: Number(row.thread_id) }),
-    topics: row.topics,
-    since: Number(row.since),
-  };
 }
