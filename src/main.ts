@@ -99,10 +99,10 @@ function epochCheck(
     const { catalog, feedStates, memory, outbox, logger } = deps;
     // In memory first: the polls read it (those under way too), so none of them takes the back
     // catalogue for news even if writing fails now.
-    const writes = catalog.feeds.map((feed) => feedStates.rebaseline(feed.id));
-    writes.push(outbox.restore());
+    const writes: Promise<unknown>[] = [outbox.restore()];
     if (memory) writes.push(memory.restore());
-    const failed = (await Promise.allSettled(writes)).filter((write) => write.status === "rejected").length;
+    const failedStates = await feedStates.rebaseline(catalog.feeds.map((feed) => feed.id));
+    const failed = failedStates + (await Promise.allSettled(writes)).filter((write) => write.status === "rejected").length;
     const message =
       `The store lost its data (its epoch marker is gone: a Redis without persistence restarted, or the database was wiped). ` +
       `Everything it held is gone, the subscriptions too: ${memory ? `the ${memory.size} known to this run were written back` : "they are kept in the database only"}, and deliveries already queued are still sent. ` +

@@ -55,6 +55,9 @@ const pendingBaseline = ({ etag: _etag, lastModified: _lastModified, ...state }:
 const URL_PREFIX = "url:";
 const stateKey = (url: string): string => `${URL_PREFIX}${feedUrlKey(url)}`;
 
+/** Feed states a re-baseline reads and writes at a time. */
+const REBASELINE_BATCH = 500;
+
 /**
  * Feed states over the store's `feeds` namespace, looked up by feed id. Only each feed's next poll
  * time is held in memory, for the poller's choice of due feeds: a poll reads its feed's state from
@@ -152,15 +155,35 @@ export class FeedStates {
   }
 
   /**
-   * Makes the feed's next poll a baseline (the store lost the seen memory): without validators, so
-   * that the baseline reads the feed in full (a 304 would leave it pending, and the next new item
+   * Makes these feeds' next polls baselines (the store lost the seen memory): without validators,
+   * so that a baseline reads its feed in full (a 304 would leave it pending, and the next new item
    * would go into the baseline unsent). In memory at once, whether or not the store can be read
    * or written now: polls under way see it by the feed's generation, later ones in its state.
+   * Written a batch at a time, not all at once (a catalog of 100,000 feeds would be 200,000
+   * store calls in one burst); a batch whose feed has had its baseline stored meanwhile leaves it.
+   * @returns how many feeds' states could not be written (they stay pending in memory).
    */
-  async rebaseline(feedId: string): Promise<void> {
-    this.generations.set(feedId, this.generation(feedId) + 1);
-    this.pending.add(feedId);
-    await this.set(feedId, await this.get(feedId));
+  async rebaseline(feedIds: readonly string[]): Promise<number> {
+    for (const feedId of feedIds) {
+      this.url(feedId);
+      this.generations.set(feedId, this.generation(feedId) + 1);
+      this.pending.add(feedId);
+    }
+    let failed = 0;
+    for (let from = 0; from < feedIds.length; from += REBASELINE_BATCH) {
+      const batch = feedIds.slice(from, from + REBASELINE_BATCH);
+      try {
+        const states = await this.getMany(batch);
+        const writes = batch.flatMap((feedId, index) =>
+          this.pending.has(feedId) ? [{ feedId, key: stateKey(this.url(feedId)), value: states[index]! }] : [],
+        );
+        for (const { feedId, value } of writes) this.remember(feedId, value);
+        if (writes.length > 0) await this.keyv.setMany(writes.map(({ key, value }) => ({ key, value })));
+      } catch {
+        failed += batch.length;
+      }
+    }
+    return failed;
   }
 
   /**

@@ -19,19 +19,42 @@ describe("FeedStates", () => {
     const states = await FeedStates.open(keyv, [one!]);
     await states.set(one!.id, { ...(await states.get(one!.id)), baselined: true, etag: '"e1"' });
     const set = keyv.set.bind(keyv);
-    keyv.set = async () => {
+    const setMany = keyv.setMany.bind(keyv);
+    keyv.set = keyv.setMany = async () => {
       throw new Error("disk full");
     };
-    await assert.rejects(states.rebaseline(one!.id), /disk full/);
+    assert.equal(await states.rebaseline([one!.id]), 1, "one state not written");
     const pending = await states.get(one!.id);
     assert.equal(pending.baselined, false, "the store still says baselined: the next poll is a baseline all the same");
     assert.equal(pending.etag, undefined, "and reads the feed in full");
     keyv.set = set;
+    keyv.setMany = setMany;
     // A poll from before the re-baseline (its generation older) does not end it.
     await states.set(one!.id, { ...pending, baselined: true }, 0);
     assert.equal((await states.get(one!.id)).baselined, false);
     await states.set(one!.id, { ...pending, baselined: true, etag: '"e2"' }, states.generation(one!.id));
     assert.deepEqual([(await states.get(one!.id)).baselined, (await states.get(one!.id)).etag], [true, '"e2"']);
+  });
+
+  test("a re-baseline of many feeds reads and writes their states a batch at a time, and leaves a feed whose baseline is stored meanwhile", async () => {
+    const keyv = new Keyv();
+    const feeds = feedsOf(Array.from({ length: 1_200 }, (_, index) => `https://many.example/${index}.xml`));
+    const states = await FeedStates.open(keyv, feeds);
+    for (const feed of feeds) await states.set(feed.id, { ...(await states.get(feed.id)), baselined: true, etag: '"e"' });
+    const batches: number[] = [];
+    const setMany = keyv.setMany.bind(keyv);
+    const last = feeds.at(-1)!;
+    keyv.setMany = async (entries) => {
+      batches.push(entries.length);
+      // While the first batch is written, the last feed's baseline poll stores its baseline.
+      if (batches.length === 1) await states.set(last.id, { ...(await states.get(last.id)), baselined: true, etag: '"after"' });
+      return setMany(entries);
+    };
+    assert.equal(await states.rebaseline(feeds.map(({ id }) => id)), 0);
+    assert.deepEqual(batches, [500, 500, 199]);
+    const after = await states.getMany(feeds.map(({ id }) => id));
+    assert.ok(after.slice(0, -1).every((state) => !state.baselined && state.etag === undefined), "every other feed's next poll is a baseline");
+    assert.deepEqual([after.at(-1)!.baselined, after.at(-1)!.etag], [true, '"after"']);
   });
 
   test("holds only each feed's next poll time: a state is read from the store, and a failed write still keeps the feed waiting", async () => {

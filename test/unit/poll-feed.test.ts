@@ -174,7 +174,7 @@ describe("pollFeed against a loopback site", () => {
     const add = h.deps.recent.add.bind(h.deps.recent);
     h.deps.recent.add = async (items) => {
       await h.seenStore.clear();
-      await h.deps.feedStates.rebaseline(feed.id);
+      await h.deps.feedStates.rebaseline([feed.id]);
       return add(items);
     };
     assert.equal((await pollFeed(feed, h.deps)).status, "ok");
