@@ -53,6 +53,11 @@ export const en = {
   /** `unit` of `count`: s, m, h; `error` is HTML-escaped by the caller. */
   statusStoreFailing: (count: number, unit: "s" | "m" | "h", failures: number, error: string) =>
     `<b>Store</b>: ❌ failing since ${count}${unit} ago (${failures} failed calls): ${error}`,
+  /** More feeds than /status lists one by one: it lists `shown` of the `failing` failing ones. */
+  statusFeedsShown: (shown: number, feeds: number, failing: number) =>
+    failing === 0
+      ? `All ${feeds} feeds are well; none is listed one by one (only the failing are, when there are more than 100 feeds).`
+      : `${failing} of ${feeds} feeds are failing; ${shown === failing ? "each is" : `the ${shown} with the most failures in a row are`} listed below.`,
   statusBudget: (replies: number, alerts: number, broadcasts: number, tooManyRequests: number, expired: number) =>
     `<b>Telegram budget</b>: ${replies} replies, ${alerts} alerts, ${broadcasts} broadcasts granted; ` +
     `429s: ${tooManyRequests}; replies and alerts dropped unsent: ${expired}`,

@@ -401,6 +401,30 @@ describe("bot: /status", () => {
     assert.match(text, /2 failures in a row, last success 3h ago: HTTP 503 &lt;Service Unavailable&gt;/);
   });
 
+  test("with more than 100 feeds lists only the failing ones, most failures first, at most 100", async () => {
+    const feeds = Array.from({ length: 2_500 }, (_, index) => ({ id: `feed${index}`, url: `https://many.example/${index}.xml`, topics: [], fulltext: false }));
+    const { handle, deps } = await setup({ adminIds: [42], feeds });
+    const text = async () => {
+      const requests = await handle(messageUpdate("/status", { from: user(42) }));
+      assertValidReplies(requests);
+      return requests.filter((request) => request.method === "sendMessage").map((request) => String(request.params.text)).join("\n");
+    };
+    const well = await text();
+    assert.match(well, /All 2500 feeds are well/);
+    assert.doesNotMatch(well, /feed0\b/);
+    // 150 feeds fail, feed2400 most of all (150 failures in a row), feed2250 least.
+    for (let index = 2_250; index < 2_400; index++) {
+      await deps.feedStates.set(`feed${index}`, { ...(await deps.feedStates.get(`feed${index}`)), failures: index - 2_249, lastError: "HTTP 503" });
+    }
+    await deps.feedStates.set("feed10", { ...(await deps.feedStates.get("feed10")), failures: 500, lastError: "HTTP 404" });
+    const failing = await text();
+    assert.match(failing, /151 of 2500 feeds are failing; the 100 with the most failures in a row are listed below/);
+    const listed = [...failing.matchAll(/<b>(feed\d+)<\/b>/g)].map((match) => match[1]);
+    assert.equal(listed.length, 100);
+    assert.deepEqual(listed.slice(0, 3), ["feed10", "feed2399", "feed2398"]);
+    assert.ok(!listed.includes("feed2250") && !listed.includes("feed0"), "the least failing and the well are left out");
+  });
+
   test("shows the Telegram budget's counters, in the admin's language", async () => {
     const { handle, say, deps } = await setup({ adminIds: [42] });
     await say("/help", { from: user(42) });

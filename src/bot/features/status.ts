@@ -7,6 +7,7 @@ import type { BotContext } from "../context.js";
 import type { Messages } from "../../i18n/i18n.js";
 import type { BotDeps } from "../deps.js";
 import type { OutageState } from "../../health/outage.js";
+import type { FeedState } from "../../feeds/feed-state.js";
 import { packMessages } from "../../delivery/render.js";
 import { escapeHtml } from "../../text/html.js";
 
@@ -48,16 +49,44 @@ async function statusReport(deps: BotDeps, t: Messages, now = Date.now()): Promi
     t.statusBudget(granted.reply, granted.alert, granted.broadcast, tooManyRequests, expired),
     `<b>Feeds</b>: ${deps.feeds.length}`,
   ].join("\n");
-  const states = await deps.feedStates.getMany(deps.feeds.map((feed) => feed.id));
-  const feeds = deps.feeds.map((feed, index) => {
-    const state = states[index]!;
+  const { listed, failing } = await feedsToList(deps);
+  const feeds = listed.map(({ feed, state }) => {
     const health =
       state.failures > 0
         ? `❌ ${state.failures} failure${state.failures === 1 ? "" : "s"} in a row, last success ${ago(state.lastSuccessAt, now)}: ${escapeHtml(state.lastError ?? "")}`
         : "✅";
     return `<b>${escapeHtml(feed.id)}</b> ${health}\npolled ${ago(state.lastPollAt, now)}, ${state.itemsSeen} items seen`;
   });
-  return packMessages(summary, feeds);
+  const shown = listed.length < deps.feeds.length ? [t.statusFeedsShown(listed.length, deps.feeds.length, failing)] : [];
+  return packMessages(`${summary}${shown.map((line) => `\n${line}`).join("")}`, feeds);
+}
+
+/** Feeds listed one by one at most: a catalog of thousands would be hundreds of messages. */
+export const STATUS_FEEDS_LISTED = 100;
+/** Feed states read at a time. */
+const STATUS_READ_BATCH = 1_000;
+
+/**
+ * The feeds /status lists: all of them when there are at most {@link STATUS_FEEDS_LISTED}; else the
+ * failing ones, most failures first, that many at most. `failing`: how many fail in all.
+ */
+async function feedsToList(deps: BotDeps): Promise<{ listed: { feed: BotDeps["feeds"][number]; state: FeedState }[]; failing: number }> {
+  const listed: { feed: BotDeps["feeds"][number]; state: FeedState }[] = [];
+  const all = deps.feeds.length <= STATUS_FEEDS_LISTED;
+  let failing = 0;
+  for (let from = 0; from < deps.feeds.length; from += STATUS_READ_BATCH) {
+    const batch = deps.feeds.slice(from, from + STATUS_READ_BATCH);
+    const states = await deps.feedStates.getMany(batch.map((feed) => feed.id));
+    batch.forEach((feed, index) => {
+      const state = states[index]!;
+      if (state.failures > 0) failing++;
+      if (all || state.failures > 0) listed.push({ feed, state });
+    });
+    // Only the worst are kept while reading: what is held stays the listing's size.
+    if (!all && listed.length > STATUS_FEEDS_LISTED) listed.sort((a, b) => b.state.failures - a.state.failures).splice(STATUS_FEEDS_LISTED);
+  }
+  if (!all) listed.sort((a, b) => b.state.failures - a.state.failures);
+  return { listed, failing };
 }
 
 /** The admin-only `/status` command. */
