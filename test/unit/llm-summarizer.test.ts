@@ -6,76 +6,47 @@
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { pino } from "pino";
 import { chatCompletionsUrl, configuredSummarizer, llmSummarizer, type LlmSummarizerOptions } from "../../src/summaries/llm.js";
 import { extractiveSummarizer, summarize } from "../../src/summaries/summarize.js";
+import { json, startModelServer, warningsLogger, type Answer, type ModelServer } from "../support/model-server.js";
 
 const fixture = (name: string): string => readFileSync(new URL(`../fixtures/summaries/${name}`, import.meta.url), "utf8");
 const EN = { title: "Elm Street bridge to close to cars", text: fixture("article-en.txt") };
 const RU = { title: "Речной мост закроют для автомобилей", text: fixture("article-ru.txt") };
 
-interface ChatRequest {
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: { model: string; messages: Array<{ role: string; content: string }>; stream?: boolean };
-}
+type ChatRequestBody = { model: string; messages: Array<{ role: string; content: string }>; stream?: boolean };
 
-/** How the fake answers the next requests. */
-type Answer = (res: ServerResponse) => void;
-
-const json = (status: number, body: unknown): Answer => (res) => {
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
-};
 const completion = (content: string): Answer => json(200, { choices: [{ index: 0, message: { role: "assistant", content }, finish_reason: "stop" }] });
 
-let server: Server;
-let origin: string;
-let answer: Answer;
-const requests: ChatRequest[] = [];
+let model: ModelServer<ChatRequestBody>;
 
 /** A summariser against the fake, with its warnings collected. */
 function summarizer(overrides: Partial<LlmSummarizerOptions> = {}) {
-  const warnings: Array<{ msg: string; err: string }> = [];
-  const logger = pino({ level: "warn" }, { write: (line: string) => warnings.push(JSON.parse(line)) });
-  const summarise = llmSummarizer({ url: `${origin}/v1`, model: "test-model", timeoutMs: 5_000, ...overrides }, extractiveSummarizer, logger);
+  const { logger, warnings } = warningsLogger();
+  const summarise = llmSummarizer({ url: `${model.origin}/v1`, model: "test-model", timeoutMs: 5_000, ...overrides }, extractiveSummarizer, logger);
   return { summarise, warnings };
 }
 
 before(async () => {
-  server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => (body += chunk));
-    req.on("end", () => {
-      requests.push({ url: req.url ?? "", headers: req.headers, body: JSON.parse(body) });
-      answer(res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  model = await startModelServer(completion(""));
 });
 
-after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+after(() => model.close());
 
 beforeEach(() => {
-  requests.length = 0;
-  answer = completion("");
+  model.requests.length = 0;
+  model.answer = completion("");
 });
 
 describe("llmSummarizer", () => {
   test("asks the chat-completions endpoint and returns the model's summary", async () => {
     const { summarise, warnings } = summarizer({ apiKey: "secret-key" });
-    answer = completion("  Port Alder will close the Elm Street bridge to cars on March 1.\n\nIt will reopen next year for pedestrians, cyclists and trams.  ");
+    model.answer = completion("  Port Alder will close the Elm Street bridge to cars on March 1.\n\nIt will reopen next year for pedestrians, cyclists and trams.  ");
     const summary = await summarise(EN);
 
     assert.equal(summary, "Port Alder will close the Elm Street bridge to cars on March 1. It will reopen next year for pedestrians, cyclists and trams.");
-    assert.equal(requests.length, 1);
-    const [request] = requests;
+    assert.equal(model.requests.length, 1);
+    const [request] = model.requests;
     assert.equal(request!.url, "/v1/chat/completions");
     assert.equal(request!.headers.authorization, "Bearer secret-key");
     assert.equal(request!.body.model, "test-model");
@@ -92,20 +63,20 @@ describe("llmSummarizer", () => {
 
   test("a Russian article: the request asks for Russian, the Russian answer is kept", async () => {
     const { summarise } = summarizer();
-    answer = completion("В Нижнеозёрске с сентября закроют для машин Речной мост, весной он откроется для пешеходов и трамваев.");
+    model.answer = completion("В Нижнеозёрске с сентября закроют для машин Речной мост, весной он откроется для пешеходов и трамваев.");
     const summary = await summarise(RU);
 
     assert.equal(summary, "В Нижнеозёрске с сентября закроют для машин Речной мост, весной он откроется для пешеходов и трамваев.");
-    const system = requests[0]!.body.messages[0]!.content;
+    const system = model.requests[0]!.body.messages[0]!.content;
     assert.match(system, /на русском языке/);
     assert.doesNotMatch(system, /English/);
-    assert.equal(requests[0]!.headers.authorization, undefined, "no key, no Authorization header");
+    assert.equal(model.requests[0]!.headers.authorization, undefined, "no key, no Authorization header");
   });
 
   test("an over-long answer is cut at a word boundary to 600 characters", async () => {
     const { summarise } = summarizer();
     const long = Array.from({ length: 40 }, (_, i) => `The bridge inspection found corroded beam number ${i + 1}.`).join(" ");
-    answer = completion(long);
+    model.answer = completion(long);
     const summary = await summarise(EN);
 
     assert.ok(summary.length <= 600, `${summary.length} characters`);
@@ -118,7 +89,7 @@ describe("llmSummarizer", () => {
 
   test("reasoning before the answer is dropped", async () => {
     const { summarise } = summarizer();
-    answer = completion("<think>The user wants a summary of the bridge story.</think>\nThe Elm Street bridge closes to cars on March 1.");
+    model.answer = completion("<think>The user wants a summary of the bridge story.</think>\nThe Elm Street bridge closes to cars on March 1.");
     assert.equal(await summarise(EN), "The Elm Street bridge closes to cars on March 1.");
   });
 
@@ -136,11 +107,11 @@ describe("llmSummarizer", () => {
     for (const [name, failure, reason] of failures) {
       test(name, async () => {
         const { summarise, warnings } = summarizer({ timeoutMs: 300 });
-        answer = failure === "hang" ? () => {} : failure;
+        model.answer = failure === "hang" ? () => {} : failure;
         const summary = await summarise(EN);
 
         assert.equal(summary, summarize(EN.text));
-        assert.equal(requests.length, 1);
+        assert.equal(model.requests.length, 1);
         assert.equal(warnings.length, 1, JSON.stringify(warnings));
         assert.equal(warnings[0]!.msg, "LLM summary failed; using the extractive summary");
         assert.match(warnings[0]!.err, reason);
@@ -159,15 +130,15 @@ describe("llmSummarizer", () => {
     const { summarise } = summarizer();
     const short = { title: "Pier reopens", text: "The pier reopened on Monday after repairs." };
     assert.equal(await summarise(short), "The pier reopened on Monday after repairs.");
-    assert.equal(requests.length, 0);
+    assert.equal(model.requests.length, 0);
   });
 
   test("stopping newswire aborts the request instead of falling back", async () => {
     const { summarise, warnings } = summarizer();
-    answer = () => {};
+    model.answer = () => {};
     const stop = new AbortController();
     const pending = summarise(EN, stop.signal);
-    while (requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    while (model.requests.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
     stop.abort(new Error("stopping"));
     await assert.rejects(pending, /stopping/);
     assert.deepEqual(warnings, []);
@@ -186,6 +157,6 @@ describe("chatCompletionsUrl", () => {
 
 describe("configuredSummarizer", () => {
   test("without settings it is the extractive summariser", () => {
-    assert.equal(configuredSummarizer(undefined, pino({ level: "silent" })), extractiveSummarizer);
+    assert.equal(configuredSummarizer(undefined, warningsLogger().logger), extractiveSummarizer);
   });
 });

@@ -5,63 +5,35 @@
  */
 import { after, before, beforeEach, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingHttpHeaders, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { pino } from "pino";
 import { embeddingsClient, embeddingsUrl, type EmbeddingsOptions } from "../../src/stories/embeddings.js";
+import { json, startModelServer, warningsLogger, type ModelServer } from "../support/model-server.js";
 
-interface EmbeddingsRequest {
-  url: string;
-  headers: IncomingHttpHeaders;
-  body: { model: string; input: string[] };
-}
+type EmbeddingsRequestBody = { model: string; input: string[] };
 
-type Answer = (res: ServerResponse) => void;
 
-const json = (status: number, body: unknown): Answer => (res) => {
-  res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
-};
-
-let server: Server;
-let origin: string;
-let answer: Answer;
-const requests: EmbeddingsRequest[] = [];
+let model: ModelServer<EmbeddingsRequestBody>;
 
 function client(overrides: Partial<EmbeddingsOptions> = {}) {
-  const warnings: Array<{ msg: string; err: string }> = [];
-  const logger = pino({ level: "warn" }, { write: (line: string) => warnings.push(JSON.parse(line)) });
-  const embed = embeddingsClient({ url: `${origin}/v1`, model: "embed-model", timeoutMs: 5_000, ...overrides }, logger);
+  const { logger, warnings } = warningsLogger();
+  const embed = embeddingsClient({ url: `${model.origin}/v1`, model: "embed-model", timeoutMs: 5_000, ...overrides }, logger);
   return { embed, warnings };
 }
 
 before(async () => {
-  server = createServer((req, res) => {
-    let body = "";
-    req.setEncoding("utf8");
-    req.on("data", (chunk: string) => (body += chunk));
-    req.on("end", () => {
-      requests.push({ url: req.url ?? "", headers: req.headers, body: JSON.parse(body) });
-      answer(res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  model = await startModelServer(json(200, { data: [] }));
 });
 
-after(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+after(() => model.close());
 
 beforeEach(() => {
-  requests.length = 0;
-  answer = json(200, { data: [] });
+  model.requests.length = 0;
+  model.answer = json(200, { data: [] });
 });
 
 describe("embeddingsClient", () => {
   test("posts the model and the inputs and returns data[i].embedding in index order", async () => {
     const { embed, warnings } = client({ apiKey: "secret" });
-    answer = json(200, {
+    model.answer = json(200, {
       object: "list",
       data: [
         { object: "embedding", index: 1, embedding: [0, 1] },
@@ -73,16 +45,16 @@ describe("embeddingsClient", () => {
       [0.5, -0.25],
       [0, 1],
     ]);
-    assert.equal(requests.length, 1);
-    assert.equal(requests[0]!.url, "/v1/embeddings");
-    assert.equal(requests[0]!.headers.authorization, "Bearer secret");
-    assert.deepEqual(requests[0]!.body, { model: "embed-model", input: ["Землетрясение на Камчатке", "Earthquake off Japan"] });
+    assert.equal(model.requests.length, 1);
+    assert.equal(model.requests[0]!.url, "/v1/embeddings");
+    assert.equal(model.requests[0]!.headers.authorization, "Bearer secret");
+    assert.deepEqual(model.requests[0]!.body, { model: "embed-model", input: ["Землетрясение на Камчатке", "Earthquake off Japan"] });
     assert.deepEqual(warnings, []);
   });
 
   test("an HTTP error gives undefined and one warning with the server's words", async () => {
     const { embed, warnings } = client();
-    answer = json(404, { error: "model 'embed-model' not found" });
+    model.answer = json(404, { error: "model 'embed-model' not found" });
     assert.equal(await embed(["text"]), undefined);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!.err, /HTTP 404 .*not found/);
@@ -90,25 +62,25 @@ describe("embeddingsClient", () => {
 
   test("no answer within the timeout gives undefined", async () => {
     const { embed, warnings } = client({ timeoutMs: 100 });
-    answer = (res) => setTimeout(() => json(200, { data: [{ index: 0, embedding: [1] }] })(res), 2_000);
+    model.answer = (res) => setTimeout(() => json(200, { data: [{ index: 0, embedding: [1] }] })(res), 2_000);
     assert.equal(await embed(["text"]), undefined);
     assert.match(warnings[0]!.err, /no answer within 100 ms/);
   });
 
   test("an answer without one numeric vector per input gives undefined", async () => {
     const { embed, warnings } = client();
-    answer = json(200, { data: [{ index: 0, embedding: [1, 2] }] });
+    model.answer = json(200, { data: [{ index: 0, embedding: [1, 2] }] });
     assert.equal(await embed(["one", "two"]), undefined);
-    answer = json(200, { data: [{ index: 0, embedding: ["1"] }] });
+    model.answer = json(200, { data: [{ index: 0, embedding: ["1"] }] });
     assert.equal(await embed(["one"]), undefined);
-    answer = (res) => res.writeHead(200, { "content-type": "text/html" }).end("<html>proxy</html>");
+    model.answer = (res) => res.writeHead(200, { "content-type": "text/html" }).end("<html>proxy</html>");
     assert.equal(await embed(["one"]), undefined);
     assert.equal(warnings.length, 3);
   });
 
   test("the caller's abort rejects instead of falling back", async () => {
     const { embed, warnings } = client();
-    answer = (res) => setTimeout(() => json(200, { data: [{ index: 0, embedding: [1] }] })(res), 2_000);
+    model.answer = (res) => setTimeout(() => json(200, { data: [{ index: 0, embedding: [1] }] })(res), 2_000);
     const controller = new AbortController();
     const pending = embed(["text"], controller.signal);
     controller.abort(new Error("shutting down"));
