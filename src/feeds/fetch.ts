@@ -172,17 +172,24 @@ async function fetchFollowing(startUrl: string, options: FetchOptions, signal: A
  * address is checked as the socket connects, on its own fresh connection (a pooled socket would
  * skip the check). A kept-alive connection that the server closed just as it was reused is
  * tried once more on a connection of its own (another pooled one may be as stale), as Node
- * advises: the server never saw the request.
+ * advises: before an answer, the server never saw the request.
  */
 function get(url: URL, options: FetchOptions, signal: AbortSignal, fresh = false): Promise<IncomingMessage> {
   const lookup = options.addressPolicy && guardedLookup(url, options.addressPolicy);
   const request = url.protocol === "https:" ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
     const sent = request(url, { headers: requestHeaders(options), signal, ...(lookup && { lookup }), ...((lookup || fresh) && { agent: false }) });
+    // Once the head has come the server has seen the request: a reset then is the body's failure
+    // (readCapped's to report), and no reason to ask again.
+    let answered = false;
     sent
-      .once("response", resolve)
+      .once("response", (response: IncomingMessage) => {
+        answered = true;
+        resolve(response);
+      })
       .on("error", (error: NodeJS.ErrnoException) => {
-        if (sent.reusedSocket && error.code === "ECONNRESET" && !signal.aborted) resolve(get(url, options, signal, true));
+        if (answered) return;
+        if (sent.reusedSocket && error.code === "ECONNRESET" && !signal.aborted) get(url, options, signal, true).then(resolve, reject);
         else reject(error);
       })
       .end();

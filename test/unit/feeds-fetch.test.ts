@@ -231,6 +231,41 @@ describe("fetchResource", { timeout: 30_000 }, () => {
     }
   });
 
+  test("a reused connection cut while the body streams fails that fetch, and asks nothing again", async () => {
+    // The first request is answered 304 (kept alive); the second gets a 200 head and part of the body, then a reset.
+    let requests = 0;
+    const sockets = new Set<Socket>();
+    const site = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on("data", (chunk) => {
+        if (!chunk.toString("latin1").includes("\r\n\r\n")) return;
+        if (++requests === 1) return void socket.write("HTTP/1.1 304 Not Modified\r\nConnection: keep-alive\r\nKeep-Alive: timeout=60\r\n\r\n");
+        socket.write("HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 1000\r\n\r\n<rss>");
+        setTimeout(() => socket.resetAndDestroy(), 20);
+      });
+    });
+    site.listen(0, "127.0.0.1");
+    await once(site, "listening");
+    const url = `http://127.0.0.1:${(site.address() as AddressInfo).port}/feed.xml`;
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    try {
+      assert.deepEqual(await fetchResource(url, options({ etag: '"v1"' })), { status: "not-modified" });
+      // Once the 304's connection is back in the pool, the next fetch reuses it.
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      await assert.rejects(fetchResource(url, options()), FetchError);
+      // Time for a stray second attempt to reach the server (or fail unhandled) if one were made.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(requests, 2, "no request after the answered one");
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off("unhandledRejection", onUnhandled);
+      for (const socket of sockets) socket.destroy();
+      site.close();
+    }
+  });
+
   test("a given Accept header is sent as is", async () => {
     await fetchResource(`${base}/etag`, options({ accept: "text/html" }));
     assert.equal(lastHeaders.accept, "text/html");
