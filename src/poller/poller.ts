@@ -120,6 +120,8 @@ export class Poller {
     const remaining = new Map(due.map((feed) => [feed.id, feed]));
     // The polls under way, each gone once done: what a cycle holds stays its few polls' worth.
     const started = new Set<Promise<unknown>>();
+    // False once claimed feeds are left unpolled (the cycle ended, the store failed).
+    let polledAllClaimed = true;
     try {
       const over = () => cycle < this.newestCycle || this.now() >= endsAt;
       while (remaining.size > 0 && !this.abort.signal.aborted && !over()) {
@@ -141,7 +143,10 @@ export class Poller {
         if (ids.length === 0) continue;
         if (this.schedule.shared) await this.deps.feedStates.refresh(ids);
         // The cycle ended meanwhile: the next claims these feeds again (this claim is older).
-        if (over()) break;
+        if (over()) {
+          polledAllClaimed = false;
+          break;
+        }
         const now = this.now();
         for (const feed of claimed) {
           const next = this.deps.feedStates.nextPollAt(feed.id);
@@ -152,11 +157,12 @@ export class Poller {
         }
       }
     } catch (error) {
+      polledAllClaimed = false;
       // The store failed: its health tells of it once; the feeds left are claimed at the next tick.
       if (!(error instanceof StoreError)) this.deps.logger.error({ err: error }, "feeds could not be claimed for polling");
     }
     await Promise.all(started);
-    return remaining.size === 0;
+    return remaining.size === 0 && polledAllClaimed;
   }
 
   private cycleCompleted(): void {

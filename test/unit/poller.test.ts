@@ -12,6 +12,7 @@ import { AdminNotifier, alertMessages } from "../../src/poller/admin-alerts.js";
 import type { PollDeps } from "../../src/poller/poll-feed.js";
 import { Poller } from "../../src/poller/poller.js";
 import { cycleEnd, type PollSchedule } from "../../src/poller/poll-schedule.js";
+import { StoreError } from "../../src/store/guard.js";
 import { compileTopics } from "../../src/topics/topics.js";
 import { memoryNamespaces, silentLogger, TOKEN } from "../support/builders.js";
 import { rssXml, startFeedSite, type FeedSite } from "../support/feed-site.js";
@@ -180,6 +181,25 @@ describe("Poller", () => {
     // The next cycle takes them.
     await poller.pollDue(START + 60_000, Number.POSITIVE_INFINITY);
     assert.deepEqual(feeds.slice(2).map(({ id }) => site.requests(`/${id}.xml`).length), [1, 1]);
+  });
+
+  test("on a shared schedule a cycle whose claimed feeds could not be polled (the store failed) is not counted as completed", async () => {
+    const feeds = [feed("storefail")];
+    good("storefail");
+    const { schedule } = tableSchedule();
+    const deps = await pollDeps(feeds);
+    const refresh = deps.feedStates.refresh.bind(deps.feedStates);
+    deps.feedStates.refresh = async () => {
+      throw new StoreError("feeds: connection lost");
+    };
+    const poller = new Poller(feeds, deps, 2, { schedule });
+    await poller.pollDue(1_000, Number.POSITIVE_INFINITY);
+    assert.equal(site.requests("/storefail.xml").length, 0);
+    assert.equal(poller.lastCycleAt, undefined);
+    deps.feedStates.refresh = refresh;
+    await poller.pollDue(2_000, Number.POSITIVE_INFINITY);
+    assert.equal(site.requests("/storefail.xml").length, 1);
+    assert.notEqual(poller.lastCycleAt, undefined);
   });
 
   test("cycleEnd: a tenth of the interval before the next tick, at most 5 s; none where the ticks are unknown", () => {
