@@ -76,10 +76,14 @@ export class FeedStates {
   /** Re-baselines per feed in this run; see {@link generation}. */
   private readonly generations = new Map<string, number>();
   /**
-   * Feeds re-baselined whose baseline is not yet stored: their states read as pending a
-   * baseline whatever the store holds (a write that failed, a store that lost only some keys).
+   * Feeds re-baselined whose baseline is not yet known to be stored, with the generation whose
+   * re-baseline this instance has written (absent: not written yet). Their states read as
+   * pending a baseline whatever the store holds (a write that failed, a store that lost only
+   * some keys), except a baseline found stored after that write: another instance's baseline
+   * poll (it has the feed's claim), which is the truth again. Taking it for pending would make a
+   * second baseline, and the items published between the two would be recorded unsent.
    */
-  private readonly pending = new Set<string>();
+  private readonly pending = new Map<string, number | undefined>();
 
   /**
    * Reads the stored states once, keeping each feed's next poll time (a new feed's state starts
@@ -142,7 +146,12 @@ export class FeedStates {
     const stored = await this.storedStates(feedIds);
     return feedIds.map((feedId, index) => {
       const state = stored[index] ?? initialState(feedUrlKey(this.url(feedId)));
-      return this.pending.has(feedId) ? pendingBaseline(state) : state;
+      if (!this.pending.has(feedId)) return state;
+      if (state.baselined && this.pending.get(feedId) === this.generation(feedId)) {
+        this.pending.delete(feedId);
+        return state;
+      }
+      return pendingBaseline(state);
     });
   }
 
@@ -167,20 +176,22 @@ export class FeedStates {
     for (const feedId of feedIds) {
       this.url(feedId);
       this.generations.set(feedId, this.generation(feedId) + 1);
-      this.pending.add(feedId);
+      this.pending.set(feedId, undefined);
     }
     let failed = 0;
     for (let from = 0; from < feedIds.length; from += REBASELINE_BATCH) {
       const batch = feedIds.slice(from, from + REBASELINE_BATCH);
+      let writes: { feedId: string; generation: number; key: string; value: FeedState }[] = [];
       try {
         const states = await this.getMany(batch);
-        const writes = batch.flatMap((feedId, index) =>
-          this.pending.has(feedId) ? [{ feedId, key: stateKey(this.url(feedId)), value: states[index]! }] : [],
+        writes = batch.flatMap((feedId, index) =>
+          this.pending.has(feedId) ? [{ feedId, generation: this.generation(feedId), key: stateKey(this.url(feedId)), value: states[index]! }] : [],
         );
         for (const { feedId, value } of writes) this.remember(feedId, value);
         if (writes.length > 0) await this.keyv.setMany(writes.map(({ key, value }) => ({ key, value })));
+        for (const { feedId, generation } of writes) if (this.pending.has(feedId)) this.pending.set(feedId, generation);
       } catch {
-        failed += batch.length;
+        failed += writes.length || batch.length;
       }
     }
     return failed;

@@ -36,6 +36,20 @@ describe("FeedStates", () => {
     assert.deepEqual([(await states.get(one!.id)).baselined, (await states.get(one!.id)).etag], [true, '"e2"']);
   });
 
+  test("a baseline another instance stored after this one's re-baseline was written is the truth: no second baseline", async () => {
+    const keyv = new Keyv();
+    const [one] = feedsOf([ONE]);
+    const here = await FeedStates.open(keyv, [one!]);
+    const there = await FeedStates.open(keyv, [one!]);
+    await here.set(one!.id, { ...(await here.get(one!.id)), baselined: true, etag: '"e1"' });
+    assert.equal(await here.rebaseline([one!.id]), 0);
+    assert.equal((await there.get(one!.id)).baselined, false, "the other instance reads the re-baseline from the store");
+    // The other instance's baseline poll (it claimed the feed) stores its baseline.
+    await there.set(one!.id, { ...(await there.get(one!.id)), baselined: true, etag: '"e2"' });
+    const after = await here.get(one!.id);
+    assert.deepEqual([after.baselined, after.etag], [true, '"e2"']);
+  });
+
   test("a re-baseline of many feeds reads and writes their states a batch at a time, and leaves a feed whose baseline is stored meanwhile", async () => {
     const keyv = new Keyv();
     const feeds = feedsOf(Array.from({ length: 1_200 }, (_, index) => `https://many.example/${index}.xml`));
