@@ -98,9 +98,10 @@ export class Poller {
   async pollDue(cycle = cycleOf(new Date(this.now())), endsAt = cycleEnd(cycle, this.nextTicks(2))): Promise<void> {
     if (this.hooks.beforeCycle && !(await this.hooks.beforeCycle())) return;
     this.newestCycle = Math.max(this.newestCycle, cycle);
+    const from = this.nextFeed;
     const due = this.dueFeeds(this.now());
     const underWay = [...this.inFlight.values()];
-    const polled = this.pollClaimed(due, cycle, endsAt);
+    const polled = this.pollClaimed(due, cycle, endsAt, from);
     if (underWay.length > 0) void Promise.all([polled, ...underWay]).then(([finished]) => finished && this.cycleCompleted());
     const finished = await polled;
     if (underWay.length === 0 && finished) this.cycleCompleted();
@@ -116,8 +117,11 @@ export class Poller {
    * fetched by both.
    * @returns whether every due feed was claimed, here or by another instance.
    */
-  private async pollClaimed(due: readonly FeedDefinition[], cycle: number, endsAt: number): Promise<boolean> {
+  private async pollClaimed(due: readonly FeedDefinition[], cycle: number, endsAt: number, from: number): Promise<boolean> {
     const remaining = new Map(due.map((feed) => [feed.id, feed]));
+    // How far into the rotation (from the cycle's first feed) the cycle has started polls: a claim
+    // may return its feeds in any order, and the next cycle starts after the furthest.
+    let furthest = -1;
     // The polls under way, each gone once done: what a cycle holds stays its few polls' worth.
     const started = new Set<Promise<unknown>>();
     // False once claimed feeds are left unpolled (the cycle ended, the store failed).
@@ -153,7 +157,12 @@ export class Poller {
           if (next !== undefined && next > now) continue;
           const poll = this.poll(feed).finally(() => started.delete(poll));
           started.add(poll);
-          this.nextFeed = (this.position.get(feed.id)! + 1) % this.feeds.length;
+          const position = this.position.get(feed.id)!;
+          const offset = (position - from + this.feeds.length) % this.feeds.length;
+          if (offset > furthest) {
+            furthest = offset;
+            this.nextFeed = (position + 1) % this.feeds.length;
+          }
         }
       }
     } catch (error) {

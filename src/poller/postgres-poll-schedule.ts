@@ -15,13 +15,19 @@ const ADD = `
   SELECT feed, 0 FROM unnest($1::text[]) AS feed ORDER BY feed
   ON CONFLICT (feed) DO NOTHING`;
 
+/**
+ * The first `$5` of the candidates, in the order given (the poller's rotation: an overrunning
+ * cycle's leftovers go first next time), that no instance has claimed for the cycle. Rows another
+ * claim holds are skipped, not waited for, so claims never deadlock whatever their order.
+ */
 const CLAIM = `
   UPDATE newswire_poll_schedule SET cycle = $1, owner = $2, claimed_at = $3
   WHERE feed IN (
-    SELECT feed FROM newswire_poll_schedule
-    WHERE feed = ANY($4::text[]) AND cycle < $1
-    ORDER BY feed
-    FOR UPDATE SKIP LOCKED
+    SELECT schedule.feed FROM newswire_poll_schedule AS schedule
+    JOIN unnest($4::text[]) WITH ORDINALITY AS candidates (feed, place) ON candidates.feed = schedule.feed
+    WHERE schedule.cycle < $1
+    ORDER BY candidates.place
+    FOR UPDATE OF schedule SKIP LOCKED
     LIMIT $5)
   RETURNING feed`;
 

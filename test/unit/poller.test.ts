@@ -134,6 +134,22 @@ describe("Poller", () => {
     assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), [1, 1, 1, 1, 0, 0]);
   });
 
+  test("on a shared schedule the next cycle starts after the furthest feed started, whatever order a claim returns", async () => {
+    const clock = { now: START };
+    const feeds = Array.from({ length: 6 }, (_, index) => feed(`reversed${index}`));
+    for (const { id } of feeds) slowSite(id);
+    const { schedule: table } = tableSchedule();
+    const schedule: PollSchedule = { shared: true, claim: async (ids, cycle, limit) => (await table.claim(ids, cycle, limit)).reverse() };
+    const poller = new Poller(feeds, await pollDeps(feeds, clock), 2, { schedule });
+    for (const [cycle, endsAt] of [[1_000, START + 1_000], [2_000, START + 2_000]] as const) {
+      const polled = poller.pollDue(cycle, endsAt);
+      await until(() => poller.polling === 2);
+      clock.now = endsAt;
+      await polled;
+    }
+    assert.deepEqual(feeds.map(({ id }) => site.requests(`/${id}.xml`).length), [1, 1, 1, 1, 0, 0]);
+  });
+
   test("a cycle whose tick fires after its end polls nothing and is not counted as completed", async () => {
     const clock = { now: START + 2_000 };
     const feeds = [feed("latetick")];

@@ -44,6 +44,13 @@ describe("coordination on PostgreSQL", { skip: skipWithout("postgres") }, () => 
     assert.deepEqual(await instances[0]!.claim(feeds, 60_000, 8), [], "an older cycle claims nothing");
   });
 
+  test("a claim takes the first unclaimed candidates in the order given (the poller's rotation), not the table's", async () => {
+    const schedule = new PostgresPollSchedule(database());
+    const feeds = ["order-z", "order-a", "order-m", "order-b"];
+    assert.deepEqual(new Set(await schedule.claim(feeds, 1_000, 2)), new Set(["order-z", "order-a"]));
+    assert.deepEqual(new Set(await schedule.claim(feeds, 1_000, 2)), new Set(["order-m", "order-b"]));
+  });
+
   test("item claims: a key held by one instance is not held by another until released or stale", async () => {
     let now = 1_000_000;
     const first = new PostgresItemClaims(database(), () => now);
