@@ -90,7 +90,11 @@ function epochCheck(
   epoch: StoreEpoch,
   deps: { catalog: Catalog; feedStates: FeedStates; memory: Subscribers | undefined; outbox: Outbox; logger: Logger; notify: (text: string) => void },
 ): () => Promise<boolean> {
-  return async () => {
+  // One check at a time: a re-baseline of many feeds outlasts a tick, and a second check meanwhile
+  // would find the loss again (the marker is renewed last) and re-baseline and alert once more.
+  let checking: Promise<boolean> | undefined;
+  return () => (checking ??= check().finally(() => (checking = undefined)));
+  async function check(): Promise<boolean> {
     try {
       if (await epoch.intact()) return true;
     } catch {
@@ -115,7 +119,7 @@ function epochCheck(
       return false;
     }
     return true;
-  };
+  }
 }
 
 /** Starts newswire; resolves with its stop. `stopSelf` is how it stops on its own (its store's lease lost). */

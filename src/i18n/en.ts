@@ -54,9 +54,9 @@ export const en = {
   statusStoreFailing: (count: number, unit: "s" | "m" | "h", failures: number, error: string) =>
     `<b>Store</b>: ❌ failing since ${count}${unit} ago (${failures} failed calls): ${error}`,
   /** More feeds than /status lists one by one: it lists `shown` of the `failing` failing ones. */
-  statusFeedsShown: (shown: number, feeds: number, failing: number) =>
+  statusFeedsShown: (shown: number, feeds: number, failing: number, limit: number) =>
     failing === 0
-      ? `All ${feeds} feeds are well; none is listed one by one (only the failing are, when there are more than 100 feeds).`
+      ? `All ${feeds} feeds are well; none is listed one by one (only the failing are, when there are more than ${limit} feeds).`
       : `${failing} of ${feeds} feeds are failing; ${shown === failing ? "each is" : `the ${shown} with the most failures in a row are`} listed below.`,
   statusBudget: (replies: number, alerts: number, broadcasts: number, tooManyRequests: number, expired: number) =>
     `<b>Telegram budget</b>: ${replies} replies, ${alerts} alerts, ${broadcasts} broadcasts granted; ` +

@@ -53,9 +53,9 @@ export const ru: Messages = {
   statusStoreOk: "<b>Хранилище</b>: ✅",
   statusStoreFailing: (count: number, unit: "s" | "m" | "h", failures: number, error: string) =>
     `<b>Хранилище</b>: ❌ сбоит уже ${count} ${{ s: "с", m: "мин", h: "ч" }[unit]} (неудачных обращений: ${failures}): ${error}`,
-  statusFeedsShown: (shown: number, feeds: number, failing: number) =>
+  statusFeedsShown: (shown: number, feeds: number, failing: number, limit: number) =>
     failing === 0
-      ? `Лент: ${feeds}, все в порядке; по одной они не перечислены (при числе лент больше 100 перечисляются только сбойные).`
+      ? `Лент: ${feeds}, все в порядке; по одной они не перечислены (при числе лент больше ${limit} перечисляются только сбойные).`
       : `Сбойных лент: ${failing} из ${feeds}; ниже ${shown === failing ? "перечислены все они" : `перечислены ${shown} с наибольшим числом сбоев подряд`}.`,
   statusBudget: (replies: number, alerts: number, broadcasts: number, tooManyRequests: number, expired: number) =>
     `<b>Лимит Telegram</b>: выдано ответам ${replies}, уведомлениям ${alerts}, рассылке ${broadcasts}; ` +

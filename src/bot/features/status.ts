@@ -1,6 +1,7 @@
 /**
- * `/status` for the bot's admins: each feed's last poll, last error and items seen; the store's
- * health; subscriber, queue and send counts; the Telegram budget's counters.
+ * `/status` for the bot's admins: each feed's last poll, last error and items seen (of a large
+ * catalog, only the failing feeds); the store's health; subscriber, queue and send counts; the
+ * Telegram budget's counters.
  */
 import { Composer } from "grammy";
 import type { BotContext } from "../context.js";
@@ -57,12 +58,12 @@ async function statusReport(deps: BotDeps, t: Messages, now = Date.now()): Promi
         : "✅";
     return `<b>${escapeHtml(feed.id)}</b> ${health}\npolled ${ago(state.lastPollAt, now)}, ${state.itemsSeen} items seen`;
   });
-  const shown = listed.length < deps.feeds.length ? [t.statusFeedsShown(listed.length, deps.feeds.length, failing)] : [];
+  const shown = listed.length < deps.feeds.length ? [t.statusFeedsShown(listed.length, deps.feeds.length, failing, STATUS_FEEDS_LISTED)] : [];
   return packMessages(`${summary}${shown.map((line) => `\n${line}`).join("")}`, feeds);
 }
 
 /** Feeds listed one by one at most: a catalog of thousands would be hundreds of messages. */
-export const STATUS_FEEDS_LISTED = 100;
+const STATUS_FEEDS_LISTED = 100;
 /** Feed states read at a time. */
 const STATUS_READ_BATCH = 1_000;
 
