@@ -2,8 +2,8 @@
  * Recent items on PostgreSQL: one table every instance on the database shares, so `/latest` on any
  * instance lists the items every instance polled. An item is one row (its key the primary key, so
  * one item polled by two instances is stored once); `/latest` is one indexed query; each add trims
- * the table to the retention the Keyv side keeps (the newest RECENT_LIMIT, none older than
- * RECENT_TTL_MS since stored), so the table stays small and the trim cheap.
+ * the table to the newest RECENT_LIMIT, and rows older than RECENT_TTL_MS since stored are swept
+ * a minute apart (reads skip them meanwhile): the retention the Keyv side keeps, in a small table.
  */
 import type { Postgres } from "../store/postgres.js";
 import { ALL_TOPIC } from "../topics/topics.js";
@@ -27,11 +27,21 @@ const INSERT = `
   ORDER BY item ->> 'key'
   ON CONFLICT (key) DO NOTHING`;
 
-/** Rows past their time, and rows older than the newest `$2 + 1` of the others (ties with the last kept stay). */
+/**
+ * Rows older than the newest `$1 + 1` (ties with the last kept stay): both sides on the `at`
+ * index. Rows past their time count among them until swept (within a minute; reads skip them):
+ * the newest are rarely the expired, as an item expires 30 days after it is stored. With the expiry test in it, the statement scanned the table and the newest rows' heap
+ * at every add, which under a baseline of many feeds made it most of PostgreSQL's work.
+ */
 const TRIM = `
   DELETE FROM newswire_recent_items
-  WHERE expires_at <= $1
-    OR at < (SELECT at FROM newswire_recent_items WHERE expires_at > $1 ORDER BY at DESC LIMIT 1 OFFSET $2)`;
+  WHERE at < (SELECT at FROM newswire_recent_items ORDER BY at DESC LIMIT 1 OFFSET $1)`;
+
+/** Rows past their time. */
+const SWEEP = "DELETE FROM newswire_recent_items WHERE expires_at <= $1";
+
+/** How often an instance sweeps rows past their time (at its first add, then at most this often). */
+const SWEEP_EVERY_MS = 60_000;
 
 const LATEST = `
   SELECT item FROM newswire_recent_items
@@ -53,11 +63,20 @@ export class PostgresRecent implements RecentStore {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** When this instance last swept rows past their time. */
+  private sweptAt: number | undefined;
+
   async add(items: readonly Item[]): Promise<void> {
     if (items.length === 0) return;
     const now = this.now();
     await this.database.query(INSERT, [JSON.stringify(items), ITEM_VERSION, now + RECENT_TTL_MS]);
-    await this.database.query(TRIM, [now, RECENT_LIMIT - 1]);
+    // The sweep first, so rows past their time do not count among the newest kept. A clock set
+    // back sweeps too: the rows' times are on the clock as it is now.
+    if (this.sweptAt === undefined || now - this.sweptAt >= SWEEP_EVERY_MS || now < this.sweptAt) {
+      await this.database.query(SWEEP, [now]);
+      this.sweptAt = now;
+    }
+    await this.database.query(TRIM, [RECENT_LIMIT - 1]);
   }
 
   async latest(count: number, topic = ALL_TOPIC): Promise<Item[]> {

@@ -159,7 +159,7 @@ describe("PostgresRecent: instances on one database", () => {
     assert.deepEqual(listed.slice(0, 200), shared.map((entry) => entry.title).reverse());
   });
 
-  test("each add deletes the rows no longer kept: past the newest RECENT_LIMIT, or past their time", { skip }, async () => {
+  test("an add deletes the rows no longer kept: past the newest RECENT_LIMIT, or past their time (an instance's first add, then a minute apart)", { skip }, async () => {
     const rows = async () => (await pools[0]!.query<{ count: number }>("SELECT count(*)::int AS count FROM newswire_recent_items")).rows[0]!.count;
     mock.timers.enable({ apis: ["Date"], now: START });
     try {
