@@ -105,8 +105,10 @@ function epochCheck(
     // catalogue for news even if writing fails now.
     const writes: Promise<unknown>[] = [outbox.restore()];
     if (memory) writes.push(memory.restore());
+    // Settled from the start: a restore that fails while the states are written is counted, not unhandled.
+    const restored = Promise.allSettled(writes);
     const failedStates = await feedStates.rebaseline(catalog.feeds.map((feed) => feed.id));
-    const failed = failedStates + (await Promise.allSettled(writes)).filter((write) => write.status === "rejected").length;
+    const failed = failedStates + (await restored).filter((write) => write.status === "rejected").length;
     const message =
       `The store lost its data (its epoch marker is gone: a Redis without persistence restarted, or the database was wiped). ` +
       `Everything it held is gone, the subscriptions too: ${memory ? `the ${memory.size} known to this run were written back` : "they are kept in the database only"}, and deliveries already queued are still sent. ` +

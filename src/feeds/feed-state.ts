@@ -77,13 +77,14 @@ export class FeedStates {
   private readonly generations = new Map<string, number>();
   /**
    * Feeds re-baselined whose baseline is not yet known to be stored, with the generation whose
-   * re-baseline this instance has written (absent: not written yet). Their states read as
-   * pending a baseline whatever the store holds (a write that failed, a store that lost only
-   * some keys), except a baseline found stored after that write: another instance's baseline
-   * poll (it has the feed's claim), which is the truth again. Taking it for pending would make a
-   * second baseline, and the items published between the two would be recorded unsent.
+   * re-baseline this instance has written and when (absent: not written yet). Their states read
+   * as pending a baseline whatever the store holds (a write that failed, a store that lost only
+   * some keys, a poll from before the loss that wrote its state late), except a baseline read
+   * in full after that write: another instance's baseline poll (it has the feed's claim), which
+   * is the truth again. Taking it for pending would make a second baseline, and the items
+   * published between the two would be recorded unsent.
    */
-  private readonly pending = new Map<string, number | undefined>();
+  private readonly pending = new Map<string, { generation: number; at: number } | undefined>();
 
   /**
    * Reads the stored states once, keeping each feed's next poll time (a new feed's state starts
@@ -147,7 +148,8 @@ export class FeedStates {
     return feedIds.map((feedId, index) => {
       const state = stored[index] ?? initialState(feedUrlKey(this.url(feedId)));
       if (!this.pending.has(feedId)) return state;
-      if (state.baselined && this.pending.get(feedId) === this.generation(feedId)) {
+      const written = this.pending.get(feedId);
+      if (state.baselined && written?.generation === this.generation(feedId) && (state.lastReadAt ?? -Infinity) >= written.at) {
         this.pending.delete(feedId);
         return state;
       }
@@ -170,6 +172,7 @@ export class FeedStates {
    * or written now: polls under way see it by the feed's generation, later ones in its state.
    * Written a batch at a time, not all at once (a catalog of 100,000 feeds would be 200,000
    * store calls in one burst); a batch whose feed has had its baseline stored meanwhile leaves it.
+   * The first batch that fails ends the writing (each would wait out the store's deadline).
    * @returns how many feeds' states could not be written (they stay pending in memory).
    */
   async rebaseline(feedIds: readonly string[]): Promise<number> {
@@ -178,7 +181,6 @@ export class FeedStates {
       this.generations.set(feedId, this.generation(feedId) + 1);
       this.pending.set(feedId, undefined);
     }
-    let failed = 0;
     for (let from = 0; from < feedIds.length; from += REBASELINE_BATCH) {
       const batch = feedIds.slice(from, from + REBASELINE_BATCH);
       let writes: { feedId: string; generation: number; key: string; value: FeedState }[] = [];
@@ -189,12 +191,13 @@ export class FeedStates {
         );
         for (const { feedId, value } of writes) this.remember(feedId, value);
         if (writes.length > 0) await this.keyv.setMany(writes.map(({ key, value }) => ({ key, value })));
-        for (const { feedId, generation } of writes) if (this.pending.has(feedId)) this.pending.set(feedId, generation);
+        const at = Date.now();
+        for (const { feedId, generation } of writes) if (this.pending.has(feedId)) this.pending.set(feedId, { generation, at });
       } catch {
-        failed += writes.length || batch.length;
+        return (writes.length || batch.length) + feedIds.length - (from + batch.length);
       }
     }
-    return failed;
+    return 0;
   }
 
   /**

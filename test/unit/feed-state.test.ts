@@ -36,6 +36,20 @@ describe("FeedStates", () => {
     assert.deepEqual([(await states.get(one!.id)).baselined, (await states.get(one!.id)).etag], [true, '"e2"']);
   });
 
+  test("a re-baseline stops writing at the first batch the store fails, counting every state left unwritten", async () => {
+    const keyv = new Keyv();
+    const feeds = feedsOf(Array.from({ length: 1_200 }, (_, index) => `https://down.example/${index}.xml`));
+    const states = await FeedStates.open(keyv, feeds);
+    let calls = 0;
+    keyv.setMany = async () => {
+      calls++;
+      throw new Error("connection lost");
+    };
+    assert.equal(await states.rebaseline(feeds.map(({ id }) => id)), 1_200);
+    assert.equal(calls, 1, "one failed write, not one per batch");
+    assert.equal((await states.get(feeds[1_100]!.id)).baselined, false, "every feed still pending in memory");
+  });
+
   test("a baseline another instance stored after this one's re-baseline was written is the truth: no second baseline", async () => {
     const keyv = new Keyv();
     const [one] = feedsOf([ONE]);
@@ -44,8 +58,11 @@ describe("FeedStates", () => {
     await here.set(one!.id, { ...(await here.get(one!.id)), baselined: true, etag: '"e1"' });
     assert.equal(await here.rebaseline([one!.id]), 0);
     assert.equal((await there.get(one!.id)).baselined, false, "the other instance reads the re-baseline from the store");
-    // The other instance's baseline poll (it claimed the feed) stores its baseline.
-    await there.set(one!.id, { ...(await there.get(one!.id)), baselined: true, etag: '"e2"' });
+    // A poll from before the loss writes its state late (a 304: the feed not read in full): still pending here.
+    await there.set(one!.id, { ...(await there.get(one!.id)), baselined: true, etag: '"e1"', lastReadAt: Date.now() - 60_000 });
+    assert.equal((await here.get(one!.id)).baselined, false);
+    // The other instance's baseline poll (it claimed the feed) reads it in full and stores its baseline.
+    await there.set(one!.id, { ...(await there.get(one!.id)), baselined: true, etag: '"e2"', lastReadAt: Date.now() });
     const after = await here.get(one!.id);
     assert.deepEqual([after.baselined, after.etag], [true, '"e2"']);
   });
