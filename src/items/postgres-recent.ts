@@ -30,8 +30,9 @@ const INSERT = `
 /**
  * Rows older than the newest `$1 + 1` (ties with the last kept stay): both sides on the `at`
  * index. Rows past their time count among them until swept (within a minute; reads skip them):
- * the newest are rarely the expired, as an item expires 30 days after it is stored. With the expiry test in it, the statement scanned the table and the newest rows' heap
- * at every add, which under a baseline of many feeds made it most of PostgreSQL's work.
+ * the newest are rarely the expired, as an item expires 30 days after it is stored. With the
+ * expiry test in it, the statement scanned the table and the newest rows' heap at every add,
+ * which under a baseline of many feeds made it most of PostgreSQL's work.
  */
 const TRIM = `
   DELETE FROM newswire_recent_items

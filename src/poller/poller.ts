@@ -92,8 +92,9 @@ export class Poller {
    * One cycle (`cycle`: its tick, see PollSchedule): polls every due feed that is not already in
    * flight, or on a shared schedule those of them this instance claims until `endsAt`.
    * Resolves when the feeds it started are done. The cycle counts as completed (lastCycleAt) once
-   * the feeds it found under way are done too, and only if it left no due feed unclaimed: a cycle
-   * that ended first (late, overrun, aborted, the store failed) has not polled every feed due now.
+   * the feeds it found under way are done too, if it polled every feed it claimed and either left
+   * no due feed unclaimed or ran out of time polling (it overran, and hands the rest on): a cycle
+   * that polled nothing of what was due (its tick fired late) or whose store failed does not.
    */
   async pollDue(cycle = cycleOf(new Date(this.now())), endsAt = cycleEnd(cycle, this.nextTicks(2))): Promise<void> {
     if (this.hooks.beforeCycle && !(await this.hooks.beforeCycle())) return;
@@ -115,7 +116,8 @@ export class Poller {
    * nothing after `endsAt` (a little before the next tick, by this clock: a tick's timer may fire
    * late) nor once the next tick has come: that tick's cycle takes the feeds left, so none is
    * fetched by both.
-   * @returns whether every due feed was claimed, here or by another instance.
+   * @returns whether the cycle did its part: every feed it claimed polled, and every due feed
+   * claimed (here or by another instance), or some polled before its time was up.
    */
   private async pollClaimed(due: readonly FeedDefinition[], cycle: number, endsAt: number, from: number): Promise<boolean> {
     const remaining = new Map(due.map((feed) => [feed.id, feed]));
@@ -126,6 +128,7 @@ export class Poller {
     const started = new Set<Promise<unknown>>();
     // False once claimed feeds are left unpolled (the cycle ended, the store failed).
     let polledAllClaimed = true;
+    let polls = 0;
     try {
       const over = () => cycle < this.newestCycle || this.now() >= endsAt;
       while (remaining.size > 0 && !this.abort.signal.aborted && !over()) {
@@ -157,6 +160,7 @@ export class Poller {
           if (next !== undefined && next > now) continue;
           const poll = this.poll(feed).finally(() => started.delete(poll));
           started.add(poll);
+          polls++;
           const position = this.position.get(feed.id)!;
           const offset = (position - from + this.feeds.length) % this.feeds.length;
           if (offset > furthest) {
@@ -171,7 +175,7 @@ export class Poller {
       if (!(error instanceof StoreError)) this.deps.logger.error({ err: error }, "feeds could not be claimed for polling");
     }
     await Promise.all(started);
-    return remaining.size === 0 && polledAllClaimed;
+    return polledAllClaimed && (remaining.size === 0 || (polls > 0 && !this.abort.signal.aborted));
   }
 
   private cycleCompleted(): void {

@@ -412,7 +412,7 @@ describe("bot: /status", () => {
     const well = await text();
     assert.match(well, /All 2500 feeds are well/);
     assert.doesNotMatch(well, /feed0\b/);
-    // 150 feeds fail, feed2400 most of all (150 failures in a row), feed2250 least.
+    // 150 feeds fail, feed2399 most of them (150 failures in a row), feed2250 least; feed10 most of all.
     for (let index = 2_250; index < 2_400; index++) {
       await deps.feedStates.set(`feed${index}`, { ...(await deps.feedStates.get(`feed${index}`)), failures: index - 2_249, lastError: "HTTP 503" });
     }

@@ -257,6 +257,7 @@ describe("fetchResource", { timeout: 30_000 }, () => {
       await assert.rejects(fetchResource(url, options()), FetchError);
       // Time for a stray second attempt to reach the server (or fail unhandled) if one were made.
       await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.equal(sockets.size, 1, "the second fetch reused the 304's connection");
       assert.equal(requests, 2, "no request after the answered one");
       assert.deepEqual(unhandled, []);
     } finally {

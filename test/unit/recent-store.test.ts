@@ -167,7 +167,15 @@ describe("PostgresRecent: instances on one database", () => {
       assert.equal(await rows(), RECENT_LIMIT);
       mock.timers.setTime(START + RECENT_TTL_MS + 1);
       await second.add([makeItem()]);
-      assert.equal(await rows(), 1);
+      assert.equal(await rows(), 1, "the sweep came before the trim: the new item is kept");
+      // Within the minute an add sweeps nothing: an expired row stays (reads skip it) until then.
+      await pools[0]!.query("UPDATE newswire_recent_items SET expires_at = 0");
+      mock.timers.setTime(START + RECENT_TTL_MS + 30_000);
+      await second.add([makeItem()]);
+      assert.equal(await rows(), 2);
+      mock.timers.setTime(START + RECENT_TTL_MS + 61_000);
+      await second.add([makeItem()]);
+      assert.equal(await rows(), 2, "a minute on, the sweep takes the expired one");
     } finally {
       mock.timers.reset();
     }
