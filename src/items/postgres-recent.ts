@@ -5,6 +5,7 @@
  * the table to the newest RECENT_LIMIT, and rows older than RECENT_TTL_MS since stored are swept
  * a minute apart (reads skip them meanwhile): the retention the Keyv side keeps, in a small table.
  */
+import { coalesce } from "../store/coalesce.js";
 import type { Postgres } from "../store/postgres.js";
 import { ALL_TOPIC } from "../topics/topics.js";
 import type { Item } from "./item.js";
@@ -67,10 +68,13 @@ export class PostgresRecent implements RecentStore {
   /** When this instance last swept rows past their time. */
   private sweptAt: number | undefined;
 
-  async add(items: readonly Item[]): Promise<void> {
-    if (items.length === 0) return;
+  /**
+   * One trim at a time, the adds made while one runs served by the next: concurrent polls' trims
+   * deleted the same rows and waited on each other's row locks (a baseline of 100,000 feeds with
+   * 8 polls at once: most of the statements PostgreSQL held were trims waiting on a lock).
+   */
+  private readonly trim = coalesce(async () => {
     const now = this.now();
-    await this.database.query(INSERT, [JSON.stringify(items), ITEM_VERSION, now + RECENT_TTL_MS]);
     // The sweep first, so rows past their time do not count among the newest kept. A clock set
     // back sweeps too: the rows' times are on the clock as it is now.
     if (this.sweptAt === undefined || now - this.sweptAt >= SWEEP_EVERY_MS || now < this.sweptAt) {
@@ -78,6 +82,12 @@ export class PostgresRecent implements RecentStore {
       this.sweptAt = now;
     }
     await this.database.query(TRIM, [RECENT_LIMIT - 1]);
+  });
+
+  async add(items: readonly Item[]): Promise<void> {
+    if (items.length === 0) return;
+    await this.database.query(INSERT, [JSON.stringify(items), ITEM_VERSION, this.now() + RECENT_TTL_MS]);
+    await this.trim();
   }
 
   async latest(count: number, topic = ALL_TOPIC): Promise<Item[]> {
