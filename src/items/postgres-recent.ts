@@ -29,15 +29,17 @@ const INSERT = `
   ON CONFLICT (key) DO NOTHING`;
 
 /**
- * Rows older than the newest `$1 + 1` (ties with the last kept stay): both sides on the `at`
- * index. Rows past their time count among them until swept (within a minute; reads skip them):
- * the newest are rarely the expired, as an item expires 30 days after it is stored. With the
- * expiry test in it, the statement scanned the table and the newest rows' heap at every add,
- * which under a baseline of many feeds made it most of PostgreSQL's work.
+ * Rows after the newest `$1 + 1` in /latest's order (time, newest first, then key), so the table
+ * keeps exactly RECENT_LIMIT rows however many share a time (keeping ties let it grow without
+ * bound where items share a publication time); both sides on the `(at DESC, key)` index. Rows past
+ * their time count among them until swept (within a minute; reads skip them): the newest are
+ * rarely the expired, as an item expires 30 days after it is stored. With the expiry test in it,
+ * the statement scanned the table and the newest rows' heap at every add.
  */
 const TRIM = `
-  DELETE FROM newswire_recent_items
-  WHERE at < (SELECT at FROM newswire_recent_items ORDER BY at DESC LIMIT 1 OFFSET $1)`;
+  WITH last AS (SELECT at, key FROM newswire_recent_items ORDER BY at DESC, key LIMIT 1 OFFSET $1)
+  DELETE FROM newswire_recent_items AS recent USING last
+  WHERE recent.at < last.at OR (recent.at = last.at AND recent.key > last.key)`;
 
 /** Rows past their time. */
 const SWEEP = "DELETE FROM newswire_recent_items WHERE expires_at <= $1";

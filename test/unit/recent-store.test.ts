@@ -181,6 +181,15 @@ describe("PostgresRecent: instances on one database", () => {
     }
   });
 
+  test("the table keeps exactly RECENT_LIMIT rows when many items share a publication time", { skip }, async () => {
+    const rows = async () => (await pools[0]!.query<{ count: number }>("SELECT count(*)::int AS count FROM newswire_recent_items")).rows[0]!.count;
+    await pools[0]!.query("DELETE FROM newswire_recent_items");
+    await first.add(Array.from({ length: RECENT_LIMIT + 50 }, () => makeItem({ publishedAt: START + 30_000 })));
+    assert.equal(await rows(), RECENT_LIMIT);
+    assert.equal((await first.latest(RECENT_LIMIT + 50)).length, RECENT_LIMIT);
+    await pools[0]!.query("DELETE FROM newswire_recent_items");
+  });
+
   test("/latest on one instance lists the items the other polled", { skip }, async () => {
     const deps = { ...(await buildDeps()), recent: second };
     const bot = createBot({ token: TOKEN, apiRoot: API_ROOT, botInfo: BOT_INFO, fetch: deps.telegram.fetch as never, budget: deps.budget }, deps);
