@@ -5,6 +5,7 @@
  */
 import { run, type RunnerHandle } from "@grammyjs/runner";
 import { Api } from "grammy";
+import type Keyv from "keyv";
 import type { Logger } from "pino";
 import { mayPost } from "./bot/chat.js";
 import { budgetTransformer, createBot, commandMenu } from "./bot/create-bot.js";
@@ -18,11 +19,13 @@ import { Dispatcher } from "./delivery/dispatch.js";
 import type { Outbox } from "./delivery/outbox.js";
 import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS } from "./delivery/pacing.js";
 import { Sender } from "./delivery/sender.js";
+import { StoryMessages } from "./delivery/story-messages.js";
 import { Subscribers, type SubscriberStore } from "./delivery/subscribers.js";
 import { addressPolicy } from "./feeds/address-policy.js";
 import { FeedStates } from "./feeds/feed-state.js";
 import { Outage } from "./health/outage.js";
 import { AdminNotifier } from "./poller/admin-alerts.js";
+import type { RecentStore } from "./items/recent-store.js";
 import { Poller } from "./poller/poller.js";
 import { PostgresPollSchedule } from "./poller/postgres-poll-schedule.js";
 import { StoreEpoch } from "./store/epoch.js";
@@ -33,6 +36,9 @@ import { takeSenderLease, type SenderLease } from "./store/sender-lease.js";
 import { closeNamespaces, openNamespaces, sweepPeriodically } from "./store/keyv.js";
 import { openState } from "./state.js";
 import { StoreError } from "./store/guard.js";
+import { embeddingsClient } from "./stories/embeddings.js";
+import { Stories } from "./stories/stories.js";
+import { StoryItems } from "./stories/story-items.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
 
@@ -70,6 +76,25 @@ async function linkConfiguredChannels(catalog: Catalog, api: Api, botId: number,
       logger.warn({ channel: channel.chat, err: (error as Error).message }, "configured channel cannot be linked");
     }
   }
+}
+
+/**
+ * Story clustering's parts: the assignment at acceptance, and what the sender keeps to edit a
+ * chat's message of a story. Items and messages are kept twice the window: a story joined late in
+ * its window still finds its first item and the messages to edit.
+ */
+async function openStories(settings: NonNullable<Settings["stories"]>, namespace: Keyv, recent: RecentStore, logger: Logger) {
+  const items = new StoryItems(namespace, 2 * settings.windowMs);
+  const messages = new StoryMessages(namespace, 2 * settings.windowMs, logger.child({ part: "sender" }));
+  const storiesLogger = logger.child({ part: "stories" });
+  const assignment = await Stories.open({
+    recent,
+    items,
+    logger: storiesLogger,
+    windowMs: settings.windowMs,
+    ...(settings.embeddings ? { embedder: embeddingsClient(settings.embeddings, storiesLogger) } : {}),
+  });
+  return { assignment, kept: { items, messages } };
 }
 
 /** Store outages as the admins hear of them. */
@@ -153,8 +178,10 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
       "the store is empty: a first start, or the store lost its data while newswire was stopped (a Redis without persistence restarted?), in which case every subscription is gone. Each feed's first poll is a baseline: nothing old is sent",
     );
   }
+  const stories = settings.stories && (await openStories(settings.stories, store.stories, recent, logger));
   const sender = new Sender({
     api: broadcastApi,
+    ...(stories ? { stories: stories.kept } : {}),
     outbox,
     subscribers,
     logger: logger.child({ part: "sender" }),
@@ -243,6 +270,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
       addressPolicy: addressPolicy(catalog.feeds.map((feed) => feed.url), settings.allowPrivateArticles),
       alerts,
       maxNewItems: settings.maxNewItemsPerPoll,
+      ...(stories ? { stories: stories.assignment } : {}),
     },
     settings.feedConcurrency,
     {

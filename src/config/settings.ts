@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { loadEnvFile } from "node:process";
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
+import type { EmbeddingsOptions } from "../stories/embeddings.js";
 import type { LlmSummarizerOptions } from "../summaries/llm.js";
 import { ConfigError } from "./errors.js";
 import { httpUrl } from "../text/url.js";
@@ -18,13 +19,15 @@ const commaList = (value: string | undefined): string[] =>
 
 const isHttpUrl = (value: string): boolean => httpUrl(value) !== undefined;
 
-const boolean = () =>
+/** A yes/no setting; `fallback` when unset. */
+const boolean = (fallback = false) =>
   z
     .string()
     .optional()
     .transform((value, ctx) => {
       const normalised = (value ?? "").trim().toLowerCase();
-      if (["", "0", "false", "no", "off"].includes(normalised)) return false;
+      if (normalised === "") return fallback;
+      if (["0", "false", "no", "off"].includes(normalised)) return false;
       if (["1", "true", "yes", "on"].includes(normalised)) return true;
       ctx.addIssue({ code: "custom", message: `must be true or false, got ${JSON.stringify(value)}` });
       return z.NEVER;
@@ -76,6 +79,45 @@ function summarizerOptions(value: SummarizerFields): LlmSummarizerOptions | unde
     ...(value.SUMMARIZER_API_KEY ? { apiKey: value.SUMMARIZER_API_KEY } : {}),
     timeoutMs: value.SUMMARIZER_TIMEOUT_MS,
   };
+}
+
+/** The optional embeddings model for story clustering: URL and model together or neither (words alone). */
+const storyFields = {
+  STORIES: boolean(true),
+  STORY_WINDOW_HOURS: positiveInt(48),
+  EMBEDDINGS_URL: z
+    .string()
+    .trim()
+    .refine(isHttpUrl, "must be an http(s) URL such as http://127.0.0.1:11434/v1 (an OpenAI-compatible API)")
+    .optional(),
+  EMBEDDINGS_MODEL: z.string().trim().optional(),
+  EMBEDDINGS_API_KEY: z.string().trim().optional(),
+  EMBEDDINGS_TIMEOUT_MS: positiveInt(10_000),
+};
+
+type StoryFields = z.infer<z.ZodObject<typeof storyFields>>;
+
+function requireEmbeddingsPair(value: StoryFields, ctx: z.RefinementCtx): void {
+  if (value.EMBEDDINGS_URL !== undefined && value.EMBEDDINGS_MODEL === undefined) {
+    ctx.addIssue({ code: "custom", path: ["EMBEDDINGS_MODEL"], message: "is required when EMBEDDINGS_URL is set: the embedding model's name on that server" });
+  }
+  if (value.EMBEDDINGS_MODEL !== undefined && value.EMBEDDINGS_URL === undefined) {
+    ctx.addIssue({ code: "custom", path: ["EMBEDDINGS_URL"], message: "is required when EMBEDDINGS_MODEL is set: the server's embeddings URL" });
+  }
+}
+
+function storySettings(value: StoryFields): Settings["stories"] {
+  if (!value.STORIES) return undefined;
+  const embeddings =
+    value.EMBEDDINGS_URL !== undefined && value.EMBEDDINGS_MODEL !== undefined
+      ? {
+          url: value.EMBEDDINGS_URL,
+          model: value.EMBEDDINGS_MODEL,
+          ...(value.EMBEDDINGS_API_KEY ? { apiKey: value.EMBEDDINGS_API_KEY } : {}),
+          timeoutMs: value.EMBEDDINGS_TIMEOUT_MS,
+        }
+      : undefined;
+  return { windowMs: value.STORY_WINDOW_HOURS * 3_600_000, ...(embeddings ? { embeddings } : {}) };
 }
 
 /** Telegram's rule for a webhook's secret token (setWebhook `secret_token`). */
@@ -201,9 +243,11 @@ const schema = z.object({
   FEED_FAILURE_ALERT: positiveInt(5),
   MAX_NEW_ITEMS_PER_POLL: positiveInt(20),
   ...feedReadingFields,
+  ...storyFields,
   ...httpFields,
 })
   .superRefine(requireBothOrNeither)
+  .superRefine(requireEmbeddingsPair)
   .superRefine(requireWebhookCompanions);
 
 /** Everything newswire is told by its environment, validated. */
@@ -234,6 +278,11 @@ export interface Settings {
   maxNewItemsPerPoll: number;
   /** The LLM summariser, when `SUMMARIZER_URL` and `SUMMARIZER_MODEL` are set; extractive summaries otherwise. */
   summarizer?: LlmSummarizerOptions;
+  /**
+   * Story clustering (`STORIES`, on unless turned off): an item that reports what another feed's
+   * recent item did joins its story; undefined when off.
+   */
+  stories?: { windowMs: number; embeddings?: EmbeddingsOptions };
   /** Where `/healthz`, `/readyz`, `/metrics` (and the webhook) are served; no HTTP server when unset. */
   port?: number;
   /** Webhook mode (`WEBHOOK_URL`, `WEBHOOK_SECRET`); long polling when unset. */
@@ -262,6 +311,7 @@ function validate<T>(schema: z.ZodType<T>, env: Record<string, string | undefine
  */
 export function parseSettings(env: Record<string, string | undefined>): Settings {
   const value = validate(schema, env);
+  const stories = storySettings(value);
   return {
     ...feedReadingSettings(value),
     botToken: value.BOT_TOKEN,
@@ -276,6 +326,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     ...(value.SEND_CONCURRENCY !== undefined ? { sendConcurrency: value.SEND_CONCURRENCY } : {}),
     feedFailureAlert: value.FEED_FAILURE_ALERT,
     maxNewItemsPerPoll: value.MAX_NEW_ITEMS_PER_POLL,
+    ...(stories ? { stories } : {}),
     ...(value.PORT !== undefined ? { port: value.PORT } : {}),
     ...(value.WEBHOOK_URL !== undefined && value.WEBHOOK_SECRET !== undefined
       ? { webhook: { url: value.WEBHOOK_URL, secret: value.WEBHOOK_SECRET } }

@@ -34,6 +34,14 @@ const kinds: { [K in Payload["kind"]]: PayloadKind<Extract<Payload, { kind: K }>
 
 export const laneOf = (payload: Payload): string => kinds[payload.kind].lane(payload);
 
+/**
+ * The story a payload reports, when it is one source of a story: a chat that holds a message of
+ * the story gets that message edited to name this source, instead of a message of its own.
+ */
+export function storyOf(payload: Payload): { storyId: string; item: Item } | undefined {
+  return payload.kind === "item" && payload.item.storyId !== undefined ? { storyId: payload.item.storyId, item: payload.item } : undefined;
+}
+
 export const renderPayload = (payload: Payload, form: MessageForm, options: RenderOptions): RenderedMessage =>
   kinds[payload.kind].render(payload, form, options);
 

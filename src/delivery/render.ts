@@ -32,6 +32,12 @@ export interface RenderOptions {
   share?: boolean;
 }
 
+/** Another source of the item's story, named under it ("Also in: RIA, Lenta"). */
+export interface OtherSource {
+  source: string;
+  link?: string;
+}
+
 function shareButton(link: string | undefined, locale: Locale): InlineKeyboardMarkup | undefined {
   if (!link) return undefined;
   const url = `https://t.me/share/url?url=${encodeURIComponent(link)}`;
@@ -59,8 +65,33 @@ function linkPreviewFor(item: Item, link: string | undefined): LinkPreviewOption
   return { url: link, prefer_large_media: true, show_above_text: true };
 }
 
-/** The HTML message for an item, in a chat's language. */
-export function renderItem(item: Item, { locale, share = false }: RenderOptions): RenderedMessage {
+/**
+ * The most the other sources' line takes (counted as raw HTML): with the title's and the
+ * summary's limits, the message stays well within Telegram's 4,096 characters however long the
+ * links are. Sources past it are counted, not named.
+ */
+const OTHER_SOURCES_CHARS = 1_500;
+
+/** "Also in: RIA, Lenta", each linked where it has a link; empty without other sources. */
+function otherSourcesLine(others: readonly OtherSource[], locale: Locale, html: boolean): string {
+  if (others.length === 0) return "";
+  const label = messages(locale).alsoIn;
+  const named: string[] = [];
+  let length = label.length + 2;
+  for (const { source, link } of others) {
+    const name = clip(source, 60);
+    const url = safeUrl(link);
+    const part = !html ? (url ? `${name} ${url}` : name) : url ? `<a href="${escapeHtml(url)}">${escapeHtml(name)}</a>` : escapeHtml(name);
+    if (named.length > 0 && length + part.length + 2 > OTHER_SOURCES_CHARS) break;
+    named.push(part);
+    length += part.length + 2;
+  }
+  const more = others.length > named.length ? ` (+${others.length - named.length})` : "";
+  return `${html ? escapeHtml(label) : label}: ${named.join(", ")}${more}`;
+}
+
+/** The HTML message for an item, in a chat's language, naming the story's other sources when it has some. */
+export function renderItem(item: Item, { locale, share = false }: RenderOptions, others: readonly OtherSource[] = []): RenderedMessage {
   const link = safeUrl(item.link);
   const title = escapeHtml(clip(item.title.trim() || item.source, TITLE_LIMIT));
   const summary = escapeHtml(clip(item.summary.trim(), SUMMARY_LIMIT));
@@ -69,7 +100,7 @@ export function renderItem(item: Item, { locale, share = false }: RenderOptions)
     ? `${source} · <a href="${escapeHtml(link)}">${escapeHtml(messages(locale).readMore)}</a>`
     : source;
   const tags = hashtags(item.topics);
-  const text = [`<b>${title}</b>`, summary, [sourceLine, tags].filter(Boolean).join("\n")]
+  const text = [`<b>${title}</b>`, summary, [sourceLine, otherSourcesLine(others, locale, true), tags].filter(Boolean).join("\n")]
     .filter((part) => part.length > 0)
     .join("\n\n");
   const replyMarkup = share ? shareButton(link, locale) : undefined;
@@ -80,9 +111,15 @@ export function renderItem(item: Item, { locale, share = false }: RenderOptions)
  * The same message as plain text: what is sent when Telegram rejects the HTML one, so a
  * rendering bug costs formatting, never the message.
  */
-export function renderPlain(item: Item, { locale, share = false }: RenderOptions): RenderedMessage {
+export function renderPlain(item: Item, { locale, share = false }: RenderOptions, others: readonly OtherSource[] = []): RenderedMessage {
   const link = safeUrl(item.link);
-  const text = [clip(item.title.trim() || item.source, TITLE_LIMIT), clip(item.summary.trim(), SUMMARY_LIMIT), [item.source, link].filter(Boolean).join(" · "), hashtags(item.topics)]
+  const text = [
+    clip(item.title.trim() || item.source, TITLE_LIMIT),
+    clip(item.summary.trim(), SUMMARY_LIMIT),
+    [item.source, link].filter(Boolean).join(" · "),
+    otherSourcesLine(others, locale, false),
+    hashtags(item.topics),
+  ]
     .filter((part) => part.length > 0)
     .join("\n\n");
   const replyMarkup = share ? shareButton(link, locale) : undefined;

@@ -15,9 +15,13 @@ import { ALL_TOPIC } from "../topics/topics.js";
 import type { TelegramBudget } from "./budget.js";
 import { ChatQueues, type ChatQueue } from "./chat-queues.js";
 import type { Delivery, Outbox } from "./outbox.js";
-import { Renderings } from "./payload.js";
+import type { Item } from "../items/item.js";
+import type { StoryItems } from "../stories/story-items.js";
+import { Renderings, storyOf } from "./payload.js";
+import { renderItem, renderPlain, type RenderOptions } from "./render.js";
 import { refusedForText, type SendOutcome } from "./send-outcome.js";
 import { SendStats, type SenderStats } from "./send-stats.js";
+import { STORY_MESSAGE_VERSION, type StoryMessage, type StoryMessages } from "./story-messages.js";
 import { recipientKey, type SubscriberStore } from "./subscribers.js";
 import { TelegramCalls, type CallTarget } from "./telegram-calls.js";
 
@@ -34,6 +38,11 @@ export interface SenderDeps {
   paidBroadcast?: boolean;
   /** Deliveries held in the sender's queues (see QUEUE_WINDOW). */
   queueWindow?: number;
+  /**
+   * Stories (when clustering is on): what each chat holds of a story, and the stories' items, so
+   * that a later source of a story edits the chat's message of it instead of sending another.
+   */
+  stories?: { messages: StoryMessages; items: StoryItems };
   now?: () => number;
 }
 
@@ -51,6 +60,9 @@ const QUEUE_WINDOW = 5_000;
  * many windows: other chats further on in the outbox need not wait behind a few slow ones.
  */
 const QUEUE_WINDOWS_MAX = 10;
+
+/** Stories with a later source remembered at most: older ones are forgotten first. */
+const JOINED_STORIES_MAX = 10_000;
 
 /** Sends the outbox's deliveries; see the module comment. */
 export class Sender {
@@ -74,6 +86,11 @@ export class Sender {
    * taken, instead of being sent to meet the same answer once per job.
    */
   private readonly gone = new Map<string, number>();
+  /**
+   * Stories a later source of which this run has sent: only their deliveries look up what a chat
+   * holds, so the first source's broadcast does not read the store once per send.
+   */
+  private readonly joinedStories = new Set<string>();
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private wakeUp: (() => void) | undefined;
@@ -136,6 +153,7 @@ export class Sender {
     const timer = setTimeout(() => this.abort.abort(), graceMs);
     await Promise.allSettled([...this.inFlight, ...this.abandoning]);
     clearTimeout(timer);
+    await this.deps.stories?.messages.flush().catch((error: unknown) => this.deps.logger.warn({ err: (error as Error).message }, "story messages not saved at stop"));
   }
 
   /** Resolves when nothing is queued, in flight or waiting in the outbox to be taken (for tests and benchmarks). */
@@ -248,36 +266,99 @@ export class Sender {
   }
 
   /**
-   * One attempt at a delivery: a forward of the home channel's post where the target takes one
-   * (once that post exists), else the payload's HTML message, falling back to plain text when
-   * Telegram refuses the HTML. The home channel's own post is recorded so the forwards can follow it.
+   * One attempt at a delivery. A later source of a story the chat holds a message of edits that
+   * message to name it; anything else is sent (see {@link send}). The home channel's own post is
+   * recorded so the forwards can follow it, and a story's message so later sources can edit it.
    */
   private async attempt(queue: ChatQueue, delivery: Delivery): Promise<SendOutcome> {
     const { job, index } = delivery;
     const target = job.targets[index]!;
     const to: CallTarget = { chatId: queue.chatId, kind: queue.kind, threadId: target.threadId, failures: queue.failures };
-    if (target.forward) {
-      const home = this.deps.outbox.homePost(job);
-      if (home.state === "pending") return { kind: "wait" };
-      if (home.state === "posted") {
-        const forwarded = await this.calls.forward(to, home);
-        if (forwarded.kind !== "refused") return forwarded;
-        this.deps.logger.warn({ chatId: queue.chatId, job: job.id, reason: forwarded.reason }, "forward refused; sending the message itself");
+    const options = { locale: localeOf(target.language), share: target.kind === "channel" };
+    const story = this.deps.stories ? storyOf(job.payload) : undefined;
+    const recipient = { chatId: queue.chatId, threadId: target.threadId };
+    let outcome: SendOutcome | undefined;
+    if (story) {
+      if (story.storyId !== story.item.key) this.noteJoined(story.storyId);
+      const held = this.joinedStories.has(story.storyId) ? await this.deps.stories!.messages.held(story.storyId, recipient) : undefined;
+      if (held) outcome = await this.addSource(to, delivery, story, held, options);
+    }
+    if (!outcome) {
+      const sent = await this.send(to, delivery, options);
+      outcome = sent.outcome;
+      if (story && outcome.kind === "sent") {
+        const message: StoryMessage = { version: STORY_MESSAGE_VERSION, messageId: outcome.messageId, editable: !sent.forwarded, itemKey: story.item.key, others: [] };
+        this.deps.stories!.messages.record(story.storyId, recipient, message);
       }
     }
-    const options = { locale: localeOf(target.language), share: target.kind === "channel" };
+    if (outcome.kind === "sent" && index === job.homeIndex) await this.deps.outbox.recordHomePost(job, outcome.messageId);
+    return outcome;
+  }
+
+  private noteJoined(storyId: string): void {
+    if (this.joinedStories.has(storyId)) return;
+    // A Set iterates in insertion order: the first is the oldest.
+    if (this.joinedStories.size >= JOINED_STORIES_MAX) this.joinedStories.delete(this.joinedStories.values().next().value!);
+    this.joinedStories.add(storyId);
+  }
+
+  /**
+   * Edits the chat's message of the story to name this source too ("Also in: …"). Undefined when
+   * the message cannot be edited any more (deleted, too old, its item gone): the source is then
+   * sent as a message of its own. A chat whose message is a forward of the home channel's post
+   * (not the bot's to edit) has the story already: the delivery is done.
+   */
+  private async addSource(
+    to: CallTarget,
+    { job }: Delivery,
+    { storyId, item }: { storyId: string; item: Item },
+    held: StoryMessage,
+    options: RenderOptions,
+  ): Promise<SendOutcome | undefined> {
+    const done: SendOutcome = { kind: "sent", messageId: held.messageId };
+    // Named already: an attempt repeated after a crash, or the source the message shows.
+    if (held.itemKey === item.key || held.others.some((other) => other.key === item.key)) return done;
+    if (!held.editable) return done;
+    const shown = await this.deps.stories!.items.get(held.itemKey);
+    if (!shown) return undefined;
+    const others = [...held.others, { key: item.key, source: item.source, ...(item.link ? { link: item.link } : {}) }];
+    let outcome = await this.calls.edit(to, held.messageId, renderItem(shown, options, others));
+    if (outcome.kind === "refused" && refusedForText(outcome.reason)) outcome = await this.calls.edit(to, held.messageId, renderPlain(shown, options, others));
+    if (outcome.kind === "refused" || outcome.kind === "thread-gone") {
+      this.deps.logger.info({ chatId: to.chatId, job: job.id, story: storyId, reason: outcome.reason }, "story's message cannot be edited; sending this source as a message of its own");
+      return undefined;
+    }
+    if (outcome.kind === "sent") this.deps.stories!.messages.record(storyId, { chatId: to.chatId, threadId: to.threadId }, { ...held, others });
+    return outcome;
+  }
+
+  /**
+   * Sends a delivery: a forward of the home channel's post where the target takes one (once that
+   * post exists), else the payload's HTML message, falling back to plain text when Telegram
+   * refuses the HTML.
+   */
+  private async send(to: CallTarget, { job, index }: Delivery, options: RenderOptions): Promise<{ outcome: SendOutcome; forwarded: boolean }> {
+    const target = job.targets[index]!;
+    if (target.forward) {
+      const home = this.deps.outbox.homePost(job);
+      if (home.state === "pending") return { outcome: { kind: "wait" }, forwarded: false };
+      if (home.state === "posted") {
+        const forwarded = await this.calls.forward(to, home);
+        if (forwarded.kind !== "refused") return { outcome: forwarded, forwarded: true };
+        this.deps.logger.warn({ chatId: to.chatId, job: job.id, reason: forwarded.reason }, "forward refused; sending the message itself");
+      }
+    }
     let outcome = await this.calls.message(to, this.renderings.of(job.payload, "html", options));
     if (outcome.kind === "refused" && refusedForText(outcome.reason)) {
-      this.deps.logger.warn({ chatId: queue.chatId, job: job.id, reason: outcome.reason }, "HTML message refused; sending as plain text");
+      this.deps.logger.warn({ chatId: to.chatId, job: job.id, reason: outcome.reason }, "HTML message refused; sending as plain text");
       outcome = await this.calls.message(to, this.renderings.of(job.payload, "plain", options));
     }
     // Only a message for a forum topic can lose its topic; anything else saying so is just refused.
     if (outcome.kind === "thread-gone" && target.threadId === undefined) outcome = { kind: "refused", reason: outcome.reason };
     if (outcome.kind === "refused") {
-      this.deps.logger.error({ chatId: queue.chatId, job: job.id, reason: outcome.reason }, "message refused by Telegram; giving up on it");
+      this.deps.logger.error({ chatId: to.chatId, job: job.id, reason: outcome.reason }, "message refused by Telegram; giving up on it");
     }
-    if (outcome.kind === "sent" && index === job.homeIndex) await this.deps.outbox.recordHomePost(job, outcome.messageId);
-    return outcome;
+    return { outcome, forwarded: false };
   }
 
   /**

@@ -14,6 +14,9 @@ import type { ChatKind } from "./subscribers.js";
 
 type ApiSignal = Parameters<Api["sendMessage"]>[3];
 
+/** Telegram's answer to an edit that changes nothing. */
+const NOT_MODIFIED = /message is not modified/i;
+
 /** Where a call goes, and how often sending there failed in a row (for the backoff). */
 export interface CallTarget {
   chatId: number;
@@ -53,6 +56,27 @@ export class TelegramCalls {
         signal,
       ),
     );
+  }
+
+  /**
+   * Replaces the text of a message the bot sent. Telegram's "message is not modified" (the
+   * message already reads so) is an edit made.
+   */
+  edit(to: CallTarget, messageId: number, message: RenderedMessage): Promise<SendOutcome> {
+    return this.call(to, async (signal) => {
+      try {
+        await this.deps.api.editMessageText(
+          to.chatId,
+          messageId,
+          message.text,
+          { parse_mode: message.parseMode, link_preview_options: message.linkPreview, reply_markup: message.replyMarkup },
+          signal,
+        );
+      } catch (error) {
+        if (!(error instanceof GrammyError && NOT_MODIFIED.test(error.description))) throw error;
+      }
+      return { message_id: messageId };
+    });
   }
 
   forward(to: CallTarget, from: { chatId: number; messageId: number }): Promise<SendOutcome> {

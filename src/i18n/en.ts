@@ -1,6 +1,7 @@
 /** English: the reference catalog. */
 export const en = {
   readMore: "Read",
+  alsoIn: "Also in",
   start: (name: string) =>
     `Hi, ${name}! I am <b>newswire</b>: I send you a short summary of every new article on the topics you follow.\n\n` +
     "Pick topics below or with /subscribe, see the newest articles with /latest, all commands with /help.",

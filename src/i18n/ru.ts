@@ -3,6 +3,7 @@ import type { Messages } from "./i18n.js";
 /** Russian. */
 export const ru: Messages = {
   readMore: "Читать",
+  alsoIn: "Также пишут",
   start: (name: string) =>
     `Привет, ${name}! Я <b>newswire</b>: присылаю краткое изложение каждой новой статьи по темам, на которые вы подписаны.\n\n` +
     "Выберите темы ниже или командой /subscribe, свежие статьи — /latest, все команды — /help.",

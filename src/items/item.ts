@@ -54,4 +54,9 @@ export interface Item {
   publishedAt: number;
   /** Epoch ms: when newswire first saw it. */
   seenAt: number;
+  /**
+   * The story it reports (stories/stories.ts): its first item's key, this item's own when it is
+   * the first. Absent when story clustering is off (and in items stored before it existed).
+   */
+  storyId?: string;
 }

@@ -16,6 +16,7 @@ import { identityKeys } from "../items/identity.js";
 import type { FeedEntry, Item } from "../items/item.js";
 import type { RecentStore } from "../items/recent-store.js";
 import { SEEN_REFRESH_MS, type SeenItems } from "../items/seen.js";
+import type { Stories } from "../stories/stories.js";
 import { chooseText } from "../summaries/choose-text.js";
 import { extractPage } from "../summaries/extract-pool.js";
 import { feedFooter, stripBoilerplate } from "../summaries/furniture.js";
@@ -47,6 +48,8 @@ export interface PollDeps {
   maxNewItems?: number;
   /** Writes new items' summaries (the baseline's are always extractive); extractive when absent. */
   summarizer?: Summarizer;
+  /** Gives new items their stories (clustering on); each item is a story of its own when absent. */
+  stories?: Stories;
   now?: () => number;
 }
 
@@ -288,6 +291,11 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
       }
     }
 
+    // A baseline is never sent: its items start no story a later source could join in a chat.
+    if (!baseline && deps.stories && accepted.length > 0) {
+      const assigned = await deps.stories.assign(accepted.map(({ item }) => item), now, signal);
+      assigned.forEach((item, position) => (accepted[position]!.item = item));
+    }
     await deps.recent.add(accepted.map(({ item }) => item));
     const queued = baseline || rebaselined() ? 0 : await deps.dispatcher.accept(accepted, now);
     await deps.seen.remember([...accepted.flatMap(({ identityKeys: keys }) => keys), ...failed], now);

@@ -50,6 +50,11 @@ export interface StoryIndexOptions {
   halfLifeMs?: number;
   /** The embeddings' share of the score when both items have one (0–1). Default 0.5. */
   embeddingWeight?: number;
+  /**
+   * Items held at most: past it the oldest are forgotten before their window ends, so memory and
+   * the cost of a match stay bounded however many items the window would hold. Default 20,000.
+   */
+  maxItems?: number;
 }
 
 /**
@@ -137,6 +142,7 @@ export class StoryIndex {
   readonly #threshold: number;
   readonly #halfLifeMs: number;
   readonly #embeddingWeight: number;
+  readonly #maxItems: number;
   readonly #entries = new Map<string, Entry>();
   /** Entries in compareEntries order, for eviction. */
   readonly #byTime: Entry[] = [];
@@ -153,6 +159,7 @@ export class StoryIndex {
     this.#threshold = options.threshold ?? DEFAULT_THRESHOLD;
     this.#halfLifeMs = options.halfLifeMs ?? 24 * HOUR;
     this.#embeddingWeight = options.embeddingWeight ?? 0.5;
+    this.#maxItems = options.maxItems ?? 20_000;
   }
 
   /** Items in the window. */
@@ -281,6 +288,7 @@ export class StoryIndex {
     let at = this.#byTime.length;
     while (at > 0 && compareEntries(this.#byTime[at - 1]!, entry) > 0) at--;
     this.#byTime.splice(at, 0, entry);
+    if (this.#byTime.length > this.#maxItems) this.#forget(this.#byTime.length - this.#maxItems);
   }
 
   /** Forgets items published before the window ending at `now`. */
@@ -288,6 +296,11 @@ export class StoryIndex {
     const oldest = now - this.#windowMs;
     let count = 0;
     while (count < this.#byTime.length && this.#byTime[count]!.item.publishedAt < oldest) count++;
+    this.#forget(count);
+  }
+
+  /** Forgets the `count` oldest items. */
+  #forget(count: number): void {
     for (const entry of this.#byTime.splice(0, count)) {
       this.#entries.delete(entry.item.key);
       for (const term of entry.terms.keys()) {
@@ -303,8 +316,13 @@ export class StoryIndex {
     }
   }
 
-  /** What a caller does for each accepted item: forget the expired, match, remember. */
+  /**
+   * What a caller does for each accepted item: forget the expired, match, remember. An item held
+   * already (a poll retried after a failure) keeps the story it was given.
+   */
   assign(item: StoryItem, now: number): { storyId: string; match?: StoryMatch } {
+    const known = this.#entries.get(item.key);
+    if (known) return { storyId: known.storyId };
     this.evict(now);
     const match = this.match(item, now);
     this.add(item, match?.storyId);

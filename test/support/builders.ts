@@ -108,6 +108,7 @@ export function memoryNamespaces(): Record<Namespace, Keyv> {
     subscribers: make("subscribers"),
     outbox: make("outbox"),
     meta: make("meta"),
+    stories: make("stories"),
   };
 }
 
@@ -139,6 +140,7 @@ export const answers = {
     description: "Bad Request: group chat was upgraded to a supergroup chat",
     parameters: { migrate_to_chat_id: toChatId },
   }),
+  badRequest: (description: string): ApiAnswer => ({ ok: false, error_code: 400, description }),
   cantParse: (): ApiAnswer => ({
     ok: false,
     error_code: 400,
