@@ -223,6 +223,21 @@ describe("bot: /latest", () => {
     assert.match(all!, /Oldest &lt;story&gt;/);
   });
 
+  test("a story several feeds reported is listed once, as its first report, with every source; N counts stories", async () => {
+    const { say, deps } = await withItems();
+    const first = makeItem({ title: "Volcano erupts", source: "TASS", publishedAt: Date.UTC(2024, 4, 5) });
+    await deps.recent.add([
+      { ...first, storyId: first.key },
+      makeItem({ title: "Ash column rises", source: "RIA", publishedAt: Date.UTC(2024, 4, 6), storyId: first.key }),
+      makeItem({ title: "Villagers warned of ash", source: "Lenta", publishedAt: Date.UTC(2024, 4, 7), storyId: first.key }),
+    ]);
+    const [reply] = await say("/latest 2");
+    assert.match(reply!, /^The 2 newest:/);
+    assert.match(reply!, /1\. <b><a href="[^"]+">Volcano erupts<\/a><\/b>\n<i>TASS, RIA, Lenta<\/i>/);
+    assert.doesNotMatch(reply!, /Ash column|Villagers/);
+    assert.match(reply!, /2\. <b><a href="[^"]+">Newest story|2\. <b>Newest story/, "the next story after it");
+  });
+
   test("bad arguments get the usage", async () => {
     const { say } = await withItems();
     for (const text of ["/latest 99", "/latest 0", "/latest bogus", "/latest 3 4"]) {

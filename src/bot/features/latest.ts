@@ -1,6 +1,7 @@
 /**
- * `/latest [N] [TOPIC]`: the newest items, of one topic if asked, newest first, as a list of
- * linked titles (split over several messages if it would pass Telegram's length limit).
+ * `/latest [N] [TOPIC]`: the newest stories, of one topic if asked, newest first, as a list of
+ * linked titles (split over several messages if it would pass Telegram's length limit). A story
+ * several feeds reported is listed once, as its first report, with every source that has it.
  */
 import { Composer } from "grammy";
 import type { BotContext } from "../context.js";
@@ -15,6 +16,29 @@ import { ALL_TOPIC } from "../../topics/topics.js";
 
 const DEFAULT_COUNT = 5;
 const MAX_COUNT = 20;
+/** Items read per story asked for: a busy story's sources take several of the newest items. */
+const ITEMS_PER_STORY = 4;
+
+/** One story of the list: its first report, and the sources that have it (first report first). */
+interface ListedStory {
+  item: Item;
+  sources: string[];
+}
+
+/** The items (newest first) as stories, newest first: those of one story together, shown by the earliest. */
+export function listStories(items: readonly Item[]): ListedStory[] {
+  const byStory = new Map<string, Item[]>();
+  for (const item of items) {
+    const id = item.storyId ?? item.key;
+    const members = byStory.get(id);
+    if (members) members.push(item);
+    else byStory.set(id, [item]);
+  }
+  return [...byStory.values()].map((members) => {
+    const oldestFirst = [...members].reverse();
+    return { item: oldestFirst[0]!, sources: [...new Set(oldestFirst.map((member) => member.source))] };
+  });
+}
 
 /** What `/latest`'s words ask for, or undefined when they don't parse. */
 function parseLatestArgs(args: readonly string[], known: readonly string[]): { count: number; topic: string } | undefined {
@@ -33,13 +57,13 @@ function parseLatestArgs(args: readonly string[], known: readonly string[]): { c
   return { count: count ?? DEFAULT_COUNT, topic: topic ?? ALL_TOPIC };
 }
 
-/** One list entry: linked title, source and date. */
-function entry(item: Item, position: number): string {
+/** One list entry: linked title, sources and date. */
+function entry({ item, sources }: ListedStory, position: number): string {
   const title = escapeHtml(clip(item.title || item.source, 200));
   const link = safeUrl(item.link);
   const headline = link ? `<a href="${escapeHtml(link)}">${title}</a>` : title;
   const date = new Date(item.publishedAt).toISOString().slice(0, 16).replace("T", " ");
-  return `${position}. <b>${headline}</b>\n<i>${escapeHtml(clip(item.source, 80))}</i> · ${date} UTC`;
+  return `${position}. <b>${headline}</b>\n<i>${escapeHtml(clip(sources.join(", "), 200))}</i> · ${date} UTC`;
 }
 
 /** The `/latest` command. */
@@ -51,12 +75,12 @@ export function latestFeature(deps: BotDeps): Composer<BotContext> {
       await ctx.reply(ctx.t.latestUsage(validTopics(deps, ctx.t)));
       return;
     }
-    const items = await deps.recent.latest(request.count, request.topic);
-    if (items.length === 0) {
+    const stories = listStories(await deps.recent.latest(request.count * ITEMS_PER_STORY, request.topic)).slice(0, request.count);
+    if (stories.length === 0) {
       await ctx.reply(ctx.t.latestNone);
       return;
     }
-    const messages = packMessages(escapeHtml(ctx.t.latestHeader(items.length)), items.map((item, index) => entry(item, index + 1)));
+    const messages = packMessages(escapeHtml(ctx.t.latestHeader(stories.length)), stories.map((story, index) => entry(story, index + 1)));
     for (const text of messages) {
       await ctx.reply(text, { parse_mode: "HTML", link_preview_options: { is_disabled: true } });
     }
