@@ -155,6 +155,31 @@ describe("parseSettings errors", () => {
   });
 });
 
+describe("story settings", () => {
+  test("on by default with a 48-hour window and no embeddings; STORIES=false turns it off", () => {
+    assert.deepEqual(parse({}).stories, { windowMs: 48 * 3_600_000 });
+    assert.equal(parse({ STORIES: "false" }).stories, undefined);
+    assert.deepEqual(parse({ STORY_WINDOW_HOURS: "12" }).stories, { windowMs: 12 * 3_600_000 });
+  });
+
+  test("embeddings: URL and model together, with the default timeout and an optional key", () => {
+    assert.deepEqual(parse({ EMBEDDINGS_URL: "http://127.0.0.1:11434/v1", EMBEDDINGS_MODEL: "nomic-embed-text", EMBEDDINGS_API_KEY: "k" }).stories?.embeddings, {
+      url: "http://127.0.0.1:11434/v1",
+      model: "nomic-embed-text",
+      apiKey: "k",
+      timeoutMs: 10_000,
+    });
+  });
+
+  test("bad values and halves of a pair name their setting", () => {
+    assertRejected({ STORIES: "maybe" }, "STORIES", /true or false/);
+    assertRejected({ STORY_WINDOW_HOURS: "0" }, "STORY_WINDOW_HOURS");
+    assertRejected({ EMBEDDINGS_URL: "http://127.0.0.1:11434/v1" }, "EMBEDDINGS_MODEL", /EMBEDDINGS_URL/);
+    assertRejected({ EMBEDDINGS_MODEL: "m" }, "EMBEDDINGS_URL", /EMBEDDINGS_MODEL/);
+    assertRejected({ EMBEDDINGS_URL: "localhost", EMBEDDINGS_MODEL: "m" }, "EMBEDDINGS_URL", /http/);
+  });
+});
+
 describe("LLM summariser settings", () => {
   test("absent: extractive summaries", () => {
     assert.equal(parse({}).summarizer, undefined);
