@@ -34,11 +34,13 @@ import { Metrics, queueReading } from "./metrics/metrics.js";
 import { takeInstanceLease } from "./store/instance-lease.js";
 import { takeSenderLease, type SenderLease } from "./store/sender-lease.js";
 import { closeNamespaces, openNamespaces, sweepPeriodically } from "./store/keyv.js";
+import type { Postgres } from "./store/postgres.js";
 import { openState } from "./state.js";
 import { StoreError } from "./store/guard.js";
 import { embeddingsClient } from "./stories/embeddings.js";
 import { Stories } from "./stories/stories.js";
-import { StoryItems } from "./stories/story-items.js";
+import { PostgresStoryItems } from "./stories/postgres-story-items.js";
+import { KeyvStoryItems } from "./stories/story-items.js";
 import { configuredSummarizer } from "./summaries/llm.js";
 import { compileTopics } from "./topics/topics.js";
 
@@ -83,9 +85,10 @@ async function linkConfiguredChannels(catalog: Catalog, api: Api, botId: number,
  * chat's message of a story. Items and messages are kept twice the window: a story joined late in
  * its window still finds its first item and the messages to edit.
  */
-async function openStories(settings: NonNullable<Settings["stories"]>, namespace: Keyv, recent: RecentStore, logger: Logger) {
-  const items = new StoryItems(namespace, 2 * settings.windowMs);
-  const messages = new StoryMessages(namespace, 2 * settings.windowMs, logger.child({ part: "sender" }));
+async function openStories(settings: NonNullable<Settings["stories"]>, namespace: Keyv, database: Postgres | undefined, recent: RecentStore, logger: Logger) {
+  const keptMs = 2 * settings.windowMs;
+  const items = database ? new PostgresStoryItems(database, keptMs) : new KeyvStoryItems(namespace, keptMs);
+  const messages = new StoryMessages(namespace, keptMs, logger.child({ part: "sender" }));
   const storiesLogger = logger.child({ part: "stories" });
   const assignment = await Stories.open({
     recent,
@@ -178,7 +181,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
       "the store is empty: a first start, or the store lost its data while newswire was stopped (a Redis without persistence restarted?), in which case every subscription is gone. Each feed's first poll is a baseline: nothing old is sent",
     );
   }
-  const stories = settings.stories && (await openStories(settings.stories, store.stories, recent, logger));
+  const stories = settings.stories && (await openStories(settings.stories, store.stories, database, recent, logger));
   const sender = new Sender({
     api: broadcastApi,
     ...(stories ? { stories: stories.kept } : {}),

@@ -16,7 +16,7 @@ import type { TelegramBudget } from "./budget.js";
 import { ChatQueues, type ChatQueue } from "./chat-queues.js";
 import type { Delivery, Outbox } from "./outbox.js";
 import type { Item } from "../items/item.js";
-import type { StoryItems } from "../stories/story-items.js";
+import type { StoryItemStore } from "../stories/story-items.js";
 import { Renderings, storyOf } from "./payload.js";
 import { renderItem, renderPlain, type RenderOptions } from "./render.js";
 import { refusedForText, type SendOutcome } from "./send-outcome.js";
@@ -42,7 +42,7 @@ export interface SenderDeps {
    * Stories (when clustering is on): what each chat holds of a story, and the stories' items, so
    * that a later source of a story edits the chat's message of it instead of sending another.
    */
-  stories?: { messages: StoryMessages; items: StoryItems };
+  stories?: { messages: StoryMessages; items: StoryItemStore };
   now?: () => number;
 }
 

@@ -5,18 +5,19 @@
  * message of the story again when a later source joins it. With an embeddings model configured,
  * its vectors take part in the match; when it fails, words alone decide.
  *
- * The index starts from the recent items the store holds, so a restart does not split a story.
+ * The index starts from the recent items the store holds, so a restart does not split a story;
+ * on a shared database it also learns, before each match, the items the other instances stored.
  */
 import type { Logger } from "pino";
 import type { Item } from "../items/item.js";
 import { RECENT_LIMIT, type RecentStore } from "../items/recent-store.js";
 import type { Embedder } from "./embeddings.js";
-import { StoryIndex, type StoryItem } from "./story-index.js";
-import type { StoryItems } from "./story-items.js";
+import { DEFAULT_MAX_ITEMS, StoryIndex, type StoryItem } from "./story-index.js";
+import type { StoryItemStore } from "./story-items.js";
 
 export interface StoriesDeps {
   recent: RecentStore;
-  items: StoryItems;
+  items: StoryItemStore;
   logger: Logger;
   /** How long an item stays comparable (`STORY_WINDOW_HOURS`). */
   windowMs: number;
@@ -36,6 +37,9 @@ const storyItem = (item: Item, embedding?: readonly number[]): StoryItem => ({
 const embeddingInput = (item: Item): string => `${item.title}\n${item.summary}`;
 
 export class Stories {
+  /** Where the items other instances stored were last read up to. */
+  private cursor: number | undefined;
+
   private constructor(
     private readonly index: StoryIndex,
     private readonly deps: StoriesDeps,
@@ -50,7 +54,16 @@ export class Stories {
     for (const item of held.reverse()) {
       if (item.storyId !== undefined && item.publishedAt >= now - deps.windowMs) index.add(storyItem(item), item.storyId);
     }
-    return new Stories(index, deps);
+    const stories = new Stories(index, deps);
+    await stories.catchUp(now);
+    return stories;
+  }
+
+  /** Adds the items other instances stored since the last look (none on a store of one instance). */
+  private async catchUp(now: number): Promise<void> {
+    const { items, cursor } = await this.deps.items.storedSince(this.cursor, now - this.deps.windowMs, DEFAULT_MAX_ITEMS);
+    for (const item of items) this.index.add(storyItem(item), item.storyId ?? item.key);
+    this.cursor = cursor;
   }
 
   /** Items in the window. */
@@ -64,6 +77,7 @@ export class Stories {
    */
   async assign(items: readonly Item[], now: number, signal?: AbortSignal): Promise<Item[]> {
     if (items.length === 0) return [];
+    await this.catchUp(now);
     const vectors = this.deps.embedder ? await this.deps.embedder(items.map(embeddingInput), signal) : undefined;
     const assigned = items.map((item, position) => {
       const { storyId, match } = this.index.assign(storyItem(item, vectors?.[position]), now);

@@ -6,7 +6,7 @@ import { StoryMessages } from "../../src/delivery/story-messages.js";
 import { Subscribers } from "../../src/delivery/subscribers.js";
 import { TelegramBudget } from "../../src/delivery/budget.js";
 import type { Item } from "../../src/items/item.js";
-import { StoryItems } from "../../src/stories/story-items.js";
+import { KeyvStoryItems } from "../../src/stories/story-items.js";
 import { answers, FAST_LIMITS, makeItem, makeJob, memoryNamespaces, privateTarget, ScriptedTelegram, silentLogger, type ApiRequest } from "../support/builders.js";
 
 const DAY = 24 * 3_600_000;
@@ -20,7 +20,7 @@ async function setup(namespaces = memoryNamespaces()) {
   const telegram = new ScriptedTelegram();
   const subscribers = await Subscribers.open(namespaces.subscribers);
   const outbox = await Outbox.open(namespaces.outbox);
-  const items = new StoryItems(namespaces.stories, 4 * DAY);
+  const items = new KeyvStoryItems(namespaces.stories, 4 * DAY);
   const messages = new StoryMessages(namespaces.stories, 4 * DAY, silentLogger);
   const sender = new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget: new TelegramBudget(FAST_LIMITS), stories: { items, messages } });
   running.push(sender);
