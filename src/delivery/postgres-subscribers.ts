@@ -17,6 +17,7 @@ import {
   type TopicChange,
 } from "./subscribers.js";
 import { ALL_TOPIC } from "../topics/topics.js";
+import type { DeliverySchedule } from "./schedule.js";
 
 const TABLE = "newswire_subscriptions";
 
@@ -56,6 +57,11 @@ next AS (
 ended AS (DELETE FROM ${TABLE} s USING next WHERE s.key = next.key AND cardinality(next.remaining) = 0 RETURNING 1),
 changed AS (UPDATE ${TABLE} s SET topics = next.remaining FROM next WHERE s.key = next.key AND cardinality(next.remaining) > 0 RETURNING 1)
 SELECT topics FROM old`;
+
+/** Sets the record's schedule ($2), or takes it out ($2 null), in one statement. */
+const SET_SCHEDULE = `
+UPDATE ${TABLE} SET record = CASE WHEN $2::jsonb IS NULL THEN record - 'schedule' ELSE jsonb_set(record, '{schedule}', $2::jsonb) END
+WHERE key = $1 RETURNING key`;
 
 /** Replaces a subscription whole. */
 const UPSERT = `
@@ -119,6 +125,11 @@ export class PostgresSubscribers implements SubscriberStore {
 
   async migrateChat(fromChatId: number, toChatId: number): Promise<void> {
     await this.database.query(MIGRATE, [fromChatId, toChatId, SUBSCRIBER_VERSION]);
+  }
+
+  async setSchedule(recipient: Recipient, schedule: DeliverySchedule | undefined): Promise<boolean> {
+    const rows = await this.database.query(SET_SCHEDULE, [recipientKey(recipient), schedule ? JSON.stringify(schedule) : null]);
+    return rows.length > 0;
   }
 
   async update(value: Subscriber): Promise<void> {

@@ -19,6 +19,7 @@ import {
   type TopicChange,
 } from "./subscribers.js";
 import { ALL_TOPIC } from "../topics/topics.js";
+import type { DeliverySchedule } from "./schedule.js";
 
 const TABLE = "newswire_subscriptions";
 const TOPICS = "newswire_subscription_topics";
@@ -74,6 +75,11 @@ const MIGRATE = `
 UPDATE OR REPLACE ${TABLE} SET key = CAST(?2 AS INTEGER) || coalesce(':' || thread_id, ''), chat_id = ?2,
   record = json_set(record, '$.kind', 'supergroup'), version = ?3
 WHERE chat_id = ?1`;
+
+/** Sets the record's schedule (?2 JSON), or takes it out (?2 null). */
+const SET_SCHEDULE = `
+UPDATE ${TABLE} SET record = CASE WHEN ?2 IS NULL THEN json_remove(record, '$.schedule') ELSE json_set(record, '$.schedule', json(?2)) END
+WHERE key = ?1 RETURNING key`;
 
 /** Keyv rows per step of {@link SqliteSubscribers.takeOver}: each step well within a store call's deadline. */
 const TAKE_OVER_BATCH = 10_000;
@@ -192,6 +198,11 @@ export class SqliteSubscribers implements SubscriberStore {
 
   async update(value: Subscriber): Promise<void> {
     await this.inTurn(() => this.write(value));
+  }
+
+  async setSchedule(recipient: Recipient, schedule: DeliverySchedule | undefined): Promise<boolean> {
+    const rows = await this.inTurn(() => this.database.query(SET_SCHEDULE, [recipientKey(recipient), schedule ? JSON.stringify(schedule) : null]));
+    return rows.length > 0;
   }
 
   private async write(value: Subscriber): Promise<void> {

@@ -8,6 +8,7 @@
 import type Keyv from "keyv";
 import { readAll } from "../store/guard.js";
 import { ALL_TOPIC } from "../topics/topics.js";
+import type { DeliverySchedule } from "./schedule.js";
 
 /** The kinds of Telegram chat a subscriber can be. */
 export type ChatKind = "private" | "group" | "supergroup" | "channel";
@@ -35,6 +36,8 @@ export interface Subscriber extends Recipient {
   home?: boolean;
   /** Epoch ms of the first subscription. */
   since: number;
+  /** When the chat takes its items (digests, time zone, quiet hours); at once when absent. */
+  schedule?: DeliverySchedule;
 }
 
 /** The store key of a recipient: `chatId`, or `chatId:threadId` inside a forum thread. */
@@ -79,6 +82,8 @@ export interface SubscriberStore {
   migrateChat(fromChatId: number, toChatId: number): Promise<void>;
   /** Replaces a subscriber's settings (e.g. its language), creating it when new. */
   update(subscriber: Subscriber): Promise<void>;
+  /** Sets (undefined: clears) a subscriber's schedule, its other fields untouched; false when it has no subscription. */
+  setSchedule(recipient: Recipient, schedule: DeliverySchedule | undefined): Promise<boolean>;
 }
 
 /** Topics to add: each of `topics` not in `have`, once, in the given order. */
@@ -187,6 +192,14 @@ export class Subscribers implements SubscriberStore {
 
   async update(subscriber: Subscriber): Promise<void> {
     await this.put(subscriber);
+  }
+
+  async setSchedule(recipient: Recipient, schedule: DeliverySchedule | undefined): Promise<boolean> {
+    const current = this.byKey.get(recipientKey(recipient));
+    if (!current) return false;
+    const { schedule: _old, ...rest } = current;
+    await this.put(schedule ? { ...rest, schedule } : rest);
+    return true;
   }
 
   /** Writes every subscriber held in memory back to the store (one that lost its data). */

@@ -126,6 +126,23 @@ function contract(name: string, fresh: Open, options: { skip: string | false }) 
       assert.deepEqual(await store.get({ chatId: -1009 }), { chatId: -1009, kind: "channel", topics: ["china"], since: 7 }, "what the new one leaves out is gone");
     });
 
+    test("setSchedule sets and clears a subscriber's schedule alone; a subscribe keeps it; none without a subscription", options, async () => {
+      const store = await fresh();
+      const schedule = { digest: { every: "daily", at: 480 }, timeZone: "Europe/Moscow", quiet: { from: 1380, to: 480, mode: "hold" } } as const;
+      assert.equal(await store.setSchedule({ chatId: 5 }, schedule), false);
+      assert.equal(await store.get({ chatId: 5 }), undefined);
+      await store.subscribe({ chatId: 5, kind: "private", language: "ru" }, ["china"], 3);
+      await store.subscribe({ chatId: 5, threadId: 2, kind: "supergroup" }, ["china"], 3);
+      assert.equal(await store.setSchedule({ chatId: 5 }, schedule), true);
+      assert.deepEqual(await store.get({ chatId: 5 }), { chatId: 5, kind: "private", language: "ru", topics: ["china"], since: 3, schedule });
+      assert.equal((await store.get({ chatId: 5, threadId: 2 }))?.schedule, undefined, "the chat's thread has its own");
+      await store.subscribe({ chatId: 5, kind: "private", language: "en" }, ["science"], 9);
+      assert.deepEqual((await store.get({ chatId: 5 }))?.schedule, schedule, "a subscribe keeps it");
+      assert.deepEqual((await store.following(["science"])).map((subscriber) => subscriber.schedule), [schedule], "the fan-out reads it");
+      assert.equal(await store.setSchedule({ chatId: 5 }, undefined), true);
+      assert.deepEqual(await store.get({ chatId: 5 }), { chatId: 5, kind: "private", language: "en", topics: ["china", "science"], since: 3 });
+    });
+
     test("concurrent changes of one chat: none lost, each told exactly what it changed", options, async () => {
       const store = await fresh();
       const topics = Array.from({ length: 20 }, (_, index) => `t${index}`);
