@@ -248,7 +248,7 @@ async function seedSubscribers(store: Store, state: State, chats: number): Promi
 async function run(telegram: RemoteTelegram, store: Store, state: State, scenario: Scenario): Promise<RunResult> {
   await telegram.ask("reset", scenario.fake);
   await seedSubscribers(store, state, scenario.chats);
-  const { subscribers, outbox } = state;
+  const { subscribers, outbox, held } = state;
   const progress = state.database ? timePostgresProgressWrites(state.database) : timeProgressWrites(store.outbox);
   const api = new Api(telegram.token, { apiRoot: telegram.apiRoot });
   const latency = scenario.latencyMs;
@@ -266,7 +266,7 @@ async function run(telegram: RemoteTelegram, store: Store, state: State, scenari
     budget: new TelegramBudget(scenario.pacing),
     ...(scenario.concurrency ? { concurrency: scenario.concurrency } : {}),
   });
-  const dispatcher = new Dispatcher(subscribers, outbox);
+  const dispatcher = new Dispatcher(subscribers, outbox, held);
   await outbox.startSending(() => sender.deliveriesReady());
 
   // The seeding's garbage is not the engine's (run with --expose-gc to collect it first).

@@ -15,6 +15,7 @@ import { ConfigError } from "./config/errors.js";
 import { loadSettings, type Settings } from "./config/settings.js";
 import { createLogger } from "./logging.js";
 import { TelegramBudget } from "./delivery/budget.js";
+import { Digests } from "./delivery/digests.js";
 import { Dispatcher } from "./delivery/dispatch.js";
 import type { Outbox } from "./delivery/outbox.js";
 import { PAID_BROADCAST_LIMITS, TELEGRAM_LIMITS } from "./delivery/pacing.js";
@@ -175,7 +176,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   const broadcastApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   const alertApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   alertApi.config.use(budgetTransformer(budget, "alert"));
-  const { database, seen, recent, feedStates, subscribers, memory, outbox, epoch, found } = await openState(store, catalog.feeds, logger);
+  const { database, seen, recent, feedStates, subscribers, memory, outbox, held, epoch, found } = await openState(store, catalog.feeds, logger);
   if (found === "empty") {
     logger.warn(
       "the store is empty: a first start, or the store lost its data while newswire was stopped (a Redis without persistence restarted?), in which case every subscription is gone. Each feed's first poll is a baseline: nothing old is sent",
@@ -192,7 +193,8 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     paidBroadcast: settings.paidBroadcast,
     concurrency: settings.sendConcurrency,
   });
-  const dispatcher = new Dispatcher(subscribers, outbox);
+  const dispatcher = new Dispatcher(subscribers, outbox, held);
+  const digests = new Digests({ held, subscribers, outbox, topics: catalog.topics, logger: logger.child({ part: "digests" }) });
   const bot = createBot(
     { token: settings.botToken, apiRoot: settings.apiRoot, budget, botInfo },
     {
@@ -236,6 +238,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     await outbox.startSending(() => sender.deliveriesReady());
     if (stopping) return;
     sender.start();
+    digests.start();
     sending = true;
     if (database) adopting = setInterval(adopt, ADOPT_EVERY_MS);
   };
@@ -329,6 +332,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
     if (!senderLease?.held) await senderLease?.release();
     clearInterval(adopting);
     await Promise.allSettled([poller.stop(), runner?.isRunning() ? runner.stop() : undefined, http?.close(3_000)]);
+    await digests.stop();
     await Promise.all([sender.stop(5_000), alerts.drain(5_000)]);
     await senderLease?.release();
     await sweeper.stop();

@@ -8,7 +8,9 @@
 import type Keyv from "keyv";
 import type { Logger } from "pino";
 import type { FeedDefinition } from "./config/catalog.js";
+import { KeyvHeldItems, type HeldItemStore } from "./delivery/held-items.js";
 import { Outbox, type Job } from "./delivery/outbox.js";
+import { PostgresHeldItems } from "./delivery/postgres-held-items.js";
 import { PostgresOutboxStore } from "./delivery/postgres-outbox.js";
 import { PostgresSubscribers } from "./delivery/postgres-subscribers.js";
 import { SqliteSubscribers } from "./delivery/sqlite-subscribers.js";
@@ -33,6 +35,8 @@ export interface State {
   /** The subscribers this instance holds in memory (Redis): a store that lost its data gets them back. */
   memory: Subscribers | undefined;
   outbox: Outbox;
+  /** Items held for chats' digests and quiet hours. */
+  held: HeldItemStore;
   epoch: StoreEpoch;
   /** What the epoch found: the store newswire ran on, or an empty one. */
   found: EpochStart;
@@ -65,13 +69,14 @@ export async function openState(store: Record<Namespace, Keyv>, feeds: readonly 
   // Jobs found in the store: their items count as seen before anything is sent, even if the
   // instance that accepted one died before that was recorded.
   const rememberJobs = (jobs: readonly Job[]) => seen.remember(jobs.flatMap((job) => job.identityKeys));
-  const [recent, feedStates, subscribers, outbox] = await Promise.all([
+  const [recent, feedStates, subscribers, outbox, held] = await Promise.all([
     database ? new PostgresRecent(database) : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
     FeedStates.open(store.feeds, feeds),
     database ? new PostgresSubscribers(database) : file ? sqliteSubscribers(file, logger) : Subscribers.open(store.subscribers),
     database ? sharedOutbox(database, store.outbox, rememberJobs, logger) : Outbox.open(store.outbox, rememberJobs),
+    database ? new PostgresHeldItems(database) : KeyvHeldItems.open(store.held),
   ]);
   const hasData = (await subscribers.count()) > 0 || !(await outbox.isEmpty()) || !(await recent.isEmpty()) || feedStates.anyBaselined;
   const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
-  return { database, seen, recent, feedStates, subscribers, memory: subscribers instanceof Subscribers ? subscribers : undefined, outbox, epoch, found };
+  return { database, seen, recent, feedStates, subscribers, memory: subscribers instanceof Subscribers ? subscribers : undefined, outbox, held, epoch, found };
 }

@@ -13,6 +13,7 @@ import type { BotContext, BotContextExtras } from "./context.js";
 import type { BotDeps } from "./deps.js";
 import { channelsFeature } from "./features/channels.js";
 import { latestFeature } from "./features/latest.js";
+import { scheduleFeature } from "./features/schedule.js";
 import { membershipFeature } from "./features/membership.js";
 import { startFeature } from "./features/start.js";
 import { statusFeature } from "./features/status.js";
@@ -177,6 +178,7 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
   features.use(subscriptionsFeature(deps));
   features.use(topicsKeyboardFeature(deps));
   features.use(latestFeature(deps));
+  features.use(scheduleFeature(deps));
   features.use(statusFeature(deps));
   features.use(channelsFeature(deps));
   features.use(membershipFeature(deps));
@@ -193,10 +195,10 @@ type CommandName = keyof Messages["commands"];
 
 /** Which commands each kind of chat member sees in the menu. */
 const MENU: { scope: "all_private_chats" | "all_group_chats" | "all_chat_administrators" | "bot_admins"; commands: CommandName[] }[] = [
-  { scope: "all_private_chats", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "channel", "channels"] },
+  { scope: "all_private_chats", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "digest", "timezone", "quiet", "channel", "channels"] },
   { scope: "all_group_chats", commands: ["help", "topics", "subscriptions", "latest"] },
-  { scope: "all_chat_administrators", commands: ["help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest"] },
-  { scope: "bot_admins", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "channel", "channels", "status"] },
+  { scope: "all_chat_administrators", commands: ["help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "digest", "timezone", "quiet"] },
+  { scope: "bot_admins", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "digest", "timezone", "quiet", "channel", "channels", "status"] },
 ];
 
 /**

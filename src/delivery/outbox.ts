@@ -18,6 +18,8 @@ import type { Subscriber } from "./subscribers.js";
 export type Target = Pick<Subscriber, "chatId" | "threadId" | "kind" | "language"> & {
   /** Receives the job's home-channel post as a forward instead of a message of its own. */
   forward?: boolean;
+  /** Without a sound (`disable_notification`): the chat's quiet hours. */
+  silent?: boolean;
 };
 
 /** One payload to deliver to its recipients. */

@@ -5,6 +5,7 @@
  * member here, with its lane and renderings; nothing else in delivery changes.
  */
 import type { Item } from "../items/item.js";
+import { renderDigest, type DigestPayload } from "./digest.js";
 import { renderItem, renderPlain, type RenderedMessage, type RenderOptions } from "./render.js";
 
 /** One new article, as every subscriber of its topics gets it. */
@@ -13,7 +14,7 @@ export interface ItemPayload {
   item: Item;
 }
 
-export type Payload = ItemPayload;
+export type Payload = ItemPayload | DigestPayload;
 
 /** The two renderings of a payload: HTML first, plain text when Telegram refuses that. */
 export type MessageForm = "html" | "plain";
@@ -30,9 +31,17 @@ const kinds: { [K in Payload["kind"]]: PayloadKind<Extract<Payload, { kind: K }>
     lane: ({ item }) => `feed:${item.feedId}`,
     render: ({ item }, form, options) => (form === "html" ? renderItem(item, options) : renderPlain(item, options)),
   },
+  digest: {
+    // A chat's digests, in order, taking turns with its feeds.
+    lane: () => "digest",
+    render: (payload, form, options) => renderDigest(payload, form, options),
+  },
 };
 
-export const laneOf = (payload: Payload): string => kinds[payload.kind].lane(payload);
+/** The kind of `payload`: its members typed by their own payload (TypeScript cannot tie a lookup by tag to it). */
+const kindOf = <P extends Payload>(payload: P): PayloadKind<P> => kinds[payload.kind] as unknown as PayloadKind<P>;
+
+export const laneOf = (payload: Payload): string => kindOf(payload).lane(payload);
 
 /**
  * The story a payload reports, when it is one source of a story: a chat that holds a message of
@@ -43,7 +52,7 @@ export function storyOf(payload: Payload): { storyId: string; item: Item } | und
 }
 
 export const renderPayload = (payload: Payload, form: MessageForm, options: RenderOptions): RenderedMessage =>
-  kinds[payload.kind].render(payload, form, options);
+  kindOf(payload).render(payload, form, options);
 
 /**
  * Each payload's messages, rendered once per form, locale and kind of chat, not once per

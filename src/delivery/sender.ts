@@ -273,7 +273,7 @@ export class Sender {
   private async attempt(queue: ChatQueue, delivery: Delivery): Promise<SendOutcome> {
     const { job, index } = delivery;
     const target = job.targets[index]!;
-    const to: CallTarget = { chatId: queue.chatId, kind: queue.kind, threadId: target.threadId, failures: queue.failures };
+    const to: CallTarget = { chatId: queue.chatId, kind: queue.kind, threadId: target.threadId, failures: queue.failures, ...(target.silent ? { silent: true } : {}) };
     const options = { locale: localeOf(target.language), share: target.kind === "channel" };
     const story = this.deps.stories ? storyOf(job.payload) : undefined;
     const recipient = { chatId: queue.chatId, threadId: target.threadId };

@@ -23,6 +23,8 @@ export interface CallTarget {
   kind: ChatKind;
   threadId: number | undefined;
   failures: number;
+  /** Sent without a sound. */
+  silent?: boolean;
 }
 
 export interface TelegramCallsDeps {
@@ -51,6 +53,7 @@ export class TelegramCalls {
           link_preview_options: message.linkPreview,
           message_thread_id: to.threadId,
           reply_markup: message.replyMarkup,
+          disable_notification: to.silent || undefined,
           allow_paid_broadcast: this.deps.paidBroadcast || undefined,
         },
         signal,
@@ -80,7 +83,7 @@ export class TelegramCalls {
   }
 
   forward(to: CallTarget, from: { chatId: number; messageId: number }): Promise<SendOutcome> {
-    return this.call(to, (signal) => this.deps.api.forwardMessage(to.chatId, from.chatId, from.messageId, { message_thread_id: to.threadId }, signal));
+    return this.call(to, (signal) => this.deps.api.forwardMessage(to.chatId, from.chatId, from.messageId, { message_thread_id: to.threadId, disable_notification: to.silent || undefined }, signal));
   }
 
   private async call(to: CallTarget, send: (signal: ApiSignal) => Promise<{ message_id: number }>): Promise<SendOutcome> {

@@ -1,5 +1,14 @@
 import type { Messages } from "./i18n.js";
 
+/** The Russian form for `count`: one (1, 21…), few (2–4, 22–24…), many (the rest, 11–14 too). */
+function plural(count: number, one: string, few: string, many: string): string {
+  const tens = count % 100;
+  const units = count % 10;
+  if (tens >= 11 && tens <= 14) return many;
+  if (units === 1) return one;
+  return units >= 2 && units <= 4 ? few : many;
+}
+
 /** Russian. */
 export const ru: Messages = {
   readMore: "Читать",
@@ -15,6 +24,9 @@ export const ru: Messages = {
     "/unsubscribe ТЕМА…: отписаться; /unsubscribe all — от всего",
     "/subscriptions: темы и настройки этого чата",
     "/latest [N] [ТЕМА]: N свежих статей (по умолчанию 5, не больше 20)",
+    "/digest off|hourly|daily ЧЧ:ММ|weekly [ЧЧ:ММ]: собирать новости и присылать вместе (weekly — по понедельникам)",
+    "/timezone ЗОНА: часовой пояс чата для дайджестов и тихих часов, например Europe/Moscow",
+    "/quiet ЧЧ:ММ-ЧЧ:ММ [hold|silent] или /quiet off: тихие часы (hold — одним дайджестом после них, silent — без звука)",
     "/channel add @КАНАЛ ТЕМА…: публиковать темы в вашем канале (в личном чате со мной)",
     "/channel home @КАНАЛ ТЕМА…: то же, и подписчики этих тем получают посты канала пересылкой",
     "/channel remove @КАНАЛ: отвязать канал",
@@ -29,6 +41,9 @@ export const ru: Messages = {
     unsubscribe: "Отписаться от тем",
     subscriptions: "Подписки этого чата",
     latest: "Свежие статьи",
+    digest: "Дайджесты вместо отдельных новостей",
+    timezone: "Часовой пояс чата",
+    quiet: "Тихие часы",
     channel: "Привязать или отвязать канал",
     channels: "Привязанные каналы",
     status: "Ленты и очереди (админы)",
@@ -77,6 +92,23 @@ export const ru: Messages = {
   channelNotLinked: (title: string) => `Канал ${title} не был привязан.`,
   channelsNone: "Вы не привязали ни одного канала. /channel add @КАНАЛ ТЕМА… — привязать.",
   channelLost: (title: string) => `Меня удалили из ${title} или лишили права публикации, поэтому привязка снята.`,
+  digestHeader: (stories: number, part: number, parts: number) => `Дайджест: ${stories} ${plural(stories, "сюжет", "сюжета", "сюжетов")}${parts > 1 ? ` (${part}/${parts})` : ""}`,
+  digestSources: (count: number) => `${count} ${plural(count, "источник", "источника", "источников")}`,
+  digestOther: "Другое",
+  digestRhythm: (every: "hourly" | "daily" | "weekly", at: string) => (every === "hourly" ? "каждый час" : every === "daily" ? `ежедневно в ${at}` : `по понедельникам в ${at}`),
+  digestUsage: (current: string) => `Использование: /digest off, /digest hourly, /digest daily ЧЧ:ММ или /digest weekly [ЧЧ:ММ] (по понедельникам).\nСейчас: ${current}.`,
+  digestOffNow: "без дайджеста, новости приходят сразу",
+  digestSet: (rhythm: string, zone: string) => `Дайджест ${rhythm} (${zone}): новости собираются и приходят вместе. /digest off — снова сразу.`,
+  digestOff: "Дайджест выключен: новости приходят сразу.",
+  subscribeFirst: "Этот чат ещё ни на что не подписан: сначала /subscribe, потом выберите, как получать новости.",
+  timezoneUsage: (current: string) => `Использование: /timezone ЗОНА, название IANA, например Europe/Moscow, Asia/Almaty или America/New_York.\nСейчас: ${current}.`,
+  timezoneUnknown: (name: string) => `Неизвестный часовой пояс: ${name}. Укажите название IANA, например Europe/Moscow, Asia/Almaty или America/New_York (UTC — без смещения).`,
+  timezoneSet: (zone: string, time: string) => `Часовой пояс: ${zone} (там сейчас ${time}). Дайджесты и тихие часы идут по нему.`,
+  quietUsage: (current: string) => `Использование: /quiet ЧЧ:ММ-ЧЧ:ММ [hold|silent], например /quiet 23:00-08:00, или /quiet off.\nhold (по умолчанию): новости ждут и приходят одним дайджестом, когда тихие часы кончатся; silent: приходят сразу, но без звука.\nСейчас: ${current}.`,
+  quietNone: "тихих часов нет",
+  quietHours: (from: string, to: string, silent: boolean) => `${from}–${to}, ${silent ? "без звука" : "новости ждут до конца"}`,
+  quietSet: (hours: string, zone: string) => `Тихие часы ${hours} (${zone}).`,
+  quietOff: "Тихие часы выключены.",
   share: "Поделиться",
   channelHome: (title: string, topics: string) => `Канал ${title} стал домом тем ${topics}: статьи публикуются там, а подписчики этих тем получают их пересылкой.`,
 };

@@ -20,11 +20,11 @@ import { inOrder } from "./in-order.js";
 import { reportedQuery, type Query } from "./sql.js";
 
 /** The namespaces newswire keeps state in; each is a table (SQLite, PostgreSQL) or key prefix (Redis). */
-export const NAMESPACES = ["seen", "items", "recent", "feeds", "subscribers", "outbox", "meta", "stories"] as const;
+export const NAMESPACES = ["seen", "items", "recent", "feeds", "subscribers", "outbox", "meta", "stories", "held"] as const;
 export type Namespace = (typeof NAMESPACES)[number];
 
-/** The namespaces whose entries expire (seen keys, stored items, stories' items and messages). */
-export const EXPIRING_NAMESPACES = ["seen", "items", "stories"] as const satisfies readonly Namespace[];
+/** The namespaces whose entries expire (seen keys, stored items, stories' items and messages, held items). */
+export const EXPIRING_NAMESPACES = ["seen", "items", "stories", "held"] as const satisfies readonly Namespace[];
 
 /**
  * A JSON text with a string that begins with ":": a `"` opening a value (after `:`, `,` or `[`) or

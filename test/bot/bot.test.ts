@@ -88,7 +88,7 @@ describe("bot: private chat commands", () => {
   test("/help lists every command", async () => {
     const { say } = await setup();
     const [help] = await say("/help");
-    for (const command of ["/start", "/help", "/topics", "/subscribe", "/unsubscribe", "/subscriptions", "/latest", "/status"]) {
+    for (const command of ["/start", "/help", "/topics", "/subscribe", "/unsubscribe", "/subscriptions", "/latest", "/digest", "/timezone", "/quiet", "/status"]) {
       assert.ok(help?.includes(command), `${command} missing from /help`);
     }
   });

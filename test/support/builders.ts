@@ -63,6 +63,12 @@ export function privateTarget(chatId: number, language?: string): Target {
 }
 
 /** A job for an item to these targets. */
+/** The item an item job carries (a test's own jobs are item jobs). */
+export function itemOf(job: Job): Item {
+  if (job.payload.kind !== "item") throw new Error(`job ${job.id} carries a ${job.payload.kind}, not an item`);
+  return job.payload.item;
+}
+
 export function makeJob(targets: Target[], item: Item = makeItem(), createdAt = 0): Job {
   return { id: item.key, payload: { kind: "item", item }, identityKeys: [item.key], targets, createdAt };
 }
@@ -109,6 +115,7 @@ export function memoryNamespaces(): Record<Namespace, Keyv> {
     outbox: make("outbox"),
     meta: make("meta"),
     stories: make("stories"),
+    held: make("held"),
   };
 }
 

@@ -59,7 +59,7 @@ describe("sweeping expired entries from SQLite", () => {
     assert.equal(await items.get("k24999"), 24999);
   });
 
-  test("sweeps the seen, items and stories namespaces at start, logging how many", async () => {
+  test("sweeps the expiring namespaces at start, logging how many", async () => {
     const lines: string[] = [];
     const logger = pino({ level: "info" }, { write: (line: string) => void lines.push(line) });
     // The stop below lets each sweep finish only its batch under way: one batch of rows here, not
@@ -68,11 +68,12 @@ describe("sweeping expired entries from SQLite", () => {
     await namespaces.seen.set("stale", 1, 1);
     await namespaces.items.set("stale", { title: "old" }, 1);
     await namespaces.stories.set("item:stale", { title: "old" }, 1);
+    await namespaces.held.set("item:stale", { title: "old" }, 1);
     await namespaces.feeds.set("stale", { failures: 0 }, 1);
     await new Promise((resolve) => setTimeout(resolve, 5));
     const sweeper = sweepPeriodically(namespaces, logger);
     await sweeper.stop();
-    assert.deepEqual(EXPIRING_NAMESPACES, ["seen", "items", "stories"]);
+    assert.deepEqual(EXPIRING_NAMESPACES, ["seen", "items", "stories", "held"]);
     const swept = lines.map((line) => JSON.parse(line) as { namespace?: string; deleted?: number; msg: string });
     assert.deepEqual(
       swept.map(({ namespace, deleted, msg }) => ({ namespace, deleted, msg })),
@@ -80,6 +81,7 @@ describe("sweeping expired entries from SQLite", () => {
         { namespace: "seen", deleted: 1, msg: "expired entries swept" },
         { namespace: "items", deleted: 1, msg: "expired entries swept" },
         { namespace: "stories", deleted: 1, msg: "expired entries swept" },
+        { namespace: "held", deleted: 1, msg: "expired entries swept" },
       ],
     );
     assert.equal(await rowCount(namespaces.feeds, "feeds"), 1, "only the expiring namespaces are swept");

@@ -4,6 +4,7 @@
  * handed to the sender once; a job recorded twice is one job; a sender that stops leaves its jobs,
  * with their progress and home post, to the next one. Needs TEST_POSTGRES_URL for that part.
  */
+import type { ItemPayload } from "../../src/delivery/payload.js";
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import pg from "pg";
@@ -41,14 +42,16 @@ describe("the outbox on Keyv", () => {
     const keyv = memoryNamespaces().outbox;
     const today = job("v1", [1]);
     const { payload, ...rest } = today;
-    await keyv.set("job:v1", { ...rest, item: payload.item });
+    assert.equal(payload.kind, "item");
+    const { item } = payload as ItemPayload;
+    await keyv.set("job:v1", { ...rest, item });
     await keyv.set("index", ["v1"]);
     const [stored] = await (await KeyvOutboxStore.open(keyv)).load(new Set());
     assert.deepEqual(stored!.job, today);
     await (await KeyvOutboxStore.open(keyv)).restore([stored!]);
     const written = (await keyv.get<{ version: number; payload: unknown; item: unknown }>("job:v1"))!;
     assert.equal(written.version, 2, "written back in today's layout, with its version");
-    assert.deepEqual(written.item, payload.item, "and its item where the release before reads it");
+    assert.deepEqual(written.item, item, "and its item where the release before reads it");
   });
 });
 
@@ -161,7 +164,7 @@ describe("the outbox on PostgreSQL", { skip: skipWithout("postgres") }, () => {
     const today = job("v1", [1]);
     const { payload, ...rest } = today;
     await pool.query("INSERT INTO newswire_jobs (id, seq, position, version, job) VALUES ('v1', nextval('newswire_jobs_seq'), 1, 1, $1)", [
-      JSON.stringify({ ...rest, item: payload.item }),
+      JSON.stringify({ ...rest, item: (payload as ItemPayload).item }),
     ]);
     const [stored] = await store().load(new Set());
     assert.deepEqual(stored!.job, today);

@@ -10,6 +10,7 @@ import { PAID_BROADCAST_LIMITS, type PacingLimits } from "../../src/delivery/pac
 import {
   answers,
   FAST_LIMITS,
+  itemOf,
   makeItem,
   makeJob,
   memoryNamespaces,
@@ -134,7 +135,7 @@ describe("Sender", () => {
     await sender.idle();
     const titles = telegram.texts(1).map((text) => /^(?:<b>)?(Busy \d|Quiet news)/.exec(text)?.[1] ?? text.slice(0, 20));
     assert.equal(titles.indexOf("Quiet news"), 1, titles.join(" | "));
-    assert.deepEqual(titles.filter((title) => title.startsWith("Busy")), burst.map((job) => job.payload.item.title));
+    assert.deepEqual(titles.filter((title) => title.startsWith("Busy")), burst.map((job) => itemOf(job).title));
   });
 
   for (const [where, queueWindow] of [["queued", undefined], ["still in the outbox", 1]] as const) {
@@ -169,8 +170,8 @@ describe("Sender", () => {
     assert.equal(telegram.calls("sendMessage").filter(isSendTo(-5)).length, 1);
     const moved = telegram.calls("sendMessage").filter(isSendTo(-1005));
     assert.equal(moved.length, 2, "both messages re-sent to the new id");
-    assert.match(String(moved[0]!.params.text), new RegExp(first.payload.item.title));
-    assert.match(String(moved[1]!.params.text), new RegExp(second.payload.item.title));
+    assert.match(String(moved[0]!.params.text), new RegExp(itemOf(first).title));
+    assert.match(String(moved[1]!.params.text), new RegExp(itemOf(second).title));
     assert.equal(await subscribers.get({ chatId: -5 }), undefined);
     assert.deepEqual((await subscribers.get({ chatId: -1005 }))?.topics, ["all"]);
     assert.deepEqual(outbox.size, { jobs: 0, deliveries: 0 });
@@ -241,7 +242,7 @@ describe("Sender", () => {
     await sender.idle();
     for (const chatId of chats) {
       const titles = telegram.texts(chatId).map((text) => /Item \d/.exec(text)?.[0]);
-      assert.deepEqual(titles, jobs.map((job) => job.payload.item.title), `chat ${chatId}`);
+      assert.deepEqual(titles, jobs.map((job) => itemOf(job).title), `chat ${chatId}`);
     }
   });
 

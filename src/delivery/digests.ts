@@ -1,0 +1,94 @@
+/**
+ * Releasing held items: every few seconds, each recipient whose held items are due gets them as
+ * its digest, recorded in the outbox as one job per part (its id names the recipient and the due
+ * time, so a digest built again after a crash is the same jobs, which the outbox takes once), and
+ * only then are the items released. A recipient that no longer subscribes has its items released
+ * unsent. Runs on the instance that sends, so no two build one digest.
+ */
+import type { Logger } from "pino";
+import { localeOf } from "../i18n/i18n.js";
+import type { TopicDefinition } from "../topics/topics.js";
+import { digestParts, digestSections } from "./digest.js";
+import { targetOf } from "./dispatch.js";
+import type { HeldItemStore } from "./held-items.js";
+import type { Job, Outbox } from "./outbox.js";
+import { releasedSilently } from "./schedule.js";
+import { recipientKey, type SubscriberStore } from "./subscribers.js";
+
+export interface DigestsDeps {
+  held: HeldItemStore;
+  subscribers: SubscriberStore;
+  outbox: Outbox;
+  /** The catalog's topics: their order and titles are a digest's sections. */
+  topics: readonly TopicDefinition[];
+  logger: Logger;
+  now?: () => number;
+}
+
+/** How often due items are looked for: a digest comes within this of its time. */
+export const RELEASE_EVERY_MS = 5_000;
+/** Recipients taken per look at the store. */
+const BATCH = 100;
+
+export class Digests {
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<void> | undefined;
+  private readonly titles: ReadonlyMap<string, string>;
+  private readonly now: () => number;
+
+  constructor(private readonly deps: DigestsDeps) {
+    this.titles = new Map(deps.topics.map((topic) => [topic.id, topic.title]));
+    this.now = deps.now ?? Date.now;
+  }
+
+  /** Looks for due items every RELEASE_EVERY_MS, and at once. */
+  start(): void {
+    const look = () => {
+      // One look at a time; a failing store is its health's to tell, and the next look tries again.
+      this.running ??= this.releaseDue()
+        .then(
+          () => undefined,
+          (error: unknown) => void this.deps.logger.warn({ err: (error as Error).message }, "held items not released; will retry"),
+        )
+        .finally(() => (this.running = undefined));
+    };
+    look();
+    this.timer = setInterval(look, RELEASE_EVERY_MS);
+    this.timer.unref();
+  }
+
+  /** Stops looking, and waits for a look under way. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running;
+  }
+
+  /** Records the digests due now and releases their items; resolves with how many digests. */
+  async releaseDue(): Promise<number> {
+    let digests = 0;
+    for (;;) {
+      const now = this.now();
+      const due = await this.deps.held.due(now, BATCH);
+      for (const { recipient, until, items, missing } of due) {
+        const keys = [...items.map((item) => item.key), ...missing];
+        const subscriber = await this.deps.subscribers.get(recipient);
+        if (subscriber && items.length > 0) {
+          const parts = digestParts(digestSections(items, subscriber.topics, this.titles), localeOf(subscriber.language));
+          const target = targetOf(subscriber, releasedSilently(subscriber.schedule, now));
+          const jobs: Job[] = parts.map((payload) => ({
+            id: `digest:${recipientKey(recipient)}:${until}:${payload.part}`,
+            payload,
+            identityKeys: [],
+            targets: [target],
+            createdAt: now,
+          }));
+          await this.deps.outbox.enqueue(jobs);
+          digests++;
+          this.deps.logger.info({ chatId: recipient.chatId, threadId: recipient.threadId, items: items.length, stories: parts[0]!.stories, parts: parts.length }, "digest queued");
+        }
+        await this.deps.held.release(recipient, keys);
+      }
+      if (due.length < BATCH) return digests;
+    }
+  }
+}

@@ -1,0 +1,89 @@
+/**
+ * Held items on PostgreSQL: a row per recipient and item (`ON CONFLICT DO NOTHING`, so an item
+ * two instances accept is held once), the items once each beside them. Only the sending instance
+ * takes what is due and releases it (digests.ts), so taking needs no claim.
+ */
+import type { Item } from "../items/item.js";
+import type { Postgres } from "../store/postgres.js";
+import { HELD_ITEM_TTL_MS, type DueItems, type HeldEntry, type HeldItemStore } from "./held-items.js";
+import { recipientKey, type Recipient } from "./subscribers.js";
+
+/** The format of the stored item (the `Item` interface), as in the recent items' table. */
+const ITEM_VERSION = 1;
+
+/** How often expired items are deleted. */
+const SWEEP_EVERY_MS = 60 * 60_000;
+
+/** Rows in key order, so two instances inserting overlapping batches wait instead of deadlocking. */
+const INSERT_ITEMS = `
+  INSERT INTO newswire_held_item_texts (key, item, version, expires_at)
+  SELECT item ->> 'key', item, $2, $3 FROM jsonb_array_elements($1::jsonb) AS item
+  ORDER BY item ->> 'key'
+  ON CONFLICT (key) DO NOTHING`;
+
+const INSERT_HELD = `
+  INSERT INTO newswire_held (recipient, chat_id, thread_id, item_key, until)
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) ORDER BY 1, 4
+  ON CONFLICT (recipient, item_key) DO NOTHING`;
+
+/** The `$2` recipients due longest, each with its items due at `$1` (null where the item expired). */
+const DUE = `
+  WITH due AS (
+    SELECT recipient, min(until) AS until FROM newswire_held WHERE until <= $1
+    GROUP BY recipient ORDER BY min(until), recipient LIMIT $2
+  )
+  SELECT held.recipient, min(held.chat_id) AS chat_id, min(held.thread_id) AS thread_id, due.until::float8 AS until,
+         json_agg(json_build_object('key', held.item_key, 'item', texts.item)) AS entries
+  FROM due JOIN newswire_held AS held ON held.recipient = due.recipient AND held.until <= $1
+  LEFT JOIN newswire_held_item_texts AS texts ON texts.key = held.item_key
+  GROUP BY held.recipient, due.until ORDER BY due.until, held.recipient`;
+
+const RELEASE = "DELETE FROM newswire_held WHERE recipient = $1 AND item_key = ANY($2::text[])";
+
+/** Items no row holds any more, past their time. */
+const SWEEP = `
+  DELETE FROM newswire_held_item_texts AS texts WHERE expires_at <= $1
+  AND NOT EXISTS (SELECT 1 FROM newswire_held WHERE item_key = texts.key)`;
+
+/** Held items in the tables `newswire_held` and `newswire_held_item_texts` (migrations/1764670000010_held_items.sql). */
+export class PostgresHeldItems implements HeldItemStore {
+  private sweptAt: number | undefined;
+
+  constructor(
+    private readonly database: Postgres,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async hold(entries: readonly HeldEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const items = [...new Map(entries.map(({ item }) => [item.key, item])).values()];
+    await this.database.query(INSERT_ITEMS, [JSON.stringify(items), ITEM_VERSION, this.now() + HELD_ITEM_TTL_MS]);
+    await this.database.query(INSERT_HELD, [
+      entries.map(({ recipient }) => recipientKey(recipient)),
+      entries.map(({ recipient }) => recipient.chatId),
+      entries.map(({ recipient }) => recipient.threadId ?? null),
+      entries.map(({ item }) => item.key),
+      entries.map(({ until }) => until),
+    ]);
+  }
+
+  async due(now: number, limit: number): Promise<DueItems[]> {
+    if (this.sweptAt === undefined || now - this.sweptAt >= SWEEP_EVERY_MS) {
+      this.sweptAt = now;
+      // Housekeeping: a sweep that fails is made at the next one.
+      await this.database.query(SWEEP, [now]).catch(() => undefined);
+    }
+    const rows = await this.database.query<{ chat_id: string; thread_id: string | null; until: number; entries: Array<{ key: string; item: Item | null }> }>(DUE, [now, limit]);
+    return rows.map(({ chat_id, thread_id, until, entries }) => ({
+      recipient: { chatId: Number(chat_id), ...(thread_id === null ? {} : { threadId: Number(thread_id) }) },
+      until,
+      items: entries.flatMap(({ item }) => (item ? [item] : [])).sort((a, b) => a.publishedAt - b.publishedAt),
+      missing: entries.filter(({ item }) => item === null).map(({ key }) => key),
+    }));
+  }
+
+  async release(recipient: Recipient, itemKeys: readonly string[]): Promise<void> {
+    if (itemKeys.length === 0) return;
+    await this.database.query(RELEASE, [recipientKey(recipient), itemKeys]);
+  }
+}
