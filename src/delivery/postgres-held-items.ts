@@ -16,36 +16,36 @@ const SWEEP_EVERY_MS = 60 * 60_000;
 
 /** Rows in key order, so two instances inserting overlapping batches wait instead of deadlocking. */
 const INSERT_ITEMS = `
-  INSERT INTO newswire_held_item_texts (key, item, version, expires_at)
+  INSERT INTO newswire_hold_items (key, item, version, expires_at)
   SELECT item ->> 'key', item, $2, $3 FROM jsonb_array_elements($1::jsonb) AS item
   ORDER BY item ->> 'key'
   ON CONFLICT (key) DO NOTHING`;
 
 const INSERT_HELD = `
-  INSERT INTO newswire_held (recipient, chat_id, thread_id, item_key, until)
+  INSERT INTO newswire_holds (recipient, chat_id, thread_id, item_key, until)
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::bigint[]) ORDER BY 1, 4
   ON CONFLICT (recipient, item_key) DO NOTHING`;
 
 /** The `$2` recipients due longest, each with its items due at `$1` (null where the item expired). */
 const DUE = `
   WITH due AS (
-    SELECT recipient, min(until) AS until FROM newswire_held WHERE until <= $1
+    SELECT recipient, min(until) AS until FROM newswire_holds WHERE until <= $1
     GROUP BY recipient ORDER BY min(until), recipient LIMIT $2
   )
   SELECT held.recipient, min(held.chat_id) AS chat_id, min(held.thread_id) AS thread_id, due.until::float8 AS until,
          json_agg(json_build_object('key', held.item_key, 'item', texts.item)) AS entries
-  FROM due JOIN newswire_held AS held ON held.recipient = due.recipient AND held.until <= $1
-  LEFT JOIN newswire_held_item_texts AS texts ON texts.key = held.item_key
+  FROM due JOIN newswire_holds AS held ON held.recipient = due.recipient AND held.until <= $1
+  LEFT JOIN newswire_hold_items AS texts ON texts.key = held.item_key
   GROUP BY held.recipient, due.until ORDER BY due.until, held.recipient`;
 
-const RELEASE = "DELETE FROM newswire_held WHERE recipient = $1 AND item_key = ANY($2::text[])";
+const RELEASE = "DELETE FROM newswire_holds WHERE recipient = $1 AND item_key = ANY($2::text[])";
 
 /** Items no row holds any more, past their time. */
 const SWEEP = `
-  DELETE FROM newswire_held_item_texts AS texts WHERE expires_at <= $1
-  AND NOT EXISTS (SELECT 1 FROM newswire_held WHERE item_key = texts.key)`;
+  DELETE FROM newswire_hold_items AS texts WHERE expires_at <= $1
+  AND NOT EXISTS (SELECT 1 FROM newswire_holds WHERE item_key = texts.key)`;
 
-/** Held items in the tables `newswire_held` and `newswire_held_item_texts` (migrations/1764670000010_held_items.sql). */
+/** Held items in the tables `newswire_holds` and `newswire_hold_items` (migrations/1764670000010_holds.sql). */
 export class PostgresHeldItems implements HeldItemStore {
   private sweptAt: number | undefined;
 
