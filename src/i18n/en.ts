@@ -103,5 +103,6 @@ export const en = {
   quietHours: (from: string, to: string, silent: boolean) => `${from}–${to}, ${silent ? "sent silently" : "held until they end"}`,
   quietSet: (hours: string, zone: string) => `Quiet hours ${hours} (${zone}).`,
   quietOff: "Quiet hours off.",
+  scheduleSummary: (digest: string, zone: string, quiet: string) => `Digest: ${digest}\nTime zone: ${zone}\nQuiet hours: ${quiet}`,
   channelHome: (title: string, topics: string) => `Linked ${title} as the home of ${topics}: items are posted there and subscribers of these topics get them as forwards.`,
 };

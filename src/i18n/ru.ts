@@ -109,6 +109,7 @@ export const ru: Messages = {
   quietHours: (from: string, to: string, silent: boolean) => `${from}–${to}, ${silent ? "без звука" : "новости ждут до конца"}`,
   quietSet: (hours: string, zone: string) => `Тихие часы ${hours} (${zone}).`,
   quietOff: "Тихие часы выключены.",
+  scheduleSummary: (digest: string, zone: string, quiet: string) => `Дайджест: ${digest}\nЧасовой пояс: ${zone}\nТихие часы: ${quiet}`,
   share: "Поделиться",
   channelHome: (title: string, topics: string) => `Канал ${title} стал домом тем ${topics}: статьи публикуются там, а подписчики этих тем получают их пересылкой.`,
 };

@@ -36,6 +36,7 @@ describe("bot: /digest, /timezone, /quiet", () => {
       digest: { every: "daily", at: 510 },
       quiet: { from: 1380, to: 420, mode: "silent" },
     });
+    assert.match(await say("/subscriptions"), /Digest: daily at 08:30\nTime zone: Europe\/Moscow\nQuiet hours: 23:00–07:00, sent silently$/);
     assert.match(await say("/digest weekly"), /on Mondays at 08:00/);
     assert.match(await say("/digest hourly"), /every hour/);
     assert.match(await say("/digest off"), /^Digest off/);

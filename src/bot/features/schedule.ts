@@ -15,14 +15,14 @@ import { clip } from "../../text/clip.js";
 /** A weekly digest's time when none is given. */
 const WEEKLY_DEFAULT_AT = 8 * 60;
 
-const zoneOf = (schedule: DeliverySchedule | undefined) => schedule?.timeZone ?? "UTC";
+export const zoneOf = (schedule: DeliverySchedule | undefined) => schedule?.timeZone ?? "UTC";
 
-function describeDigest(digest: Digest | undefined, t: Messages): string {
+export function describeDigest(digest: Digest | undefined, t: Messages): string {
   if (!digest) return t.digestOffNow;
   return t.digestRhythm(digest.every, digest.every === "hourly" ? "" : formatClock(digest.at));
 }
 
-function describeQuiet(quiet: QuietHours | undefined, t: Messages): string {
+export function describeQuiet(quiet: QuietHours | undefined, t: Messages): string {
   return quiet ? t.quietHours(formatClock(quiet.from), formatClock(quiet.to), quiet.mode === "silent") : t.quietNone;
 }
 

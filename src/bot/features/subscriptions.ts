@@ -6,6 +6,7 @@ import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { commandArgs, mayManageChat, subscriberTarget } from "../chat.js";
 import { saveOrTell } from "../saving.js";
+import { describeDigest, describeQuiet, zoneOf } from "./schedule.js";
 import { topicsKeyboard } from "./topics-keyboard.js";
 import type { Messages } from "../../i18n/i18n.js";
 import { clip } from "../../text/clip.js";
@@ -92,7 +93,9 @@ export function subscriptionsFeature(deps: BotDeps): Composer<BotContext> {
       await ctx.reply(ctx.t.noSubscriptions);
       return;
     }
-    await ctx.reply(ctx.t.subscriptions(subscriber.topics.join(", "), ctx.locale));
+    const { schedule } = subscriber;
+    const summary = ctx.t.scheduleSummary(describeDigest(schedule?.digest, ctx.t), zoneOf(schedule), describeQuiet(schedule?.quiet, ctx.t));
+    await ctx.reply(`${ctx.t.subscriptions(subscriber.topics.join(", "), ctx.locale)}\n${summary}`);
   });
 
   return feature;
