@@ -48,13 +48,32 @@ const positiveInt = <Fallback extends number | undefined>(fallback: Fallback) =>
       return number;
     });
 
-/** The LLM summariser's settings: URL and model together or neither (extractive summaries). */
-const summarizerFields = {
-  SUMMARIZER_URL: z
+/** An OpenAI-compatible API's URL, as its base or the endpoint's full URL. */
+const modelUrl = () =>
+  z
     .string()
     .trim()
     .refine(isHttpUrl, "must be an http(s) URL such as http://127.0.0.1:11434/v1 (an OpenAI-compatible API)")
-    .optional(),
+    .optional();
+
+/** An optional model's URL and name: together or neither, the one missing named with what it is. */
+function requirePair(ctx: z.RefinementCtx, url: [name: string, value: unknown, meaning: string], model: [name: string, value: unknown, meaning: string]): void {
+  for (const [given, missing] of [[url, model], [model, url]] as const) {
+    if (given[1] !== undefined && missing[1] === undefined) {
+      ctx.addIssue({ code: "custom", path: [missing[0]], message: `is required when ${given[0]} is set: ${missing[2]}` });
+    }
+  }
+}
+
+/** A model endpoint's options when both its URL and model are set. */
+function modelEndpoint(url: string | undefined, model: string | undefined, apiKey: string | undefined, timeoutMs: number) {
+  if (url === undefined || model === undefined) return undefined;
+  return { url, model, ...(apiKey ? { apiKey } : {}), timeoutMs };
+}
+
+/** The LLM summariser's settings: URL and model together or neither (extractive summaries). */
+const summarizerFields = {
+  SUMMARIZER_URL: modelUrl(),
   SUMMARIZER_MODEL: z.string().trim().optional(),
   SUMMARIZER_API_KEY: z.string().trim().optional(),
   SUMMARIZER_TIMEOUT_MS: positiveInt(20_000),
@@ -63,33 +82,18 @@ const summarizerFields = {
 type SummarizerFields = z.infer<z.ZodObject<typeof summarizerFields>>;
 
 function requireBothOrNeither(value: SummarizerFields, ctx: z.RefinementCtx): void {
-  if (value.SUMMARIZER_URL !== undefined && value.SUMMARIZER_MODEL === undefined) {
-    ctx.addIssue({ code: "custom", path: ["SUMMARIZER_MODEL"], message: "is required when SUMMARIZER_URL is set: the model's name on that server" });
-  }
-  if (value.SUMMARIZER_MODEL !== undefined && value.SUMMARIZER_URL === undefined) {
-    ctx.addIssue({ code: "custom", path: ["SUMMARIZER_URL"], message: "is required when SUMMARIZER_MODEL is set: the server's chat-completions URL" });
-  }
+  requirePair(ctx, ["SUMMARIZER_URL", value.SUMMARIZER_URL, "the server's chat-completions URL"], ["SUMMARIZER_MODEL", value.SUMMARIZER_MODEL, "the model's name on that server"]);
 }
 
 function summarizerOptions(value: SummarizerFields): LlmSummarizerOptions | undefined {
-  if (value.SUMMARIZER_URL === undefined || value.SUMMARIZER_MODEL === undefined) return undefined;
-  return {
-    url: value.SUMMARIZER_URL,
-    model: value.SUMMARIZER_MODEL,
-    ...(value.SUMMARIZER_API_KEY ? { apiKey: value.SUMMARIZER_API_KEY } : {}),
-    timeoutMs: value.SUMMARIZER_TIMEOUT_MS,
-  };
+  return modelEndpoint(value.SUMMARIZER_URL, value.SUMMARIZER_MODEL, value.SUMMARIZER_API_KEY, value.SUMMARIZER_TIMEOUT_MS);
 }
 
-/** The optional embeddings model for story clustering: URL and model together or neither (words alone). */
+/** Story clustering, and its optional embeddings model: URL and model together or neither (words alone). */
 const storyFields = {
   STORIES: boolean(true),
   STORY_WINDOW_HOURS: positiveInt(48),
-  EMBEDDINGS_URL: z
-    .string()
-    .trim()
-    .refine(isHttpUrl, "must be an http(s) URL such as http://127.0.0.1:11434/v1 (an OpenAI-compatible API)")
-    .optional(),
+  EMBEDDINGS_URL: modelUrl(),
   EMBEDDINGS_MODEL: z.string().trim().optional(),
   EMBEDDINGS_API_KEY: z.string().trim().optional(),
   EMBEDDINGS_TIMEOUT_MS: positiveInt(10_000),
@@ -98,25 +102,12 @@ const storyFields = {
 type StoryFields = z.infer<z.ZodObject<typeof storyFields>>;
 
 function requireEmbeddingsPair(value: StoryFields, ctx: z.RefinementCtx): void {
-  if (value.EMBEDDINGS_URL !== undefined && value.EMBEDDINGS_MODEL === undefined) {
-    ctx.addIssue({ code: "custom", path: ["EMBEDDINGS_MODEL"], message: "is required when EMBEDDINGS_URL is set: the embedding model's name on that server" });
-  }
-  if (value.EMBEDDINGS_MODEL !== undefined && value.EMBEDDINGS_URL === undefined) {
-    ctx.addIssue({ code: "custom", path: ["EMBEDDINGS_URL"], message: "is required when EMBEDDINGS_MODEL is set: the server's embeddings URL" });
-  }
+  requirePair(ctx, ["EMBEDDINGS_URL", value.EMBEDDINGS_URL, "the server's embeddings URL"], ["EMBEDDINGS_MODEL", value.EMBEDDINGS_MODEL, "the embedding model's name on that server"]);
 }
 
 function storySettings(value: StoryFields): Settings["stories"] {
   if (!value.STORIES) return undefined;
-  const embeddings =
-    value.EMBEDDINGS_URL !== undefined && value.EMBEDDINGS_MODEL !== undefined
-      ? {
-          url: value.EMBEDDINGS_URL,
-          model: value.EMBEDDINGS_MODEL,
-          ...(value.EMBEDDINGS_API_KEY ? { apiKey: value.EMBEDDINGS_API_KEY } : {}),
-          timeoutMs: value.EMBEDDINGS_TIMEOUT_MS,
-        }
-      : undefined;
+  const embeddings = modelEndpoint(value.EMBEDDINGS_URL, value.EMBEDDINGS_MODEL, value.EMBEDDINGS_API_KEY, value.EMBEDDINGS_TIMEOUT_MS);
   return { windowMs: value.STORY_WINDOW_HOURS * 3_600_000, ...(embeddings ? { embeddings } : {}) };
 }
 
