@@ -25,7 +25,11 @@
  * was, peak RSS of the engine's process, and the load average (2-core CI machines are
  * shared: the limits-off numbers move with it; the runs go round robin so that load hits all).
  *
- * Run: node --expose-gc --import tsx bench/broadcast.ts [scenario name filter, e.g. "limits off"] [--chats N] [--runs N] [--store postgres://…]
+ * With `--stories` the item is the first source of a story, as every item is when STORIES is on
+ * (the default): the sender records each chat's message of it (story-messages.ts, written behind
+ * in batches), so that a later source can edit it.
+ *
+ * Run: node --expose-gc --import tsx bench/broadcast.ts [scenario name filter, e.g. "limits off"] [--chats N] [--runs N] [--store postgres://…] [--stories]
  * (--chats and --runs replace every chosen scenario's own, e.g. `"limits off, 32" --chats 100000 --runs 3`;
  * e.g. `"limits off, 32" --store postgres://postgres@127.0.0.1:5440/bench --chats 300000 --runs 1`).
  */
@@ -41,6 +45,9 @@ import { PROGRESS_PAGE_BYTES } from "../src/delivery/outbox-store.js";
 import { PostgresOutboxStore } from "../src/delivery/postgres-outbox.js";
 import { TELEGRAM_LIMITS, type PacingLimits } from "../src/delivery/pacing.js";
 import { Sender } from "../src/delivery/sender.js";
+import { StoryMessages } from "../src/delivery/story-messages.js";
+import { PostgresStoryItems } from "../src/stories/postgres-story-items.js";
+import { KeyvStoryItems } from "../src/stories/story-items.js";
 import { TelegramBudget } from "../src/delivery/budget.js";
 import { SUBSCRIBER_VERSION } from "../src/delivery/subscribers.js";
 import type { Item } from "../src/items/item.js";
@@ -167,6 +174,8 @@ const item: Item = {
   seenAt: Date.UTC(2026, 0, 1),
 };
 
+const DAY_MS = 24 * 60 * 60_000;
+
 const median = (values: readonly number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 /** Counts and times the outbox's progress writes (setMany of its pages) until `restore`. */
@@ -245,7 +254,7 @@ async function seedSubscribers(store: Store, state: State, chats: number): Promi
 }
 
 /** One broadcast over `store` (its outbox is empty between runs: every run finishes its job). */
-async function run(telegram: RemoteTelegram, store: Store, state: State, scenario: Scenario): Promise<RunResult> {
+async function run(telegram: RemoteTelegram, store: Store, state: State, scenario: Scenario, stories: boolean): Promise<RunResult> {
   await telegram.ask("reset", scenario.fake);
   await seedSubscribers(store, state, scenario.chats);
   const { subscribers, outbox, held } = state;
@@ -265,6 +274,14 @@ async function run(telegram: RemoteTelegram, store: Store, state: State, scenari
     logger: pino({ level: "silent" }),
     budget: new TelegramBudget(scenario.pacing),
     ...(scenario.concurrency ? { concurrency: scenario.concurrency } : {}),
+    ...(stories
+      ? {
+          stories: {
+            items: state.database ? new PostgresStoryItems(state.database, 4 * DAY_MS) : new KeyvStoryItems(store.stories, 4 * DAY_MS),
+            messages: new StoryMessages(store.stories, 4 * DAY_MS, pino({ level: "silent" })),
+          },
+        }
+      : {}),
   });
   const dispatcher = new Dispatcher(subscribers, outbox, held);
   await outbox.startSending(() => sender.deliveriesReady());
@@ -280,7 +297,7 @@ async function run(telegram: RemoteTelegram, store: Store, state: State, scenari
   try {
     const loop = performance.eventLoopUtilization();
     const started = performance.now();
-    await dispatcher.accept([{ item, identityKeys: [item.key] }]);
+    await dispatcher.accept([{ item: stories ? { ...item, storyId: item.key } : item, identityKeys: [item.key] }]);
     sender.start();
     await sender.idle();
     const seconds = (performance.now() - started) / 1000;
@@ -347,11 +364,11 @@ function report(scenario: Scenario, results: readonly RunResult[]): void {
 async function main(): Promise<void> {
   const { positionals, values } = parseArgs({
     allowPositionals: true,
-    options: { chats: { type: "string" }, runs: { type: "string" }, store: { type: "string" } },
+    options: { chats: { type: "string" }, runs: { type: "string" }, store: { type: "string" }, stories: { type: "boolean" } },
   });
   const [filter] = positionals;
   const where = await benchStore(values.store, "newswire-bench-");
-  console.log(`store: ${where.label}`);
+  console.log(`store: ${where.label}; stories ${values.stories ? "on: each chat's message of the item recorded" : "off"}`);
   const telegram = await RemoteTelegram.start();
   // One store and one state for every run, as main.ts opens them: opening them is not what is measured here.
   const store = await openNamespaces(where.url);
@@ -369,7 +386,7 @@ async function main(): Promise<void> {
     // Round robin, so a busy spell on the machine slows runs of every scenario, not all of one.
     for (let index = 0; index < Math.max(...chosen.map(({ runs }) => runs)); index++) {
       for (const scenario of chosen.filter(({ runs }) => runs > index)) {
-        const result = await run(telegram, store, state, scenario);
+        const result = await run(telegram, store, state, scenario, values.stories === true);
         results.get(scenario)!.push(result);
         process.stderr.write(`run ${index + 1} of "${scenario.name}": ${result.rate.toFixed(1)} msg/s\n`);
       }
