@@ -1,10 +1,13 @@
 /**
  * Releasing held items: every few seconds, each recipient whose held items are due gets them as
- * its digest, recorded in the outbox as one job per part (its id names the recipient and the due
- * time, so a digest built again after a crash is the same jobs, which the outbox takes once), and
- * only then are the items released. A recipient that no longer subscribes has its items released
- * unsent. Runs on the instance that sends, so no two build one digest.
+ * its digest, recorded in the outbox as one job per part, and only then are the items released.
+ * A job's id names the recipient, the due time and the items it holds: a digest built again after
+ * a crash before the release is the same jobs (taken once while they are queued), and an item
+ * held late for a time already served (its poll began before it) makes a digest of its own
+ * instead of being folded into a job the outbox already has. A recipient that no longer
+ * subscribes has its items released unsent. Runs on the instance that sends, so no two build one.
  */
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import { localeOf } from "../i18n/i18n.js";
 import type { TopicDefinition } from "../topics/topics.js";
@@ -75,16 +78,19 @@ export class Digests {
         if (subscriber && items.length > 0) {
           const parts = digestParts(digestSections(items, subscriber.topics, this.titles), localeOf(subscriber.language));
           const target = targetOf(subscriber, releasedSilently(subscriber.schedule, now));
+          const contents = createHash("sha256").update([...keys].sort().join("\n")).digest("base64url").slice(0, 16);
           const jobs: Job[] = parts.map((payload) => ({
-            id: `digest:${recipientKey(recipient)}:${until}:${payload.part}`,
+            id: `digest:${recipientKey(recipient)}:${until}:${contents}:${payload.part}`,
             payload,
             identityKeys: [],
             targets: [target],
             createdAt: now,
           }));
-          await this.deps.outbox.enqueue(jobs);
-          digests++;
-          this.deps.logger.info({ chatId: recipient.chatId, threadId: recipient.threadId, items: items.length, stories: parts[0]!.stories, parts: parts.length }, "digest queued");
+          // None fresh: the same digest was recorded before a release that failed, and is still queued.
+          if ((await this.deps.outbox.enqueue(jobs)).length > 0) {
+            digests++;
+            this.deps.logger.info({ chatId: recipient.chatId, threadId: recipient.threadId, items: items.length, stories: parts[0]!.stories, parts: parts.length }, "digest queued");
+          }
         }
         await this.deps.held.release(recipient, keys);
       }

@@ -88,12 +88,15 @@ export class KeyvHeldItems implements HeldItemStore {
         changed.set(key, record);
       }
       const items = [...new Map(entries.map(({ item }) => [item.key, item])).values()];
+      // The index first, then the records, then memory: a failure anywhere leaves memory as the
+      // store was, so the poll's retry writes it all again (an index listing a record not written
+      // yet is harmless: it is skipped at start).
+      if (added) await this.keyv.set(INDEX_KEY, [...new Set([...this.records.keys(), ...changed.keys()])]);
       await this.keyv.setMany([
         ...items.map((item) => ({ key: itemKey(item.key), value: item, ttl: HELD_ITEM_TTL_MS })),
         ...[...changed].map(([key, record]) => ({ key: recordKey(key), value: record })),
       ]);
       for (const [key, record] of changed) this.records.set(key, record);
-      if (added) await this.keyv.set(INDEX_KEY, [...this.records.keys()]);
     });
   }
 
@@ -101,7 +104,7 @@ export class KeyvHeldItems implements HeldItemStore {
     const due = [...this.records.values()]
       .map((record) => ({ record, entries: record.entries.filter((entry) => entry.until <= now) }))
       .filter(({ entries }) => entries.length > 0)
-      .map(({ record, entries }) => ({ record, entries, until: Math.min(...entries.map((entry) => entry.until)) }))
+      .map(({ record, entries }) => ({ record, entries, until: entries.reduce((earliest, entry) => Math.min(earliest, entry.until), Infinity) }))
       .sort((a, b) => a.until - b.until)
       .slice(0, limit);
     return Promise.all(

@@ -56,14 +56,27 @@ export function canonicalTimeZone(name: string): string | undefined {
 
 const formatters = new Map<string, Intl.DateTimeFormat>();
 
-/** The wall-clock parts of `instant` in `timeZone`. */
-function localParts(instant: number, timeZone: string): { year: number; month: number; day: number; minutes: number; weekday: number } {
+/**
+ * A formatter for `timeZone`; UTC for a name this Node's ICU does not know (a zone stored by a
+ * newer one): one chat's odd zone must not stop the deliveries of every chat.
+ */
+function formatter(timeZone: string): Intl.DateTimeFormat {
   let format = formatters.get(timeZone);
   if (!format) {
-    format = new Intl.DateTimeFormat("en-US", { timeZone, hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", weekday: "short" });
+    const options = { hourCycle: "h23", year: "numeric", month: "numeric", day: "numeric", hour: "numeric", minute: "numeric", weekday: "short" } as const;
+    try {
+      format = new Intl.DateTimeFormat("en-US", { ...options, timeZone });
+    } catch {
+      format = new Intl.DateTimeFormat("en-US", { ...options, timeZone: "UTC" });
+    }
     formatters.set(timeZone, format);
   }
-  const parts = Object.fromEntries(format.formatToParts(instant).map(({ type, value }) => [type, value]));
+  return format;
+}
+
+/** The wall-clock parts of `instant` in `timeZone`. */
+function localParts(instant: number, timeZone: string): { year: number; month: number; day: number; minutes: number; weekday: number } {
+  const parts = Object.fromEntries(formatter(timeZone).formatToParts(instant).map(({ type, value }) => [type, value]));
   return {
     year: Number(parts.year),
     month: Number(parts.month),
@@ -73,27 +86,37 @@ function localParts(instant: number, timeZone: string): { year: number; month: n
   };
 }
 
-/** The instant of a local date and time in `timeZone` (a time a DST gap skips comes an hour later). */
-function instantOf(year: number, month: number, day: number, minutes: number, timeZone: string): number {
+/**
+ * The instants a local date and time has in `timeZone`, earliest first: one, or two in the hour
+ * a change back to winter time repeats; a time a change to summer time skips is taken as the
+ * instant after the gap (02:30 on a night clocks go from 02:00 to 03:00 is 03:30).
+ */
+function instantsOf(year: number, month: number, day: number, minutes: number, timeZone: string): number[] {
   const wall = Date.UTC(year, month - 1, day, 0, minutes);
-  const offset = (at: number) => {
+  const offsetAt = (at: number) => {
     const local = localParts(at, timeZone);
     return Date.UTC(local.year, local.month - 1, local.day, 0, local.minutes) - Math.floor(at / MINUTE) * MINUTE;
   };
-  const guess = wall - offset(wall);
-  const corrected = wall - offset(guess);
-  return corrected;
+  // The offsets a day before and a day after: a change of offset happens at most once between them.
+  const candidates = [...new Set([wall - offsetAt(wall - DAY_MINUTES * MINUTE), wall - offsetAt(wall + DAY_MINUTES * MINUTE)])].sort((a, b) => a - b);
+  const valid = candidates.filter((at) => {
+    const local = localParts(at, timeZone);
+    return local.year === year && local.month === month && local.day === day && local.minutes === minutes;
+  });
+  // In a gap neither reads back as asked: the later candidate is the wall time pushed past the gap.
+  return valid.length > 0 ? valid : [candidates.at(-1)!];
 }
 
 /** The first instant after `now` at local time `at` on a day `dayOk` accepts (within 8 days). */
 function nextAt(now: number, at: number, timeZone: string, dayOk: (weekday: number) => boolean = () => true): number {
   const today = localParts(now, timeZone);
+  const todayNoon = instantsOf(today.year, today.month, today.day, 12 * 60, timeZone)[0]!;
   for (let offset = 0; offset <= 8; offset++) {
     // Noon of the day `offset` days on, to read its date and weekday away from DST edges.
-    const noon = localParts(instantOf(today.year, today.month, today.day, 12 * 60, timeZone) + offset * DAY_MINUTES * MINUTE, timeZone);
+    const noon = localParts(todayNoon + offset * DAY_MINUTES * MINUTE, timeZone);
     if (!dayOk(noon.weekday)) continue;
-    const candidate = instantOf(noon.year, noon.month, noon.day, at, timeZone);
-    if (candidate > now) return candidate;
+    const candidate = instantsOf(noon.year, noon.month, noon.day, at, timeZone).find((instant) => instant > now);
+    if (candidate !== undefined) return candidate;
   }
   throw new Error(`no local ${formatClock(at)} in ${timeZone} within 8 days of ${new Date(now).toISOString()}`);
 }

@@ -231,7 +231,16 @@ export class Sender {
 
   private async sendHead(queue: ChatQueue): Promise<void> {
     const delivery = queue.deliveries.peek()!;
-    const outcome = await this.attempt(queue, delivery);
+    let outcome: SendOutcome;
+    try {
+      outcome = await this.attempt(queue, delivery);
+    } catch (error) {
+      // A store read that failed (what a chat holds of a story, its item): the delivery waits, as
+      // for a network error; the store's health tells of the failure.
+      const afterMs = Math.min(SAVE_MAX_BACKOFF_MS, 1000 * 2 ** Math.min(queue.failures, 16));
+      this.deps.logger.debug({ chatId: queue.chatId, job: delivery.job.id, retryInMs: afterMs, err: (error as Error).message }, "delivery not attempted; will retry");
+      outcome = { kind: "retry", afterMs, reason: (error as Error).message };
+    }
     const now = this.now();
     // The budget knows the chat's pace and any 429 it heard; a backoff of our own may come on top.
     queue.readyAt = this.deps.budget.chatReadyAt(queue.chatId);

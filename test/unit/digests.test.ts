@@ -2,7 +2,8 @@
  * Digests: the HeldItemStore contract on both sides (Keyv over a SQLite file, and PostgreSQL where
  * TEST_POSTGRES_URL is set); a digest's sections and parts; the dispatcher holding items for the
  * chats that take them later; the releaser recording each due digest once, with every held item,
- * across a restart, and dropping those of a chat that no longer subscribes.
+ * when a release failed after it was recorded and when an item is held late, and dropping those
+ * of a chat that no longer subscribes.
  */
 import assert from "node:assert/strict";
 import { after, describe, test } from "node:test";
@@ -158,7 +159,7 @@ describe("holding and releasing", () => {
     await dispatcher.accept(items.map((item) => ({ item, identityKeys: [item.key] })), T0);
     assert.deepEqual((await jobs()).map((job) => job.targets.map(({ chatId, silent }) => `${chatId}${silent ? " silent" : ""}`)), [["2", "3 silent"], ["2", "3 silent"]]);
 
-    assert.equal(await digests().releaseDue(), 0, "07:59: not yet");
+    assert.equal(await digests().releaseDue(), 0, "06:00: not yet");
     setNow(Date.UTC(2026, 11, 4, 8));
     assert.equal(await digests().releaseDue(), 1);
     assert.equal(await digests().releaseDue(), 0, "once");
@@ -180,8 +181,26 @@ describe("holding and releasing", () => {
     };
     await assert.rejects(digests().releaseDue());
     held.release = failingRelease;
-    assert.equal(await digests().releaseDue(), 1);
+    assert.equal(await digests().releaseDue(), 0, "recorded already");
+    assert.deepEqual(await held.due(T0 + HOUR, 10), [], "and released now");
     assert.equal((await jobs()).filter((job) => job.payload.kind === "digest").length, 1);
+  });
+
+  test("an item held late for a time already served (its poll began before it) makes a digest of its own, not lost", async () => {
+    const { subscribers, jobs, held, dispatcher, digests, setNow } = await setup();
+    await subscribers.subscribe({ chatId: 1, kind: "private" }, ["all"], 0);
+    await subscribers.setSchedule({ chatId: 1 }, { digest: { every: "hourly" } });
+    const [early, late] = [makeItem(), makeItem()];
+    await dispatcher.accept([{ item: early, identityKeys: [early.key] }], T0 + 10 * 60_000);
+    setNow(T0 + HOUR);
+    assert.equal(await digests().releaseDue(), 1);
+    // Accepted after the hour by a poll that began before it: held for the hour just served.
+    await dispatcher.accept([{ item: late, identityKeys: [late.key] }], T0 + HOUR - 1);
+    setNow(T0 + HOUR + 5_000);
+    assert.equal(await digests().releaseDue(), 1);
+    assert.deepEqual(await held.due(T0 + 2 * HOUR, 10), []);
+    const digested = (await jobs()).filter((job) => job.payload.kind === "digest");
+    assert.equal(digested.length, 2, "the first digest is still queued, the late item has its own");
   });
 
   test("the items of a chat that no longer subscribes are released unsent", async () => {
@@ -195,5 +214,23 @@ describe("holding and releasing", () => {
     assert.equal(await digests().releaseDue(), 0);
     assert.deepEqual(await held.due(T0 + HOUR, 10), []);
     assert.equal(outbox.size.jobs, 0);
+  });
+});
+
+describe("KeyvHeldItems when the store fails", () => {
+  test("a hold whose index write failed is written whole by its retry: nothing is lost at the next start", async () => {
+    const namespaces = memoryNamespaces();
+    const held = await KeyvHeldItems.open(namespaces.held);
+    const item = makeItem();
+    const entry = { recipient: { chatId: 1 }, item, until: T0 };
+    const set = namespaces.held.set.bind(namespaces.held);
+    namespaces.held.set = async () => {
+      throw new Error("disk full");
+    };
+    await assert.rejects(held.hold([entry]));
+    namespaces.held.set = set;
+    await held.hold([entry]);
+    const reopened = await KeyvHeldItems.open(namespaces.held);
+    assert.deepEqual((await reopened.due(T0, 10)).map(({ items }) => items.map(({ key }) => key)), [[item.key]]);
   });
 });

@@ -36,6 +36,24 @@ describe("schedule", () => {
     assert.equal(iso(nextDigest(daily, Date.UTC(2026, 2, 27, 12), "Europe/Berlin")), "2026-03-28T07:00:00.000Z");
   });
 
+  test("west of UTC too: a time the spring change skips comes after the gap, a repeated one at its first instant after now", () => {
+    const daily = (at: string) => ({ every: "daily", at: parseClock(at)! }) as const;
+    // New York springs from 02:00 EST to 03:00 EDT on 2024-03-10: 02:30 does not exist, 03:30 EDT is 07:30 UTC.
+    assert.equal(iso(nextDigest(daily("02:30"), Date.UTC(2024, 2, 10, 6, 45), "America/New_York")), "2024-03-10T07:30:00.000Z");
+    // Quiet hours 22:00–02:30 that night end at the gap, not a day later.
+    const spring = { quiet: { from: 22 * 60, to: 150, mode: "hold" }, timeZone: "America/New_York" } as const;
+    assert.deepEqual(timing(spring, Date.UTC(2024, 2, 10, 6, 45)), { send: "held", until: Date.UTC(2024, 2, 10, 7, 30) });
+    // It falls back from 02:00 EDT to 01:00 EST on 2024-11-03: 01:30 comes twice, 05:30 and 06:30 UTC.
+    const fall = { quiet: { from: 22 * 60, to: 90, mode: "hold" }, timeZone: "America/New_York" } as const;
+    assert.deepEqual(timing(fall, Date.UTC(2024, 10, 3, 5, 15)), { send: "held", until: Date.UTC(2024, 10, 3, 5, 30) }, "01:15 EDT: the first 01:30");
+    assert.deepEqual(timing(fall, Date.UTC(2024, 10, 3, 6, 15)), { send: "held", until: Date.UTC(2024, 10, 3, 6, 30) }, "01:15 EST: the second");
+    assert.equal(iso(nextDigest(daily("08:00"), Date.UTC(2024, 10, 3, 4), "America/New_York")), "2024-11-03T13:00:00.000Z");
+  });
+
+  test("a zone this Node does not know counts as UTC, rather than failing every delivery", () => {
+    assert.deepEqual(timing({ digest: { every: "daily", at: 480 }, timeZone: "Nowhere/Atlantis" }, Date.UTC(2026, 11, 4, 6)), { send: "held", until: Date.UTC(2026, 11, 4, 8) });
+  });
+
   test("hourly at the local full hour; weekly on Mondays", () => {
     assert.equal(iso(nextDigest({ every: "hourly" }, Date.UTC(2026, 11, 4, 10, 20, 5))), "2026-12-04T11:00:00.000Z");
     // India is UTC+5:30: its full hours are at :30 UTC.

@@ -1,4 +1,4 @@
-import { afterEach, describe, test } from "node:test";
+import { afterEach, describe, mock, test } from "node:test";
 import assert from "node:assert/strict";
 import { Outbox, type Job } from "../../src/delivery/outbox.js";
 import { Sender } from "../../src/delivery/sender.js";
@@ -7,6 +7,7 @@ import { Subscribers } from "../../src/delivery/subscribers.js";
 import { TelegramBudget } from "../../src/delivery/budget.js";
 import type { Item } from "../../src/items/item.js";
 import { KeyvStoryItems } from "../../src/stories/story-items.js";
+import { runClockUntil } from "../support/fake-clock.js";
 import { answers, FAST_LIMITS, makeItem, makeJob, memoryNamespaces, privateTarget, ScriptedTelegram, silentLogger, type ApiRequest } from "../support/builders.js";
 
 const DAY = 24 * 3_600_000;
@@ -32,7 +33,7 @@ async function setup(namespaces = memoryNamespaces()) {
     await outbox.enqueue(jobs);
     await sender.idle();
   };
-  return { telegram, sender, outbox, deliver, messages, namespaces };
+  return { telegram, sender, outbox, deliver, messages, items, namespaces };
 }
 
 /** Three sources of one story: the first its founder, the others joined to it. */
@@ -116,6 +117,33 @@ describe("Sender: stories", () => {
     await second.deliver([makeJob([privateTarget(1)], ria)]);
     assert.equal(second.telegram.calls("sendMessage").length, 0);
     assert.equal(edits(second.telegram)[0]?.params.message_id, 1);
+  });
+
+  test("a store that fails while a later source looks up the chat's message: the delivery waits and is made once the store works", async (t) => {
+    // A fake clock from before the budget exists (its bucket starts at the clock's time).
+    mock.timers.enable({ apis: ["setTimeout", "Date"], now: 1_000_000 });
+    t.after(() => mock.timers.reset());
+    const { telegram, messages, items, outbox, sender } = await setup();
+    const { tass, ria } = oneStory();
+    await items.add([tass, ria]);
+    await outbox.enqueue([makeJob([privateTarget(1)], tass)]);
+    await runClockUntil(() => outbox.size.deliveries === 0 && sender.queued === 0);
+    const held = messages.held.bind(messages);
+    let failures = 0;
+    messages.held = async (...args) => {
+      if (failures++ < 2) throw new Error("store down");
+      return held(...args);
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on("unhandledRejection", onUnhandled);
+    t.after(() => process.off("unhandledRejection", onUnhandled));
+    await outbox.enqueue([makeJob([privateTarget(1)], ria)]);
+    await runClockUntil(() => outbox.size.deliveries === 0 && sender.queued === 0);
+    assert.deepEqual(unhandled, []);
+    assert.equal(failures, 3, "tried again after each failure, not in a tight loop");
+    assert.equal(edits(telegram).length, 1);
+    assert.equal(telegram.calls("sendMessage").length, 1);
   });
 
   test("items without a story are sent as before, and record nothing", async () => {
