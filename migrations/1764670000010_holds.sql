@@ -11,6 +11,9 @@ CREATE TABLE newswire_holds (
   PRIMARY KEY (recipient, item_key)
 );
 CREATE INDEX newswire_holds_until ON newswire_holds (until);
+-- The sweep of items no row holds, and a group's move to its supergroup.
+CREATE INDEX newswire_holds_item_key ON newswire_holds (item_key);
+CREATE INDEX newswire_holds_chat_id ON newswire_holds (chat_id);
 CREATE TABLE newswire_hold_items (
   key text PRIMARY KEY,
   item jsonb NOT NULL,

@@ -186,6 +186,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   const sender = new Sender({
     api: broadcastApi,
     ...(stories ? { stories: stories.kept } : {}),
+    held,
     outbox,
     subscribers,
     logger: logger.child({ part: "sender" }),
@@ -202,6 +203,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
       topics: catalog.topics,
       feeds: catalog.feeds,
       subscribers,
+      held,
       recent,
       feedStates,
       outbox,
@@ -303,6 +305,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
       // Another instance may be sending already: no new send starts here from now on.
       lost: () => {
         sending = false;
+        void digests.stop();
         void sender.stop(0);
         stopSelf();
       },

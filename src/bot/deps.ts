@@ -5,6 +5,7 @@
 import type { Logger } from "pino";
 import type { FeedDefinition } from "../config/catalog.js";
 import type { TelegramBudget } from "../delivery/budget.js";
+import type { HeldItemStore } from "../delivery/held-items.js";
 import type { Outbox } from "../delivery/outbox.js";
 import type { Sender } from "../delivery/sender.js";
 import type { SubscriberStore } from "../delivery/subscribers.js";
@@ -20,6 +21,8 @@ export interface BotDeps {
   topics: readonly TopicDefinition[];
   feeds: readonly FeedDefinition[];
   subscribers: SubscriberStore;
+  /** Items held for chats' digests: a changed schedule makes them due at its new time. */
+  held: HeldItemStore;
   recent: RecentStore;
   feedStates: FeedStates;
   outbox: Outbox;

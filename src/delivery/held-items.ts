@@ -35,6 +35,10 @@ export interface HeldItemStore {
   due(now: number, limit: number): Promise<DueItems[]>;
   /** Ends the holding of these items for a recipient (they are in its digest, or it is gone). */
   release(recipient: Recipient, itemKeys: readonly string[]): Promise<void>;
+  /** Makes every item held for a recipient due at `until` (its schedule changed). */
+  reschedule(recipient: Recipient, until: number): Promise<void>;
+  /** Moves a group's held items to the supergroup it became. */
+  migrateChat(fromChatId: number, toChatId: number): Promise<void>;
 }
 
 /** Held items are kept at most this long (a weekly digest after quiet hours, and a long outage). */
@@ -118,6 +122,37 @@ export class KeyvHeldItems implements HeldItemStore {
         };
       }),
     );
+  }
+
+  reschedule(recipient: Recipient, until: number): Promise<void> {
+    return this.inTurn(async () => {
+      const key = recipientKey(recipient);
+      const current = this.records.get(key);
+      if (!current) return;
+      const record = { ...current, entries: current.entries.map((entry) => ({ ...entry, until })) };
+      await this.keyv.set(recordKey(key), record);
+      this.records.set(key, record);
+    });
+  }
+
+  migrateChat(fromChatId: number, toChatId: number): Promise<void> {
+    return this.inTurn(async () => {
+      const moving = [...this.records].filter(([, record]) => record.recipient.chatId === fromChatId);
+      if (moving.length === 0) return;
+      const moved = moving.map(([key, record]) => {
+        const recipient = { ...record.recipient, chatId: toChatId };
+        return { from: key, to: recipientKey(recipient), record: { ...record, recipient } };
+      });
+      const keys = [...this.records.keys()].filter((key) => !moving.some(([from]) => from === key));
+      // The new records, then the index naming them, then the old ones gone.
+      await this.keyv.setMany(moved.map(({ to, record }) => ({ key: recordKey(to), value: record })));
+      await this.keyv.set(INDEX_KEY, [...keys, ...moved.map(({ to }) => to)]);
+      for (const { from, to, record } of moved) {
+        this.records.delete(from);
+        this.records.set(to, record);
+      }
+      await this.keyv.deleteMany(moved.map(({ from }) => recordKey(from)));
+    });
   }
 
   release(recipient: Recipient, itemKeys: readonly string[]): Promise<void> {

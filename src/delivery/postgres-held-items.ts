@@ -38,6 +38,15 @@ const DUE = `
   LEFT JOIN newswire_hold_items AS texts ON texts.key = held.item_key
   GROUP BY held.recipient, due.until ORDER BY due.until, held.recipient`;
 
+const RESCHEDULE = "UPDATE newswire_holds SET until = $2 WHERE recipient = $1";
+
+/** A group's rows under the supergroup's id, its recipient keys made as recipientKey makes them. */
+const MIGRATE = `
+  WITH moved AS (DELETE FROM newswire_holds WHERE chat_id = $1 RETURNING thread_id, item_key, until)
+  INSERT INTO newswire_holds (recipient, chat_id, thread_id, item_key, until)
+  SELECT $2::bigint::text || coalesce(':' || thread_id, ''), $2, thread_id, item_key, until FROM moved
+  ON CONFLICT (recipient, item_key) DO NOTHING`;
+
 const RELEASE = "DELETE FROM newswire_holds WHERE recipient = $1 AND item_key = ANY($2::text[])";
 
 /** Items no row holds any more, past their time. */
@@ -70,8 +79,8 @@ export class PostgresHeldItems implements HeldItemStore {
   async due(now: number, limit: number): Promise<DueItems[]> {
     if (this.sweptAt === undefined || now - this.sweptAt >= SWEEP_EVERY_MS) {
       this.sweptAt = now;
-      // Housekeeping: a sweep that fails is made at the next one.
-      await this.database.query(SWEEP, [now]).catch(() => undefined);
+      // Housekeeping, not awaited: a digest does not wait for it, and one that fails is made at the next.
+      void this.database.query(SWEEP, [now]).catch(() => undefined);
     }
     const rows = await this.database.query<{ chat_id: string; thread_id: string | null; until: number; entries: Array<{ key: string; item: Item | null }> }>(DUE, [now, limit]);
     return rows.map(({ chat_id, thread_id, until, entries }) => ({
@@ -80,6 +89,14 @@ export class PostgresHeldItems implements HeldItemStore {
       items: entries.flatMap(({ item }) => (item ? [item] : [])).sort((a, b) => a.publishedAt - b.publishedAt),
       missing: entries.filter(({ item }) => item === null).map(({ key }) => key),
     }));
+  }
+
+  async reschedule(recipient: Recipient, until: number): Promise<void> {
+    await this.database.query(RESCHEDULE, [recipientKey(recipient), until]);
+  }
+
+  async migrateChat(fromChatId: number, toChatId: number): Promise<void> {
+    await this.database.query(MIGRATE, [fromChatId, toChatId]);
   }
 
   async release(recipient: Recipient, itemKeys: readonly string[]): Promise<void> {

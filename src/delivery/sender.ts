@@ -14,6 +14,7 @@ import { localeOf } from "../i18n/i18n.js";
 import { ALL_TOPIC } from "../topics/topics.js";
 import type { TelegramBudget } from "./budget.js";
 import { ChatQueues, type ChatQueue } from "./chat-queues.js";
+import type { HeldItemStore } from "./held-items.js";
 import type { Delivery, Outbox } from "./outbox.js";
 import type { Item } from "../items/item.js";
 import type { StoryItemStore } from "../stories/story-items.js";
@@ -43,6 +44,8 @@ export interface SenderDeps {
    * that a later source of a story edits the chat's message of it instead of sending another.
    */
   stories?: { messages: StoryMessages; items: StoryItemStore };
+  /** Items held for chats' digests: a group's move to a supergroup takes them along. */
+  held?: HeldItemStore;
   now?: () => number;
 }
 
@@ -434,7 +437,7 @@ export class Sender {
 
   private async migrateChat(queue: ChatQueue, toChatId: number): Promise<void> {
     this.deps.logger.info({ chatId: queue.chatId, toChatId }, "group became a supergroup; moving its subscriptions");
-    const moved = () => this.deps.subscribers.migrateChat(queue.chatId, toChatId);
+    const moved = () => Promise.all([this.deps.subscribers.migrateChat(queue.chatId, toChatId), this.deps.held?.migrateChat(queue.chatId, toChatId)]);
     if (!(await this.save("move of a group's subscriptions", { chatId: queue.chatId, toChatId }, moved))) return;
     this.queues.migrate(queue, toChatId);
     this.wake();

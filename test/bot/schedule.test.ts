@@ -9,7 +9,7 @@ import type { Bot } from "grammy";
 import { createBot } from "../../src/bot/create-bot.js";
 import type { BotContext } from "../../src/bot/context.js";
 import { parseDigest, parseQuiet } from "../../src/bot/features/schedule.js";
-import { API_ROOT, BOT_INFO, buildDeps, groupChat, messageUpdate, user, TOKEN, type MessageOptions } from "../support/builders.js";
+import { API_ROOT, BOT_INFO, buildDeps, groupChat, makeItem, messageUpdate, user, TOKEN, type MessageOptions } from "../support/builders.js";
 
 async function setup() {
   const deps = await buildDeps();
@@ -44,6 +44,19 @@ describe("bot: /digest, /timezone, /quiet", () => {
     assert.match(await say("/timezone UTC"), /^Time zone: UTC/);
     assert.equal((await deps.subscribers.get({ chatId: 100 }))?.schedule, undefined, "nothing left of it");
     assert.deepEqual((await deps.subscribers.get({ chatId: 100 }))?.topics, ["all"], "the subscription itself untouched");
+  });
+
+  test("what is held keeps to a changed schedule: /digest off makes it due now, a new time moves it", async () => {
+    const { deps, say } = await setup();
+    await say("/subscribe all");
+    await say("/digest weekly");
+    const item = makeItem();
+    await deps.held.hold([{ recipient: { chatId: 100 }, item, until: Date.now() + 7 * 24 * 3_600_000 }]);
+    await say("/digest hourly");
+    assert.deepEqual(await deps.held.due(Date.now(), 10), []);
+    assert.equal((await deps.held.due(Date.now() + 3_600_000, 10)).length, 1, "due within the hour");
+    await say("/digest off");
+    assert.deepEqual((await deps.held.due(Date.now(), 10)).map(({ items }) => items.map(({ key }) => key)), [[item.key]], "due now: the next look sends it");
   });
 
   test("bad input gets the usage; an unknown time zone is named", async () => {

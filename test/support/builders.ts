@@ -2,6 +2,7 @@
  * Shared builders for unit and bot tests: items, a temporary SQLite store, a scripted fake of the
  * Bot API below grammY (its client `fetch` option), Telegram updates, and the bot's dependencies.
  */
+import { KeyvHeldItems } from "../../src/delivery/held-items.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -344,6 +345,7 @@ export async function buildDeps(options: DepsOptions = {}): Promise<BotDeps & { 
     topics: options.topics ?? [topic("china", "China"), topic("science", "Science")],
     feeds,
     subscribers,
+    held: await KeyvHeldItems.open(namespaces.held),
     recent: await RecentItems.open(namespaces.items, namespaces.recent),
     feedStates: await FeedStates.open(namespaces.feeds, feeds),
     outbox,

@@ -83,6 +83,29 @@ for (const side of sides) {
       assert.deepEqual(await reopened.due(T0 + HOUR, 10), []);
       assert.deepEqual((await reopened.due(T0 + 2 * HOUR, 10)).map(({ items }) => items.map((item) => item.key)), [[c.key]]);
     });
+
+    test("a changed schedule makes a recipient's items due at its new time; a group's move takes them along", async () => {
+      const { store, reopen } = await side.open();
+      const [a, b] = [makeItem(), makeItem()];
+      await store.hold([
+        { recipient: { chatId: -5 }, item: a, until: T0 + 7 * 24 * HOUR },
+        { recipient: { chatId: -5, threadId: 3 }, item: b, until: T0 + HOUR },
+        { recipient: { chatId: 9 }, item: b, until: T0 + 7 * 24 * HOUR },
+      ]);
+      await store.reschedule({ chatId: -5 }, T0);
+      assert.deepEqual((await store.due(T0, 10)).map(({ recipient }) => recipient), [{ chatId: -5 }], "the chat's own, not its thread's or others'");
+      await store.migrateChat(-5, -1005);
+      const moved = await (await reopen()).due(T0 + HOUR, 10);
+      assert.deepEqual(
+        moved.map(({ recipient, items }) => ({ recipient, keys: items.map((item) => item.key) })),
+        [
+          { recipient: { chatId: -1005 }, keys: [a.key] },
+          { recipient: { chatId: -1005, threadId: 3 }, keys: [b.key] },
+        ],
+      );
+      await store.release({ chatId: -1005 }, [a.key]);
+      assert.deepEqual((await (await reopen()).due(T0, 10)), []);
+    });
   });
 }
 

@@ -8,7 +8,7 @@ import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { commandArgs, mayManageChat, subscriberTarget } from "../chat.js";
 import { saveOrTell } from "../saving.js";
-import { canonicalTimeZone, formatClock, parseClock, type DeliverySchedule, type Digest, type QuietHours } from "../../delivery/schedule.js";
+import { canonicalTimeZone, formatClock, parseClock, timing, type DeliverySchedule, type Digest, type QuietHours } from "../../delivery/schedule.js";
 import type { Messages } from "../../i18n/i18n.js";
 import { clip } from "../../text/clip.js";
 
@@ -97,7 +97,14 @@ export function scheduleFeature(deps: BotDeps): Composer<BotContext> {
         return;
       }
       const schedule = apply(subscriber.schedule, value);
-      const saved = await saveOrTell(ctx, () => deps.subscribers.setSchedule(target, schedule));
+      // What is held already keeps to the new schedule: due at its next time, or at once (the
+      // next look sends it as one digest) when the chat now takes items as they come.
+      const when = timing(schedule, Date.now());
+      const saved = await saveOrTell(ctx, async () => {
+        const done = await deps.subscribers.setSchedule(target, schedule);
+        if (done) await deps.held.reschedule(target, when.send === "held" ? when.until : Date.now());
+        return done;
+      });
       if (saved === undefined) return;
       await ctx.reply(saved ? reply(ctx.t, schedule) : ctx.t.subscribeFirst);
     };
