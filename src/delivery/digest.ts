@@ -31,18 +31,33 @@ export interface DigestPayload {
   part: number;
   parts: number;
   stories: number;
+  /** Stories left out of the whole digest (past DIGEST_STORIES), told at the end of its last part. */
+  omitted?: number;
 }
+
+/**
+ * Stories a digest shows at most, the most covered: a week of every topic would otherwise be
+ * dozens of messages, which no reader wants; the rest are counted.
+ */
+export const DIGEST_STORIES = 60;
 
 const TITLE_LIMIT = 200;
 /** Room kept below Telegram's limit: the plain rendering adds each link in full. */
 const PART_LIMIT = MESSAGE_LIMIT - 600;
 
+/** A digest's stories by topic, and how many were left out. */
+export interface DigestContent {
+  sections: DigestSection[];
+  omitted: number;
+}
+
 /**
  * The story entries of `items` (oldest first), by topic: a story's items together (one entry,
  * their sources counted), each story in the first of its topics the chat follows by name
- * (`topics`, in the catalog's order; `titles` what readers see).
+ * (`followed`; `titles` what readers see, in the catalog's order). The `limit` most covered
+ * stories (then the newest) are kept.
  */
-export function digestSections(items: readonly Item[], followed: readonly string[], titles: ReadonlyMap<string, string>): DigestSection[] {
+export function digestSections(items: readonly Item[], followed: readonly string[], titles: ReadonlyMap<string, string>, limit = DIGEST_STORIES): DigestContent {
   const stories = new Map<string, { first: Item; sources: Set<string>; latest: number }>();
   for (const item of items) {
     const id = item.storyId ?? item.key;
@@ -52,25 +67,23 @@ export function digestSections(items: readonly Item[], followed: readonly string
       story.latest = Math.max(story.latest, item.publishedAt);
     } else stories.set(id, { first: item, sources: new Set([item.source]), latest: item.publishedAt });
   }
+  // Most covered first, then the newest.
+  const ranked = [...stories.values()].sort((a, b) => b.sources.size - a.sources.size || b.latest - a.latest);
+  const kept = ranked.slice(0, limit);
   const everything = followed.includes(ALL_TOPIC);
   const order = [...titles.keys()];
   const sectionOf = (item: Item): string | undefined =>
     order.find((topic) => item.topics.includes(topic) && (everything || followed.includes(topic)));
-  const sections = new Map<string | undefined, Array<{ entry: DigestEntry; latest: number }>>();
-  for (const { first, sources, latest } of stories.values()) {
+  const sections = new Map<string | undefined, DigestEntry[]>();
+  for (const { first, sources } of kept) {
     const topic = sectionOf(first);
     const entry: DigestEntry = { title: clip(first.title.trim() || first.source, TITLE_LIMIT), source: first.source, sources: sources.size, ...(first.link ? { link: first.link } : {}) };
-    const list = sections.get(topic) ?? [];
-    list.push({ entry, latest });
-    sections.set(topic, list);
+    sections.set(topic, [...(sections.get(topic) ?? []), entry]);
   }
-  const ordered = [...sections].map(([topic, list]) => ({
-    ...(topic !== undefined ? { topic: titles.get(topic)! } : {}),
-    // Most covered first, then the newest.
-    entries: list.sort((a, b) => b.entry.sources - a.entry.sources || b.latest - a.latest).map(({ entry }) => entry),
-  }));
+  const ordered = [...sections].map(([topic, entries]) => ({ ...(topic !== undefined ? { topic: titles.get(topic)! } : {}), entries }));
   // Topics with the most covered stories first; the stories of no named topic last.
-  return ordered.sort((a, b) => (a.topic === undefined ? 1 : 0) - (b.topic === undefined ? 1 : 0) || b.entries[0]!.sources - a.entries[0]!.sources || b.entries.length - a.entries.length);
+  ordered.sort((a, b) => (a.topic === undefined ? 1 : 0) - (b.topic === undefined ? 1 : 0) || b.entries[0]!.sources - a.entries[0]!.sources || b.entries.length - a.entries.length);
+  return { sections: ordered, omitted: ranked.length - kept.length };
 }
 
 function entryLine(entry: DigestEntry, locale: Locale, html: boolean): string {
@@ -89,16 +102,17 @@ export function renderDigest(payload: DigestPayload, form: "html" | "plain", { l
   const bold = (text: string) => (html ? `<b>${escapeHtml(text)}</b>` : text);
   const header = bold(t.digestHeader(payload.stories, payload.part, payload.parts));
   const blocks = payload.sections.map((section) => [bold(section.topic ?? t.digestOther), ...section.entries.map((entry) => entryLine(entry, locale, html))].join("\n"));
-  return { text: [header, ...blocks].join("\n\n"), ...(html ? { parseMode: "HTML" as const } : {}), linkPreview: { is_disabled: true } };
+  const more = payload.omitted ? [escapeHtml(t.digestMore(payload.omitted))] : [];
+  return { text: [header, ...blocks, ...more].join("\n\n"), ...(html ? { parseMode: "HTML" as const } : {}), linkPreview: { is_disabled: true } };
 }
 
 /**
  * The digest of `sections` as parts that each fit a message in `locale` (a section too long for
  * one is continued in the next).
  */
-export function digestParts(sections: readonly DigestSection[], locale: Locale): DigestPayload[] {
+export function digestParts({ sections, omitted }: DigestContent, locale: Locale): DigestPayload[] {
   const stories = sections.reduce((count, section) => count + section.entries.length, 0);
-  const fits = (part: DigestSection[]) => renderDigest({ kind: "digest", sections: part, part: 99, parts: 99, stories }, "html", { locale }).text.length <= PART_LIMIT;
+  const fits = (part: DigestSection[]) => renderDigest({ kind: "digest", sections: part, part: 99, parts: 99, stories, omitted }, "html", { locale }).text.length <= PART_LIMIT;
   const block = (topic: string | undefined, entries: DigestEntry[]): DigestSection => ({ ...(topic !== undefined ? { topic } : {}), entries });
   const parts: DigestSection[][] = [[]];
   for (const section of sections) {
@@ -113,5 +127,12 @@ export function digestParts(sections: readonly DigestSection[], locale: Locale):
     }
   }
   const filled = parts.filter((part) => part.length > 0);
-  return filled.map((part, index) => ({ kind: "digest", sections: part, part: index + 1, parts: filled.length, stories }));
+  return filled.map((part, index) => ({
+    kind: "digest",
+    sections: part,
+    part: index + 1,
+    parts: filled.length,
+    stories,
+    ...(omitted > 0 && index === filled.length - 1 ? { omitted } : {}),
+  }));
 }

@@ -88,6 +88,7 @@ export const en = {
   digestHeader: (stories: number, part: number, parts: number) => `Digest: ${stories} ${stories === 1 ? "story" : "stories"}${parts > 1 ? ` (${part}/${parts})` : ""}`,
   digestSources: (count: number) => `${count} sources`,
   digestOther: "Other",
+  digestMore: (count: number) => `… and ${count} less covered ${count === 1 ? "story" : "stories"}; /latest lists the newest.`,
   /** A digest's rhythm in words. */
   digestRhythm: (every: "hourly" | "daily" | "weekly", at: string) => (every === "hourly" ? "every hour" : every === "daily" ? `daily at ${at}` : `on Mondays at ${at}`),
   digestUsage: (current: string) => `Usage: /digest off, /digest hourly, /digest daily HH:MM or /digest weekly [HH:MM] (Mondays).\nNow: ${current}.`,

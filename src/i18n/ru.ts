@@ -95,6 +95,7 @@ export const ru: Messages = {
   digestHeader: (stories: number, part: number, parts: number) => `Дайджест: ${stories} ${plural(stories, "сюжет", "сюжета", "сюжетов")}${parts > 1 ? ` (${part}/${parts})` : ""}`,
   digestSources: (count: number) => `${count} ${plural(count, "источник", "источника", "источников")}`,
   digestOther: "Другое",
+  digestMore: (count: number) => `… и ещё ${count} ${plural(count, "сюжет", "сюжета", "сюжетов")} с меньшим числом источников; свежие — в /latest.`,
   digestRhythm: (every: "hourly" | "daily" | "weekly", at: string) => (every === "hourly" ? "каждый час" : every === "daily" ? `ежедневно в ${at}` : `по понедельникам в ${at}`),
   digestUsage: (current: string) => `Использование: /digest off, /digest hourly, /digest daily ЧЧ:ММ или /digest weekly [ЧЧ:ММ] (по понедельникам).\nСейчас: ${current}.`,
   digestOffNow: "без дайджеста, новости приходят сразу",

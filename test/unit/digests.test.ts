@@ -124,27 +124,33 @@ describe("digest building", () => {
       makeItem({ title: "Ash warning", source: "Lenta", topics: ["all", "science"], storyId: first.key }),
       makeItem({ title: "Local fair", source: "Lenta", topics: ["all"] }),
     ].map((item, index) => (index === 0 ? { ...item, storyId: first.key } : item));
-    const sections = digestSections(items, ["all"], titles);
+    const content = digestSections(items, ["all"], titles);
+    assert.equal(content.omitted, 0);
     assert.deepEqual(
-      sections.map(({ topic, entries }) => ({ topic, entries: entries.map(({ title, sources }) => `${title} ${sources}`) })),
+      content.sections.map(({ topic, entries }) => ({ topic, entries: entries.map(({ title, sources }) => `${title} ${sources}`) })),
       [
         { topic: "Science", entries: ["Volcano erupts 3"] },
         { topic: "China", entries: ["Trade talks 1"] },
         { topic: undefined, entries: ["Local fair 1"] },
       ],
     );
-    const [part] = digestParts(sections, "en");
+    const [part] = digestParts(content, "en");
     const message = renderDigest(part!, "html", { locale: "en" });
     assert.match(message.text, /^<b>Digest: 3 stories<\/b>\n\n<b>Science<\/b>\n• <a href="[^"]+">Volcano erupts<\/a> <i>\(TASS, 3 sources\)<\/i>/);
     assert.match(message.text, /<b>Other<\/b>\n• <a href="[^"]+">Local fair<\/a> <i>\(Lenta\)<\/i>$/);
     assert.equal(validateTelegramHtml(message.text), null);
     assert.match(renderDigest(part!, "plain", { locale: "ru" }).text, /^Дайджест: 3 сюжета\n\nScience\n• Volcano erupts \(TASS, 3 источника\) https:/);
-    assert.deepEqual(digestSections(items, ["china"], titles).map(({ topic }) => topic), ["China", undefined], "topics the chat does not follow are not sections");
+    assert.deepEqual(digestSections(items, ["china"], titles).sections.map(({ topic }) => topic), ["China", undefined], "topics the chat does not follow are not sections");
+    const capped = digestSections(items, ["all"], titles, 2);
+    assert.deepEqual(capped.sections.flatMap(({ entries }) => entries.map(({ title }) => title)), ["Volcano erupts", "Local fair"], "the most covered, then the newest");
+    assert.equal(capped.omitted, 1);
+    const parts = digestParts(capped, "en");
+    assert.match(renderDigest(parts.at(-1)!, "html", { locale: "en" }).text, /… and 1 less covered story; \/latest lists the newest\.$/);
   });
 
   test("a long digest is split into parts that each fit a message, a section continued", () => {
     const items = Array.from({ length: 150 }, (_, index) => makeItem({ title: `Story ${index} ${"word ".repeat(30)}`, topics: ["all", "science"], link: `https://example.org/${"x".repeat(80)}/${index}` }));
-    const parts = digestParts(digestSections(items, ["all"], new Map([["science", "Science"]])), "en");
+    const parts = digestParts(digestSections(items, ["all"], new Map([["science", "Science"]]), 150), "en");
     assert.ok(parts.length > 2, String(parts.length));
     assert.deepEqual(parts.map(({ part, parts: count }) => `${part}/${count}`), parts.map((_, index) => `${index + 1}/${parts.length}`));
     for (const part of parts) {
