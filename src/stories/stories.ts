@@ -5,7 +5,8 @@
  * message of the story again when a later source joins it. With an embeddings model configured,
  * its vectors take part in the match; when it fails, words alone decide.
  *
- * The index starts from the recent items the store holds, so a restart does not split a story;
+ * The index starts from the recent items the store holds (on SQLite and Redis the recent list's
+ * newest 2,000; on PostgreSQL every item of the window), so a restart splits no story among them;
  * on a shared database it also learns, before each match, the items the other instances stored.
  */
 import type { Logger } from "pino";
