@@ -117,9 +117,13 @@ function compareEntries(a: Entry, b: Entry): number {
   return a.item.publishedAt - b.item.publishedAt || (a.item.key < b.item.key ? -1 : a.item.key > b.item.key ? 1 : 0);
 }
 
+/** Whether `a`'s first score ranks before `b`'s (ties: compareEntries). */
+function better(a: Entry, b: Entry): boolean {
+  return a.partial > b.partial || (a.partial === b.partial && compareEntries(a, b) < 0);
+}
+
 /** Keeps `top` the RESCORED_CANDIDATES best by first score, best first (ties: compareEntries). */
 function insertTop(top: Entry[], entry: Entry): void {
-  const better = (a: Entry, b: Entry): boolean => a.partial > b.partial || (a.partial === b.partial && compareEntries(a, b) < 0);
   if (top.length === RESCORED_CANDIDATES && !better(entry, top[top.length - 1]!)) return;
   let at = top.length;
   while (at > 0 && better(entry, top[at - 1]!)) at--;
