@@ -94,6 +94,8 @@ export class Sender {
    * holds, so the first source's broadcast does not read the store once per send.
    */
   private readonly joinedStories = new Set<string>();
+  /** Jobs found in the outbox at start (see {@link start}). */
+  private readonly recovered = new Set<string>();
   private running = false;
   private loopDone: Promise<void> = Promise.resolve();
   private wakeUp: (() => void) | undefined;
@@ -141,6 +143,13 @@ export class Sender {
   start(): void {
     if (this.running) return;
     this.running = true;
+    // The jobs found at start (after a restart, or taken over from another instance): a chat may
+    // have got a later source of their stories before, so their deliveries look up what it holds.
+    for (const job of this.deps.outbox.openJobs()) {
+      this.recovered.add(job.id);
+      const story = storyOf(job.payload);
+      if (story && story.storyId !== story.item.key) this.noteJoined(story.storyId);
+    }
     this.loopDone = this.loop();
   }
 
@@ -292,7 +301,8 @@ export class Sender {
     let outcome: SendOutcome | undefined;
     if (story) {
       if (story.storyId !== story.item.key) this.noteJoined(story.storyId);
-      const held = this.joinedStories.has(story.storyId) ? await this.deps.stories!.messages.held(story.storyId, recipient) : undefined;
+      const look = this.joinedStories.has(story.storyId) || this.recovered.has(job.id);
+      const held = look ? await this.deps.stories!.messages.held(story.storyId, recipient) : undefined;
       if (held) outcome = await this.addSource(to, delivery, story, held, options);
     }
     if (!outcome) {

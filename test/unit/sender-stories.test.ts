@@ -17,7 +17,7 @@ afterEach(async () => {
 });
 
 /** A sender with stories kept in memory, as main.ts builds it when clustering is on. */
-async function setup(namespaces = memoryNamespaces()) {
+async function setup(namespaces = memoryNamespaces(), before: (outbox: Outbox) => Promise<unknown> = async () => undefined) {
   const telegram = new ScriptedTelegram();
   const subscribers = await Subscribers.open(namespaces.subscribers);
   const outbox = await Outbox.open(namespaces.outbox);
@@ -26,6 +26,7 @@ async function setup(namespaces = memoryNamespaces()) {
   const sender = new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget: new TelegramBudget(FAST_LIMITS), stories: { items, messages } });
   running.push(sender);
   await outbox.startSending(() => sender.deliveriesReady());
+  await before(outbox);
   sender.start();
   /** Accepts items as the poller does: stored as stories' items, then one job each. */
   const deliver = async (jobs: Job[]) => {
@@ -144,6 +145,22 @@ describe("Sender: stories", () => {
     assert.equal(failures, 3, "tried again after each failure, not in a tight loop");
     assert.equal(edits(telegram).length, 1);
     assert.equal(telegram.calls("sendMessage").length, 1);
+  });
+
+  test("after a restart, a first source still queued for a chat that got a later one before edits that message", async () => {
+    const namespaces = memoryNamespaces();
+    const first = await setup(namespaces);
+    const { tass, ria } = oneStory();
+    await first.deliver([makeJob([privateTarget(1)], ria)]);
+    await first.sender.stop(100);
+    // The first source's job, found in the outbox at the next start (its later source's job is done).
+    const second = await setup(namespaces, async (outbox) => {
+      await new KeyvStoryItems(namespaces.stories, 4 * DAY).add([tass]);
+      await outbox.enqueue([makeJob([privateTarget(1)], tass)]);
+    });
+    await second.sender.idle();
+    assert.equal(second.telegram.calls("sendMessage").length, 0, "no second message of the story");
+    assert.match(textOf(edits(second.telegram)[0]), /Also in: <a href="https:\/\/tass\.example\/1">TASS<\/a>/);
   });
 
   test("items without a story are sent as before, and record nothing", async () => {
