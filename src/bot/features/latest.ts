@@ -25,7 +25,10 @@ interface ListedStory {
   sources: string[];
 }
 
-/** The items (newest first) as stories, newest first: those of one story together, shown by the earliest. */
+/**
+ * The items (newest first) as stories, newest first by their first report (the one shown, with
+ * its date): those of one story together.
+ */
 export function listStories(items: readonly Item[]): ListedStory[] {
   const byStory = new Map<string, Item[]>();
   for (const item of items) {
@@ -34,10 +37,12 @@ export function listStories(items: readonly Item[]): ListedStory[] {
     if (members) members.push(item);
     else byStory.set(id, [item]);
   }
-  return [...byStory.values()].map((members) => {
-    const oldestFirst = [...members].reverse();
-    return { item: oldestFirst[0]!, sources: [...new Set(oldestFirst.map((member) => member.source))] };
-  });
+  return [...byStory.values()]
+    .map((members) => {
+      const oldestFirst = [...members].reverse();
+      return { item: oldestFirst[0]!, sources: [...new Set(oldestFirst.map((member) => member.source))] };
+    })
+    .sort((a, b) => b.item.publishedAt - a.item.publishedAt);
 }
 
 /** What `/latest`'s words ask for, or undefined when they don't parse. */
