@@ -35,6 +35,8 @@ const BATCH = 100;
 
 export class Digests {
   private timer: NodeJS.Timeout | undefined;
+  /** Set by stop: a look under way ends after its batch. */
+  private stopped = false;
   private running: Promise<void> | undefined;
   private readonly titles: ReadonlyMap<string, string>;
   private readonly now: () => number;
@@ -46,6 +48,7 @@ export class Digests {
 
   /** Looks for due items every RELEASE_EVERY_MS, and at once. */
   start(): void {
+    this.stopped = false;
     const look = () => {
       // One look at a time; a failing store is its health's to tell, and the next look tries again.
       this.running ??= this.releaseDue()
@@ -62,6 +65,7 @@ export class Digests {
 
   /** Stops looking, and waits for a look under way. */
   async stop(): Promise<void> {
+    this.stopped = true;
     clearInterval(this.timer);
     await this.running;
   }
@@ -94,7 +98,7 @@ export class Digests {
         }
         await this.deps.held.release(recipient, keys);
       }
-      if (due.length < BATCH) return digests;
+      if (due.length < BATCH || this.stopped) return digests;
     }
   }
 }

@@ -141,12 +141,19 @@ export class KeyvHeldItems implements HeldItemStore {
       if (moving.length === 0) return;
       const moved = moving.map(([key, record]) => {
         const recipient = { ...record.recipient, chatId: toChatId };
-        return { from: key, to: recipientKey(recipient), record: { ...record, recipient } };
+        const to = recipientKey(recipient);
+        // The supergroup may hold items of its own already: both kept, an item in both at its earlier time.
+        const entries = new Map((this.records.get(to)?.entries ?? []).map((entry) => [entry.key, entry]));
+        for (const entry of record.entries) {
+          const other = entries.get(entry.key);
+          if (!other || entry.until < other.until) entries.set(entry.key, entry);
+        }
+        return { from: key, to, record: { ...record, recipient, entries: [...entries.values()] } };
       });
       const keys = [...this.records.keys()].filter((key) => !moving.some(([from]) => from === key));
       // The new records, then the index naming them, then the old ones gone.
       await this.keyv.setMany(moved.map(({ to, record }) => ({ key: recordKey(to), value: record })));
-      await this.keyv.set(INDEX_KEY, [...keys, ...moved.map(({ to }) => to)]);
+      await this.keyv.set(INDEX_KEY, [...new Set([...keys, ...moved.map(({ to }) => to)])]);
       for (const { from, to, record } of moved) {
         this.records.delete(from);
         this.records.set(to, record);

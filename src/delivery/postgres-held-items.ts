@@ -45,7 +45,7 @@ const MIGRATE = `
   WITH moved AS (DELETE FROM newswire_holds WHERE chat_id = $1 RETURNING thread_id, item_key, until)
   INSERT INTO newswire_holds (recipient, chat_id, thread_id, item_key, until)
   SELECT $2::bigint::text || coalesce(':' || thread_id, ''), $2, thread_id, item_key, until FROM moved
-  ON CONFLICT (recipient, item_key) DO NOTHING`;
+  ON CONFLICT (recipient, item_key) DO UPDATE SET until = least(newswire_holds.until, excluded.until)`;
 
 const RELEASE = "DELETE FROM newswire_holds WHERE recipient = $1 AND item_key = ANY($2::text[])";
 

@@ -383,11 +383,14 @@ describe("bot: groups", () => {
     assert.equal((await deps.subscribers.count()), 0, "a user who blocked the bot is no longer subscribed");
   });
 
-  test("a group that became a supergroup keeps its subscriptions", async () => {
+  test("a group that became a supergroup keeps its subscriptions and its held items", async () => {
     const { handle, deps } = await setup();
     const chat = groupChat(-800, "group");
     await deps.subscribers.subscribe({ chatId: -800, kind: "group", title: "Old" }, ["china", "science"]);
+    const held = makeItem();
+    await deps.held.hold([{ recipient: { chatId: -800 }, item: held, until: 1 }]);
     await handle(serviceUpdate(chat, { migrate_to_chat_id: -100800 }));
+    assert.deepEqual((await deps.held.due(1, 10)).map(({ recipient }) => recipient), [{ chatId: -100800 }]);
     assert.equal(await deps.subscribers.get({ chatId: -800 }), undefined);
     assert.deepEqual((await deps.subscribers.get({ chatId: -100800 }))?.topics, ["china", "science"]);
     assert.equal((await deps.subscribers.get({ chatId: -100800 }))?.kind, "supergroup");

@@ -105,6 +105,16 @@ for (const side of sides) {
       );
       await store.release({ chatId: -1005 }, [a.key]);
       assert.deepEqual((await (await reopen()).due(T0, 10)), []);
+      // A supergroup holding items of its own when more move in keeps both, an item in both at its earlier time.
+      const [c, d] = [makeItem(), makeItem()];
+      await store.hold([
+        { recipient: { chatId: -6 }, item: c, until: T0 + HOUR },
+        { recipient: { chatId: -6 }, item: d, until: T0 + 3 * HOUR },
+        { recipient: { chatId: -1006 }, item: d, until: T0 + 2 * HOUR },
+      ]);
+      await store.migrateChat(-6, -1006);
+      const merged = (await (await reopen()).due(T0 + 2 * HOUR, 10)).filter(({ recipient }) => recipient.chatId === -1006);
+      assert.deepEqual(merged.map(({ recipient, items }) => ({ recipient, keys: items.map((item) => item.key).sort() })), [{ recipient: { chatId: -1006 }, keys: [c.key, d.key].sort() }]);
     });
   });
 }

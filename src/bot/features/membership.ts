@@ -1,6 +1,6 @@
 /**
  * Chat lifecycle seen through updates: when the bot is blocked, kicked or its chat deleted, the
- * chat's subscriptions end; when a group becomes a supergroup, they move to the new id.
+ * chat's subscriptions end; when a group becomes a supergroup, they (and its held items) move to the new id.
  */
 import { Composer } from "grammy";
 import type { BotContext } from "../context.js";
@@ -20,6 +20,8 @@ export function membershipFeature(deps: BotDeps): Composer<BotContext> {
 
   feature.on("message:migrate_to_chat_id", async (ctx) => {
     await deps.subscribers.migrateChat(ctx.chat.id, ctx.message.migrate_to_chat_id);
+    // Its held items too: a digest group has no delivery queued to learn of the move from Telegram.
+    await deps.held.migrateChat(ctx.chat.id, ctx.message.migrate_to_chat_id);
     ctx.logger.info({ chatId: ctx.chat.id, toChatId: ctx.message.migrate_to_chat_id }, "group migrated to a supergroup");
   });
 

@@ -99,13 +99,15 @@ export function scheduleFeature(deps: BotDeps): Composer<BotContext> {
       const schedule = apply(subscriber.schedule, value);
       // What is held already keeps to the new schedule: due at its next time, or at once (the
       // next look sends it as one digest) when the chat now takes items as they come.
-      const when = timing(schedule, Date.now());
-      const saved = await saveOrTell(ctx, async () => {
-        const done = await deps.subscribers.setSchedule(target, schedule);
-        if (done) await deps.held.reschedule(target, when.send === "held" ? when.until : Date.now());
-        return done;
-      });
+      const saved = await saveOrTell(ctx, () => deps.subscribers.setSchedule(target, schedule));
       if (saved === undefined) return;
+      if (saved) {
+        const when = timing(schedule, Date.now());
+        // The schedule is saved: a failure here leaves held items on their old time, logged.
+        await deps.held
+          .reschedule(target, when.send === "held" ? when.until : Date.now())
+          .catch((error: unknown) => ctx.logger.warn({ err: (error as Error).message }, "held items keep their old time: the store failed"));
+      }
       await ctx.reply(saved ? reply(ctx.t, schedule) : ctx.t.subscribeFirst);
     };
 
