@@ -16,6 +16,9 @@
  * with --expose-gc for the live heap after a full GC too). The CPU a cycle of 10,000 feeds
  * would take is extrapolated linearly.
  *
+ * BENCH_STORIES=1 gives new items their stories as main.ts does with STORIES on (the default):
+ * the story index in memory, the items stored for the sender.
+ *
  * Run: node --expose-gc --import tsx bench/poll.ts [FEED_CONCURRENCY, default 8]
  * Larger: BENCH_FEEDS, BENCH_ITEMS (per feed) and BENCH_CYCLES replace 2,000, 50 and 5, e.g.
  * `BENCH_FEEDS=100000 BENCH_ITEMS=10 BENCH_CYCLES=3` for 100,000 feeds against the 5-minute cycle.
@@ -34,6 +37,9 @@ import { cycleOf } from "../src/poller/poll-schedule.js";
 import { Poller } from "../src/poller/poller.js";
 import { PostgresPollSchedule } from "../src/poller/postgres-poll-schedule.js";
 import { openState } from "../src/state.js";
+import { PostgresStoryItems } from "../src/stories/postgres-story-items.js";
+import { Stories } from "../src/stories/stories.js";
+import { KeyvStoryItems } from "../src/stories/story-items.js";
 import { closeNamespaces, openNamespaces } from "../src/store/keyv.js";
 import { compileTopics } from "../src/topics/topics.js";
 import { rssXml, startFeedSite, type RssItem } from "../test/support/feed-site.js";
@@ -129,6 +135,16 @@ async function bench(concurrency: number): Promise<void> {
   const logger = pino({ level: "silent" });
   const state = await openState(store, feeds, logger);
   const { database, epoch } = state;
+  const keptMs = 4 * 24 * 60 * 60_000;
+  const stories =
+    process.env.BENCH_STORIES === "1"
+      ? await Stories.open({
+          recent: state.recent,
+          items: database ? new PostgresStoryItems(database, keptMs) : new KeyvStoryItems(store.stories, keptMs),
+          logger,
+          windowMs: keptMs / 2,
+        })
+      : undefined;
   let accepted = 0;
   let epochLost = 0;
   const poller = new Poller(
@@ -148,6 +164,7 @@ async function bench(concurrency: number): Promise<void> {
       fetch: { timeoutMs: 15_000, maxBytes: 10 * 1024 * 1024 },
       addressPolicy: addressPolicy(feeds.map((feed) => feed.url), false),
       alerts: { afterFailures: 5, notify: async () => undefined },
+      ...(stories ? { stories } : {}),
     },
     concurrency,
     {
@@ -171,7 +188,7 @@ async function bench(concurrency: number): Promise<void> {
     return { seconds: (performance.now() - started) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
   };
 
-  console.log(`store: ${where.label}`);
+  console.log(`store: ${where.label}; stories ${stories ? "on" : "off"}`);
   console.log(`load average at start: ${loadavg().map((load) => load.toFixed(2)).join(", ")} (${availableParallelism()} cores)`);
   console.log(`${FEEDS} feeds × ${ITEMS_PER_FEED} items, ${100 / CHANGED_ONE_IN} % changed per cycle (${NEW_ITEMS_PER_CHANGE} new items each), FEED_CONCURRENCY ${concurrency}`);
   const baseline = await cycle();
