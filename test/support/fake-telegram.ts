@@ -4,7 +4,8 @@
  * The bot under test talks HTTP to it exactly as to api.telegram.org (`TELEGRAM_API_ROOT`), and the
  * double answers as Telegram does, errors included: HTML that Telegram would refuse, texts over the
  * limits, flood limits with `retry_after`, blocked and migrated chats, missing admin rights.
- * Tests drive users with `sendText` / `pressButton` and observe the bot through `sent` and `waitFor`.
+ * Tests drive users with `sendText` / `pressButton` / `sendInlineQuery` and observe the bot through
+ * `sent` and `waitFor` (and `inlineAnswers` / `waitForInlineAnswer` for inline mode).
  */
 import { createServer } from "node:http";
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
@@ -17,11 +18,23 @@ import type {
   ChatMemberAdministrator,
   ForceReply,
   InlineKeyboardMarkup,
+  InlineQuery,
+  InlineQueryResult,
+  InlineQueryResultsButton,
+  InputRichMessage,
   Message,
   MessageEntity,
   MessageOrigin,
   ReplyKeyboardMarkup,
   ReplyKeyboardRemove,
+  RichBlock,
+  RichBlockCaption,
+  RichBlockListItem,
+  RichBlockMap,
+  RichBlockTableCell,
+  RichMessage,
+  RichMessageButton,
+  RichText,
   Update,
   User,
   UserFromGetMe,
@@ -82,7 +95,7 @@ export interface ApiCall {
 }
 
 /** The methods that put a message into a chat (and count against flood limits). */
-export type SendMethod = "sendMessage" | "forwardMessage" | "copyMessage" | "sendPhoto";
+export type SendMethod = "sendMessage" | "forwardMessage" | "copyMessage" | "sendPhoto" | "sendRichMessage";
 
 /** Any reply markup the Bot API accepts. */
 export type ReplyMarkup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply;
@@ -92,8 +105,13 @@ export interface SentMessage {
   method: SendMethod;
   chat_id: number;
   message_id: number;
-  /** The text as the bot sent it (the caption for sendPhoto; the source text for forwards and copies). */
+  /**
+   * The text as the bot sent it (the caption for sendPhoto; the source text for forwards and copies;
+   * for sendRichMessage the plain text of the blocks, joined with blank lines).
+   */
   text: string;
+  /** sendRichMessage: the rich message as the bot sent it (its `blocks`). */
+  rich?: InputRichMessage;
   parse_mode?: string;
   message_thread_id?: number;
   reply_markup?: ReplyMarkup;
@@ -106,6 +124,23 @@ export interface SentMessage {
   at: number;
   /** The message as Telegram returned it (parsed text, entities). */
   message: Message;
+}
+
+/** An inline query the bot answered (answerInlineQuery). */
+export interface InlineAnswer {
+  queryId: string;
+  /** The query's text and author, as the bot got them. */
+  query: string;
+  from: User;
+  results: InlineQueryResult[];
+  /** Seconds; Telegram's default of 300 when the bot did not say. */
+  cacheTime: number;
+  /** "" when the bot did not say (no more results). */
+  nextOffset: string;
+  isPersonal: boolean;
+  button?: InlineQueryResultsButton;
+  /** Clock time of the answer, ms. */
+  at: number;
 }
 
 /** What a test may set up about a chat. */
@@ -160,6 +195,16 @@ interface StoredMessage {
   byBot: boolean;
 }
 
+/** An inline query a user sent, and the bot's answer once it gave one. */
+interface InlineQueryState {
+  query: InlineQuery;
+  /** Clock time of the query, ms. */
+  at: number;
+  answer?: InlineAnswer;
+  /** The message each result of the answer puts into a chat when a user chooses it, by result id. */
+  contents?: Map<string, Partial<Message>>;
+}
+
 /** Everything a test can change; `reset()` starts a fresh one. */
 class World {
   readonly calls: ApiCall[] = [];
@@ -176,6 +221,8 @@ class World {
   readonly migrated = new Map<number, number>();
   readonly messages = new Map<number, Map<number, StoredMessage>>();
   readonly openQueries = new Set<string>();
+  readonly inlineQueries = new Map<string, InlineQueryState>();
+  readonly inlineAnswers: InlineAnswer[] = [];
   readonly commands = new Map<string, BotCommand[]>();
   readonly failures = new Map<string, { error: TelegramError; remaining: number }[]>();
   /** Accepted send times, ms: all chats, and per chat. */
@@ -204,6 +251,11 @@ const NO_ADMIN_RIGHTS: Omit<ChatMemberAdministrator, "status" | "user"> = {
   can_delete_stories: false,
   can_send_welcome_messages: false,
 };
+
+/** Telegram drops an inline query the bot has not answered within about 10 seconds. */
+export const INLINE_ANSWER_WINDOW_MS = 10_000;
+
+const QUERY_INVALID = "query is too old and response timeout expired or query ID is invalid";
 
 const CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running";
 
@@ -279,6 +331,7 @@ export class FakeTelegram {
   /** The long poll being held, if any: Telegram serves one getUpdates at a time. */
   private poller: { wake(): void; conflict(): void } | undefined;
   private readonly sentListeners = new Set<() => void>();
+  private readonly inlineAnswerListeners = new Set<() => void>();
   private readonly closeListeners = new Set<() => void>();
   private readonly inFlight = new Set<ServerResponse>();
   private readonly handlers: Readonly<Record<string, Handler>>;
@@ -312,11 +365,13 @@ export class FakeTelegram {
       deleteMyCommands: (p) => this.deleteMyCommands(p),
       sendMessage: (p) => this.sendMessage(p),
       sendPhoto: (p) => this.sendPhoto(p),
+      sendRichMessage: (p) => this.sendRichMessage(p),
       forwardMessage: (p) => this.forwardOrCopy("forwardMessage", p),
       copyMessage: (p) => this.forwardOrCopy("copyMessage", p),
       editMessageText: (p) => this.editMessage(p, "text"),
       editMessageReplyMarkup: (p) => this.editMessage(p, "markup"),
       answerCallbackQuery: (p) => this.answerCallbackQuery(p),
+      answerInlineQuery: (p) => this.answerInlineQuery(p),
       getChat: (p) => this.getChat(p),
       getChatMember: (p) => this.chatMember(this.resolveChat(p).id, requiredInt(p, "user_id")),
       getChatAdministrators: (p) => this.getChatAdministrators(p),
@@ -442,6 +497,83 @@ export class FakeTelegram {
     return this.pushUpdate({
       callback_query: { id, from: user, message: stored.message, chat_instance: `instance${chatId}`, data },
     });
+  }
+
+  // ---- inline mode (answerInlineQuery below, with the other answers) ----
+
+  /**
+   * A user types `@bot query` in a chat: pushes an `inline_query` update. The bot may answer it
+   * once, within {@link INLINE_ANSWER_WINDOW_MS} of the double's clock.
+   *
+   * @param from the user; default the fixed user who writes in groups (id 100)
+   */
+  sendInlineQuery(query: string, from?: Partial<User>, offset = ""): Update {
+    if ([...query].length > 256) throw new Error("sendInlineQuery: an inline query has at most 256 characters");
+    const id = String(this.world.nextQueryId++);
+    const user: User = { ...this.user(from?.id ?? GROUP_USER_ID), ...from };
+    this.world.users.set(user.id, user);
+    const inline_query: InlineQuery = { id, from: user, query, offset, chat_type: "sender" };
+    this.world.inlineQueries.set(id, { query: inline_query, at: this.clock() });
+    return this.pushUpdate({ inline_query });
+  }
+
+  /** Every inline query the bot answered, oldest first. */
+  get inlineAnswers(): readonly InlineAnswer[] {
+    return this.world.inlineAnswers;
+  }
+
+  /** Resolves with the bot's answer to inline query `queryId`; rejects after `timeoutMs` or when the double closes. */
+  waitForInlineAnswer(queryId: string, timeoutMs = 5000): Promise<InlineAnswer> {
+    return new Promise((resolve, reject) => {
+      const found = (): InlineAnswer | undefined => this.world.inlineAnswers.find((a) => a.queryId === queryId);
+      const finish = (error?: Error): void => {
+        clearTimeout(timer);
+        this.inlineAnswerListeners.delete(check);
+        this.closeListeners.delete(onClose);
+        if (error) reject(error);
+        else resolve(found()!);
+      };
+      const check = (): void => {
+        if (found()) finish();
+      };
+      const fail = (why: string): void => {
+        const failed = this.world.calls
+          .filter((c) => c.method === "answerInlineQuery" && c.error)
+          .map((c) => `  ${JSON.stringify(c.params["inline_query_id"] ?? "")}: ${c.error?.description}`);
+        const answered = this.world.inlineAnswers.map((a) => a.queryId);
+        finish(
+          new Error(
+            `waitForInlineAnswer: no answer to inline query ${queryId} ${why}; answered: ${JSON.stringify(answered)}\n` +
+              [`Failed answerInlineQuery calls (${failed.length}):`, ...failed].join("\n"),
+          ),
+        );
+      };
+      const onClose = (): void => fail("before the fake Telegram was closed");
+      const timer = setTimeout(() => fail(`within ${timeoutMs} ms`), timeoutMs);
+      this.inlineAnswerListeners.add(check);
+      this.closeListeners.add(onClose);
+      check();
+    });
+  }
+
+  /**
+   * The user who sent inline query `queryId` chooses result `resultId` of the bot's answer: its
+   * message content is posted in chat `chatId` as the user's message, `via_bot` the bot. It is
+   * stored in the chat (see {@link message}) but is no send of the bot: not in `sent`, no flood slot.
+   *
+   * @throws Error when the query was not answered or the answer has no such result.
+   */
+  chooseInlineResult(queryId: string, resultId: string, chatId: number): Message {
+    const state = this.world.inlineQueries.get(queryId);
+    if (!state?.answer || !state.contents) throw new Error(`chooseInlineResult: inline query ${queryId} was not answered`);
+    const content = state.contents.get(resultId);
+    if (!content) {
+      const ids = JSON.stringify(state.answer.results.map((r) => r.id));
+      throw new Error(`chooseInlineResult: the answer to inline query ${queryId} has no result "${resultId}"; it has ${ids}`);
+    }
+    const chat = this.chat(chatId);
+    const author = chat.type === "channel" ? { sender_chat: chat } : { from: state.query.from };
+    return this.storeMessage(chat, { ...content, ...author, via_bot: this.bot }, false);
   }
 
   /**
@@ -776,6 +908,24 @@ export class FakeTelegram {
     return this.recordSent("sendPhoto", p, message, { text: caption ?? "", photo, reply_markup });
   }
 
+  private sendRichMessage(p: Params): Message {
+    const chat = this.sendableChat(p);
+    const value = p["rich_message"];
+    if (value === undefined || value === null || value === "") throw badRequest("rich_message is empty");
+    const rich = checkRichMessage(value, { uploadsOnly: false });
+    const reply_markup = checkReplyMarkup(p["reply_markup"]);
+    const placement = this.placement(chat, p);
+    this.takeSendSlot(chat);
+    const message = this.storeMessage(chat, {
+      rich_message: rich.message,
+      ...withMarkup(reply_markup),
+      ...placement,
+      ...(optionalBool(p, "protect_content") && { has_protected_content: true }),
+    });
+    const input = value as object as InputRichMessage;
+    return this.recordSent("sendRichMessage", p, message, { text: rich.text, rich: input, reply_markup });
+  }
+
   private forwardOrCopy(method: "forwardMessage" | "copyMessage", p: Params): Message | { message_id: number } {
     const chat = this.sendableChat(p);
     const from = this.resolveChat(p, "from_chat_id");
@@ -784,9 +934,10 @@ export class FakeTelegram {
     if (!source) throw badRequest(`message to ${method === "forwardMessage" ? "forward" : "copy"} not found`);
     const reply_markup = method === "copyMessage" ? checkReplyMarkup(p["reply_markup"]) : undefined;
     this.takeSendSlot(chat);
-    const { text, entities, caption, caption_entities, photo } = source;
+    const { text, entities, caption, caption_entities, photo, rich_message } = source;
     const message = this.storeMessage(chat, {
       ...(text !== undefined && { text }),
+      ...(rich_message && { rich_message }),
       ...(entities && { entities }),
       ...(caption !== undefined && { caption }),
       ...(caption_entities && { caption_entities }),
@@ -794,7 +945,8 @@ export class FakeTelegram {
       ...withMarkup(reply_markup),
       ...(method === "forwardMessage" && { forward_origin: originOf(source) }),
     });
-    const details = { text: text ?? caption ?? "", from_chat_id: from.id, source_message_id: sourceId, reply_markup };
+    const plain = text ?? caption ?? (rich_message ? richPlainText(rich_message.blocks) : "");
+    const details = { text: plain, from_chat_id: from.id, source_message_id: sourceId, reply_markup };
     this.recordSent(method, p, message, details);
     return method === "copyMessage" ? { message_id: message.message_id } : message;
   }
@@ -827,10 +979,44 @@ export class FakeTelegram {
 
   private answerCallbackQuery(p: Params): true {
     const id = optionalString(p, "callback_query_id") ?? "";
-    if (!this.world.openQueries.delete(id)) {
-      throw badRequest("query is too old and response timeout expired or query ID is invalid");
-    }
+    if (!this.world.openQueries.has(id)) throw badRequest(QUERY_INVALID);
     if ((optionalString(p, "text") ?? "").length > 200) throw badRequest("MESSAGE_TOO_LONG");
+    checkBool(p, "show_alert");
+    if ((optionalInt(p, "cache_time") ?? 0) < 0) throw badRequest("cache_time must be non-negative");
+    // A bot without games may only send the user to itself, with a start parameter.
+    const url = optionalString(p, "url");
+    if (url !== undefined && url !== "" && !isStartLink(url, this.bot.username)) throw badRequest("URL_INVALID");
+    // A refused answer leaves the query open, as Telegram does.
+    this.world.openQueries.delete(id);
+    return true;
+  }
+
+  private answerInlineQuery(p: Params): true {
+    const id = optionalString(p, "inline_query_id") ?? "";
+    const state = this.world.inlineQueries.get(id);
+    if (!state || state.answer || this.clock() - state.at > INLINE_ANSWER_WINDOW_MS) throw badRequest(QUERY_INVALID);
+    const { results, contents } = checkInlineResults(p["results"]);
+    const cacheTime = optionalInt(p, "cache_time") ?? 300;
+    if (cacheTime < 0) throw badRequest("cache_time must be non-negative");
+    const isPersonal = checkBool(p, "is_personal");
+    const nextOffset = optionalString(p, "next_offset") ?? "";
+    if (Buffer.byteLength(nextOffset) > 64) throw badRequest("NEXT_OFFSET_INVALID");
+    const button = checkResultsButton(optionalObject(p, "button"));
+    const answer: InlineAnswer = {
+      queryId: id,
+      query: state.query.query,
+      from: state.query.from,
+      results,
+      cacheTime,
+      nextOffset,
+      isPersonal,
+      ...(button && { button }),
+      at: this.clock(),
+    };
+    state.answer = answer;
+    state.contents = contents;
+    this.world.inlineAnswers.push(answer);
+    for (const listener of [...this.inlineAnswerListeners]) listener();
     return true;
   }
 
@@ -900,7 +1086,7 @@ export class FakeTelegram {
     method: SendMethod,
     p: Params,
     message: Message,
-    details: Pick<SentMessage, "text" | "reply_markup" | "photo" | "from_chat_id" | "source_message_id">,
+    details: Pick<SentMessage, "text" | "rich" | "reply_markup" | "photo" | "from_chat_id" | "source_message_id">,
   ): Message {
     const parse_mode = optionalString(p, "parse_mode");
     const message_thread_id = optionalInt(p, "message_thread_id");
@@ -1165,6 +1351,670 @@ function isButtonUrl(url: string): boolean {
     return ["http:", "https:", "tg:"].includes(new URL(url).protocol);
   } catch {
     return false;
+  }
+}
+
+function isHttpUrl(url: unknown, protocols = ["http:", "https:"]): url is string {
+  if (typeof url !== "string") return false;
+  try {
+    return protocols.includes(new URL(url).protocol);
+  } catch {
+    return false;
+  }
+}
+
+/** A deep-link start parameter (also InlineQueryResultsButton's `start_parameter`). */
+const START_PARAMETER = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * Whether `url` opens this bot with a start parameter (`https://t.me/<bot>?start=XXX`): the only URL
+ * answerCallbackQuery takes from a bot without games.
+ */
+function isStartLink(url: string, botUsername: string): boolean {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return false;
+  }
+  if (parsed.protocol !== "https:" && parsed.protocol !== "http:") return false;
+  if (!["t.me", "telegram.me"].includes(parsed.hostname.toLowerCase())) return false;
+  if (parsed.pathname.replace(/\/$/, "").toLowerCase() !== `/${botUsername.toLowerCase()}`) return false;
+  const start = parsed.searchParams.get("start");
+  return [...parsed.searchParams.keys()].length === 1 && start !== null && START_PARAMETER.test(start);
+}
+
+/** A Boolean parameter: absent is false; anything but true/false is refused. */
+function checkBool(p: Params, name: string): boolean {
+  const value = p[name];
+  if (value === undefined || value === null || value === "") return false;
+  if (value === true || value === "true") return true;
+  if (value === false || value === "false") return false;
+  throw badRequest(`${name} must be a Boolean`);
+}
+
+// ---- inline query results ----
+
+/**
+ * Checks answerInlineQuery's `results` as Telegram does (the types article and photo only), and
+ * gives the message each result posts when a user chooses it, by result id.
+ */
+function checkInlineResults(value: unknown): { results: InlineQueryResult[]; contents: Map<string, Partial<Message>> } {
+  if (!Array.isArray(value)) throw badRequest("can't parse inline query results JSON object");
+  if (value.length > 50) throw badRequest("RESULTS_TOO_MUCH");
+  const contents = new Map<string, Partial<Message>>();
+  value.forEach((result: unknown, index) => {
+    if (!isRecord(result)) throw badRequest(`can't parse inline query result: result ${index} must be an Object`);
+    const id = result["id"];
+    if (id === undefined) throw badRequest(`can't parse inline query result: Can't find field "id"`);
+    if (typeof id !== "string" || id === "" || Buffer.byteLength(id) > 64) throw badRequest("RESULT_ID_INVALID");
+    if (contents.has(id)) throw badRequest("RESULT_ID_DUPLICATE");
+    let content: Partial<Message>;
+    switch (result["type"]) {
+      case "article":
+        content = articleContent(result);
+        break;
+      case "photo":
+        content = photoResultContent(result, id);
+        break;
+      default:
+        throw badRequest(
+          `can't parse inline query result: unsupported type ${JSON.stringify(result["type"])} (the fake Telegram knows article and photo)`,
+        );
+    }
+    let markup: ReplyMarkup | undefined;
+    if (result["reply_markup"] !== undefined) {
+      markup = checkReplyMarkup(result["reply_markup"]);
+      if (!markup || !("inline_keyboard" in markup)) throw badRequest("REPLY_MARKUP_INVALID");
+    }
+    contents.set(id, { ...content, ...withMarkup(markup) });
+  });
+  return { results: value as InlineQueryResult[], contents };
+}
+
+/** A result's field that must be a String. */
+function resultString(result: Params, name: string, required: true): string;
+function resultString(result: Params, name: string, required: false): string | undefined;
+function resultString(result: Params, name: string, required: boolean): string | undefined {
+  const value = result[name];
+  if (value === undefined || value === null) {
+    if (required) throw badRequest(`can't parse inline query result: Can't find field "${name}"`);
+    return undefined;
+  }
+  if (typeof value !== "string") throw badRequest(`can't parse inline query result: Field "${name}" must be of type String`);
+  return value;
+}
+
+function resultUrl(result: Params, name: string, required: boolean): void {
+  const url = required ? resultString(result, name, true) : resultString(result, name, false);
+  if (url !== undefined && !isHttpUrl(url)) {
+    throw badRequest(`can't parse inline query result: Field "${name}" must be an HTTP or HTTPS URL`);
+  }
+}
+
+function articleContent(result: Params): Partial<Message> {
+  if (resultString(result, "title", true).trim() === "") {
+    throw badRequest(`can't parse inline query result: Field "title" must be non-empty`);
+  }
+  resultString(result, "description", false);
+  resultUrl(result, "url", false);
+  resultUrl(result, "thumbnail_url", false);
+  if (result["input_message_content"] === undefined) {
+    throw badRequest(`can't parse inline query result: Can't find field "input_message_content"`);
+  }
+  return inputMessageContent(result["input_message_content"]);
+}
+
+function photoResultContent(result: Params, id: string): Partial<Message> {
+  resultUrl(result, "photo_url", true);
+  resultUrl(result, "thumbnail_url", true);
+  resultString(result, "title", false);
+  resultString(result, "description", false);
+  const caption = formatted(resultString(result, "caption", false), resultString(result, "parse_mode", false), "caption");
+  if (result["input_message_content"] !== undefined) return inputMessageContent(result["input_message_content"]);
+  const fileId = `inline-photo-${id}`;
+  return {
+    photo: [{ file_id: fileId, file_unique_id: fileId, width: 800, height: 600 }],
+    ...(caption.text !== "" && { caption: caption.text }),
+    ...(caption.entities.length > 0 && { caption_entities: caption.entities }),
+  };
+}
+
+/** A result's `input_message_content` (text or rich), checked, as the message it becomes. */
+function inputMessageContent(value: unknown): Partial<Message> {
+  if (!isRecord(value)) throw badRequest(`can't parse inline query result: Field "input_message_content" must be of type Object`);
+  if (value["message_text"] !== undefined) {
+    const raw = value["message_text"];
+    const parseMode = value["parse_mode"];
+    if (typeof raw !== "string") throw badRequest(`can't parse input message content: Field "message_text" must be of type String`);
+    if (parseMode !== undefined && typeof parseMode !== "string") {
+      throw badRequest(`can't parse input message content: Field "parse_mode" must be of type String`);
+    }
+    let content: { text: string; entities: MessageEntity[] };
+    try {
+      content = formatted(raw, parseMode, "text");
+    } catch (error) {
+      // Inline results report the lengths in their own words.
+      if (error instanceof ApiError && error.description === "Bad Request: message text is empty") throw badRequest("MESSAGE_EMPTY");
+      if (error instanceof ApiError && error.description === "Bad Request: message is too long") throw badRequest("MESSAGE_TOO_LONG");
+      throw error;
+    }
+    const given = parseMode === undefined && Array.isArray(value["entities"]) ? (value["entities"] as MessageEntity[]) : [];
+    const entities = content.entities.length > 0 ? content.entities : given;
+    return { text: content.text, ...(entities.length > 0 && { entities }) };
+  }
+  if (value["rich_message"] !== undefined) {
+    return { rich_message: checkRichMessage(value["rich_message"], { uploadsOnly: true }).message };
+  }
+  throw badRequest("can't parse input message content: the fake Telegram supports only message_text and rich_message");
+}
+
+/** answerInlineQuery's `button`: a text and exactly one of start_parameter and web_app. */
+function checkResultsButton(button: Params | undefined): InlineQueryResultsButton | undefined {
+  if (!button) return undefined;
+  const text = button["text"];
+  if (typeof text !== "string" || text.trim() === "") {
+    throw badRequest(`can't parse InlineQueryResultsButton: Field "text" must be a non-empty String`);
+  }
+  const start = button["start_parameter"];
+  const webApp = button["web_app"];
+  if ((start === undefined) === (webApp === undefined)) {
+    throw badRequest("can't parse InlineQueryResultsButton: exactly one of start_parameter and web_app must be specified");
+  }
+  if (start !== undefined && (typeof start !== "string" || !START_PARAMETER.test(start))) throw badRequest("START_PARAM_INVALID");
+  // Web Apps are served over HTTPS only.
+  if (webApp !== undefined && !(isRecord(webApp) && isHttpUrl(webApp["url"], ["https:"]))) throw badRequest("BUTTON_URL_INVALID");
+  return button as object as InlineQueryResultsButton;
+}
+
+// ---- rich messages (sendRichMessage; rich input_message_content) ----
+
+/** Telegram's limits on one rich message. */
+export const RICH_LIMITS = {
+  /** Unicode code points of all its text: captions, credits, alternative texts and formulas included. */
+  chars: 32768,
+  /** Blocks, nested ones, list items and table rows included. */
+  blocks: 500,
+  /** Levels of nested blocks and formatting. */
+  depth: 16,
+  media: 50,
+  tableColumns: 20,
+  rowButtons: 8,
+} as const;
+
+/** What a rich message uses of the limits, while it is checked. */
+interface RichTally {
+  chars: number;
+  blocks: number;
+  media: number;
+  /** Inline results may only reuse uploaded files, which the double has none of: no media then. */
+  uploadsOnly: boolean;
+}
+
+type RichMediaType = "photo" | "video" | "animation" | "audio" | "document" | "voice_note";
+
+const RICH_MEDIA = new Set<string>(["photo", "video", "animation", "audio", "document", "voice_note"]);
+
+/** RichText types that only format their `text`. */
+const RICH_TEXT_STYLES = new Set([
+  "bold", "italic", "underline", "strikethrough", "spoiler", "subscript", "superscript", "marked", "code",
+]);
+
+/** RichText types with a `text` and one more String field, by type. */
+const RICH_TEXT_WITH_FIELD = new Map([
+  ["email_address", "email_address"],
+  ["phone_number", "phone_number"],
+  ["bank_card_number", "bank_card_number"],
+  ["mention", "username"],
+  ["hashtag", "hashtag"],
+  ["cashtag", "cashtag"],
+  ["bot_command", "bot_command"],
+  ["anchor_link", "anchor_name"],
+  ["reference", "name"],
+  ["reference_link", "reference_name"],
+]);
+
+const BUTTON_ACTIONS = [
+  "url", "callback_data", "web_app", "login_url", "switch_inline_query", "switch_inline_query_current_chat",
+  "switch_inline_query_chosen_chat", "copy_text", "disabled",
+];
+
+function richError(path: string, what: string): ApiError {
+  return badRequest(`can't parse rich message: ${path} ${what}`);
+}
+
+function richRequired(value: Params, name: string, path: string): unknown {
+  const field = value[name];
+  if (field === undefined || field === null) throw richError(`${path}.${name}`, "is required");
+  return field;
+}
+
+function richString(value: Params, name: string, path: string, { nonEmpty = true, optional = false } = {}): string | undefined {
+  const field = value[name];
+  if (field === undefined && optional) return undefined;
+  if (typeof field !== "string" || (nonEmpty && field === "")) {
+    throw richError(`${path}.${name}`, nonEmpty ? "must be a non-empty String" : "must be a String");
+  }
+  return field;
+}
+
+/** Counts a block (or list item, or table row) at `level` against the limits. */
+function richCount(level: number, tally: RichTally): void {
+  if (level > RICH_LIMITS.depth) throw badRequest("RICH_MESSAGE_TOO_DEEP");
+  if (++tally.blocks > RICH_LIMITS.blocks) throw badRequest("RICH_MESSAGE_TOO_MANY_BLOCKS");
+}
+
+function codePoints(text: string): number {
+  return text.length - (text.match(/[\uD800-\uDBFF][\uDC00-\uDFFF]/g)?.length ?? 0);
+}
+
+/**
+ * Checks an InputRichMessage as Telegram does, and gives the RichMessage a message then holds and
+ * its plain text. Only the `blocks` form is understood; `html` and `markdown` are refused.
+ */
+function checkRichMessage(value: unknown, { uploadsOnly }: { uploadsOnly: boolean }): { message: RichMessage; text: string } {
+  if (!isRecord(value)) throw badRequest("can't parse rich message JSON object");
+  const forms = ["blocks", "html", "markdown"].filter((form) => value[form] !== undefined && value[form] !== null);
+  if (forms.length !== 1) throw badRequest("RICH_MESSAGE_INVALID: exactly one of blocks, html and markdown must be specified");
+  if (forms[0] !== "blocks") {
+    throw badRequest(`rich_message.${forms[0]} is not supported by the fake Telegram (it checks blocks only)`);
+  }
+  const isRtl = checkBool(value, "is_rtl");
+  checkBool(value, "skip_entity_detection");
+  const tally: RichTally = { chars: 0, blocks: 0, media: 0, uploadsOnly };
+  const blocks = richBlocks(value["blocks"], 1, "blocks", tally);
+  if (tally.chars > RICH_LIMITS.chars) throw badRequest("RICH_MESSAGE_TOO_LONG");
+  const text = richPlainText(blocks);
+  if (text.trim() === "" && tally.media === 0) throw badRequest("message text is empty");
+  return { message: { blocks, ...(isRtl && { is_rtl: true }) }, text };
+}
+
+function richBlocks(value: unknown, level: number, path: string, tally: RichTally): RichBlock[] {
+  if (!Array.isArray(value)) throw richError(path, "must be an Array of InputRichBlock");
+  return value.map((block: unknown, index) => richBlock(block, level, `${path}[${index}]`, tally));
+}
+
+/** One InputRichBlock at nesting `level` (1: top), checked, as the RichBlock a message holds. */
+function richBlock(value: unknown, level: number, path: string, tally: RichTally): RichBlock {
+  if (!isRecord(value)) throw richError(path, "must be an Object");
+  richCount(level, tally);
+  const text = (name = "text"): RichText => richText(richRequired(value, name, path), level, `${path}.${name}`, tally);
+  const credit = (): { credit?: RichText } =>
+    value["credit"] === undefined ? {} : { credit: richText(value["credit"], level, `${path}.credit`, tally) };
+  const children = (): RichBlock[] => richBlocks(richRequired(value, "blocks", path), level + 1, `${path}.blocks`, tally);
+  const type = value["type"];
+  switch (type) {
+    case "paragraph":
+    case "footer":
+      return { type, text: text() };
+    case "heading": {
+      const size = value["size"];
+      if (typeof size !== "number" || !Number.isInteger(size) || size < 1 || size > 6) {
+        throw richError(`${path}.size`, "must be an Integer from 1 to 6");
+      }
+      return { type, text: text(), size: size as 1 | 2 | 3 | 4 | 5 | 6 };
+    }
+    case "pre": {
+      const language = richString(value, "language", path, { optional: true, nonEmpty: false });
+      return { type, text: text(), ...(language !== undefined && { language }) };
+    }
+    case "pullquote":
+    case "expandable_blockquote":
+      return { type, text: text(), ...credit() };
+    case "divider":
+      return { type };
+    case "mathematical_expression": {
+      const expression = richString(value, "expression", path)!;
+      tally.chars += codePoints(expression);
+      return { type, expression };
+    }
+    case "anchor":
+      return { type, name: richString(value, "name", path)! };
+    case "list":
+      return { type, items: richListItems(richRequired(value, "items", path), level, `${path}.items`, tally) };
+    case "blockquote":
+      return { type, blocks: children(), ...credit() };
+    case "collage":
+    case "slideshow": {
+      const blocks = children();
+      if (!blocks.every((block) => RICH_MEDIA.has(block.type))) throw richError(`${path}.blocks`, "may hold media blocks only");
+      return { type, blocks, ...richCaption(value, level, path, tally) };
+    }
+    case "table":
+      return richTable(value, level, path, tally);
+    case "details":
+      return { type, summary: text("summary"), blocks: children(), ...(value["is_open"] === true && { is_open: true }) };
+    case "map":
+      return richMap(value, level, path, tally);
+    case "photo":
+    case "video":
+    case "animation":
+    case "audio":
+    case "document":
+    case "voice_note":
+      return richMedia(type, value, level, path, tally);
+    case "buttons": {
+      const buttons = richRequired(value, "buttons", path);
+      if (!Array.isArray(buttons) || buttons.length < 1 || buttons.length > RICH_LIMITS.rowButtons) {
+        throw richError(`${path}.buttons`, `must be an Array of 1-${RICH_LIMITS.rowButtons} buttons`);
+      }
+      const align = value["align"];
+      if (align !== undefined && align !== "left" && align !== "center" && align !== "right") {
+        throw richError(`${path}.align`, `must be "left", "center" or "right"`);
+      }
+      const checked = buttons.map((button: unknown, index) => richButton(button, level, `${path}.buttons[${index}]`, tally));
+      return { type, buttons: checked, ...(align !== undefined && { align }) };
+    }
+    case "thinking":
+      throw richError(`${path}.type`, `"thinking" may be used only in sendRichMessageDraft`);
+    default:
+      throw richError(`${path}.type`, `${JSON.stringify(type)} is not a supported block type`);
+  }
+}
+
+function richCaption(value: Params, level: number, path: string, tally: RichTally): { caption?: RichBlockCaption } {
+  const caption = value["caption"];
+  if (caption === undefined) return {};
+  const at = `${path}.caption`;
+  if (!isRecord(caption)) throw richError(at, "must be a RichBlockCaption object");
+  const text = richText(richRequired(caption, "text", at), level, `${at}.text`, tally);
+  const credit = caption["credit"] === undefined ? {} : { credit: richText(caption["credit"], level, `${at}.credit`, tally) };
+  return { caption: { text, ...credit } };
+}
+
+function richListItems(value: unknown, level: number, path: string, tally: RichTally): RichBlockListItem[] {
+  if (!Array.isArray(value) || value.length === 0) throw richError(path, "must be a non-empty Array of list items");
+  return value.map((item: unknown, index): RichBlockListItem => {
+    const at = `${path}[${index}]`;
+    if (!isRecord(item)) throw richError(at, "must be an Object");
+    richCount(level + 1, tally);
+    const blocks = richBlocks(richRequired(item, "blocks", at), level + 2, `${at}.blocks`, tally);
+    const labelType = item["type"];
+    if (labelType !== undefined && !["a", "A", "i", "I", "1"].includes(labelType as string)) {
+      throw richError(`${at}.type`, `must be one of "a", "A", "i", "I" and "1"`);
+    }
+    const number = item["value"];
+    if (number !== undefined && !Number.isSafeInteger(number)) throw richError(`${at}.value`, "must be an Integer");
+    const ordered = labelType !== undefined || number !== undefined;
+    const type = labelType as RichBlockListItem["type"];
+    return {
+      label: ordered ? `${listLabel((number as number | undefined) ?? index + 1, type ?? "1")}.` : "•",
+      blocks,
+      ...(item["has_checkbox"] === true && { has_checkbox: true }),
+      ...(item["is_checked"] === true && { is_checked: true }),
+      ...(number !== undefined && { value: number as number }),
+      ...(type !== undefined && { type }),
+    };
+  });
+}
+
+/** An ordered list's label: 3 is "3", "c", "C", "iii" or "III". */
+function listLabel(n: number, type: NonNullable<RichBlockListItem["type"]>): string {
+  let label = String(n);
+  if ((type === "a" || type === "A") && n > 0) {
+    label = "";
+    for (let k = n; k > 0; k = Math.floor((k - 1) / 26)) label = String.fromCharCode(97 + ((k - 1) % 26)) + label;
+  } else if ((type === "i" || type === "I") && n > 0 && n < 4000) {
+    const numerals: [number, string][] = [
+      [1000, "m"], [900, "cm"], [500, "d"], [400, "cd"], [100, "c"], [90, "xc"],
+      [50, "l"], [40, "xl"], [10, "x"], [9, "ix"], [5, "v"], [4, "iv"], [1, "i"],
+    ];
+    label = "";
+    let rest = n;
+    for (const [worth, numeral] of numerals) {
+      for (; rest >= worth; rest -= worth) label += numeral;
+    }
+  }
+  return type === "A" || type === "I" ? label.toUpperCase() : label;
+}
+
+function richTable(value: Params, level: number, path: string, tally: RichTally): RichBlock {
+  const rows = richRequired(value, "cells", path);
+  if (!Array.isArray(rows) || !rows.every(Array.isArray)) throw richError(`${path}.cells`, "must be an Array of Arrays of table cells");
+  const cells = (rows as unknown[][]).map((row, r): RichBlockTableCell[] => {
+    richCount(level + 1, tally);
+    const checked = row.map((cell, c) => richCell(cell, level + 1, `${path}.cells[${r}][${c}]`, tally));
+    const columns = checked.reduce((sum, cell) => sum + (cell.colspan ?? 1), 0);
+    if (columns > RICH_LIMITS.tableColumns) throw badRequest("RICH_MESSAGE_TABLE_TOO_WIDE");
+    return checked;
+  });
+  const caption = value["caption"] === undefined ? {} : { caption: richText(value["caption"], level, `${path}.caption`, tally) };
+  return {
+    type: "table",
+    cells,
+    ...(value["is_bordered"] === true && { is_bordered: true }),
+    ...(value["is_striped"] === true && { is_striped: true }),
+    ...(value["is_compact"] === true && { is_compact: true }),
+    ...caption,
+  };
+}
+
+function richCell(value: unknown, level: number, path: string, tally: RichTally): RichBlockTableCell {
+  if (!isRecord(value)) throw richError(path, "must be a RichBlockTableCell object");
+  const span = (name: "colspan" | "rowspan"): { colspan?: number } | { rowspan?: number } => {
+    const n = value[name];
+    if (n === undefined) return {};
+    if (typeof n !== "number" || !Number.isInteger(n) || n < 1) throw richError(`${path}.${name}`, "must be a positive Integer");
+    return { [name]: n };
+  };
+  const align = value["align"] ?? "left";
+  const valign = value["valign"] ?? "top";
+  if (align !== "left" && align !== "center" && align !== "right") throw richError(`${path}.align`, `must be "left", "center" or "right"`);
+  if (valign !== "top" && valign !== "middle" && valign !== "bottom") throw richError(`${path}.valign`, `must be "top", "middle" or "bottom"`);
+  return {
+    ...(value["text"] !== undefined && { text: richText(value["text"], level, `${path}.text`, tally) }),
+    ...(value["is_header"] === true && { is_header: true }),
+    ...span("colspan"),
+    ...span("rowspan"),
+    align,
+    valign,
+  };
+}
+
+function richMap(value: Params, level: number, path: string, tally: RichTally): RichBlock {
+  const location = richRequired(value, "location", path);
+  const inRange = (n: unknown, low: number, high: number): n is number => typeof n === "number" && n >= low && n <= high;
+  if (!isRecord(location) || !inRange(location["latitude"], -90, 90) || !inRange(location["longitude"], -180, 180)) {
+    throw richError(`${path}.location`, "must be a Location with a latitude and a longitude");
+  }
+  const { zoom, width, height } = value;
+  if (!inRange(zoom, 0, 24) || !Number.isInteger(zoom)) throw richError(`${path}.zoom`, "must be an Integer from 0 to 24");
+  if (!inRange(width, 0, 10000) || !inRange(height, 0, 10000) || !Number.isInteger(width) || !Number.isInteger(height)) {
+    throw richError(path, "width and height must be Integers from 0 to 10000");
+  }
+  if (width + height > 10000) throw richError(path, "width and height must not exceed 10000 in total");
+  if (Math.min(width, height) > 0 && Math.max(width, height) / Math.min(width, height) > 20) {
+    throw richError(path, "width and height ratio must be at most 20");
+  }
+  return {
+    type: "map",
+    location: { latitude: location["latitude"], longitude: location["longitude"] },
+    // Received maps are typed with zoom levels 13-20 only.
+    zoom: Math.min(20, Math.max(13, zoom)) as RichBlockMap["zoom"],
+    width,
+    height,
+    ...richCaption(value, level, path, tally),
+  };
+}
+
+function richMedia(type: RichMediaType, value: Params, level: number, path: string, tally: RichTally): RichBlock {
+  const media = value[type];
+  const at = `${path}.${type}`;
+  if (!isRecord(media)) throw richError(at, `must be an InputMedia object of type "${type}"`);
+  if (media["type"] !== type) throw richError(`${at}.type`, `must be "${type}"`);
+  if (++tally.media > RICH_LIMITS.media) throw badRequest("RICH_MESSAGE_TOO_MANY_MEDIA");
+  if (tally.uploadsOnly) throw richError(`${at}.media`, "must be a file uploaded before, and the fake Telegram has none");
+  if (!isHttpUrl(media["media"])) {
+    throw richError(`${at}.media`, "must be an HTTP or HTTPS URL (the fake Telegram takes no uploads or file_ids here)");
+  }
+  const caption = richCaption(value, level, path, tally);
+  const spoiler = media["has_spoiler"] === true ? { has_spoiler: true as const } : {};
+  const id = `rich-${type}-${tally.media}`;
+  const file = { file_id: id, file_unique_id: id };
+  const screen = { width: 800, height: 600, duration: 1 };
+  switch (type) {
+    case "photo":
+      return { type, photo: [{ ...file, width: 800, height: 600 }], ...spoiler, ...caption };
+    case "video":
+      return { type, video: { ...file, ...screen }, ...spoiler, ...caption };
+    case "animation":
+      return { type, animation: { ...file, ...screen }, ...spoiler, ...caption };
+    case "audio":
+      return { type, audio: { ...file, duration: 1 }, ...caption };
+    case "document":
+      return { type, document: file, ...caption };
+    case "voice_note":
+      return { type, voice_note: { ...file, duration: 1 }, ...caption };
+  }
+}
+
+function richButton(value: unknown, level: number, path: string, tally: RichTally): RichMessageButton {
+  if (!isRecord(value)) throw richError(path, "must be a RichMessageButton object");
+  const text = richText(richRequired(value, "text", path), level, `${path}.text`, tally);
+  const style = value["style"];
+  if (style !== undefined && !["danger", "success", "primary", "link"].includes(style as string)) {
+    throw richError(`${path}.style`, `must be "danger", "success", "primary" or "link"`);
+  }
+  const actions = BUTTON_ACTIONS.filter((action) => value[action] !== undefined);
+  if (actions.length !== 1) throw richError(path, `must have exactly one of ${BUTTON_ACTIONS.join(", ")}`);
+  const data = value["callback_data"];
+  if (data !== undefined && (typeof data !== "string" || data === "" || Buffer.byteLength(data) > 64)) {
+    throw badRequest("BUTTON_DATA_INVALID");
+  }
+  const url = value["url"];
+  if (url !== undefined && (typeof url !== "string" || !isButtonUrl(url))) {
+    throw badRequest(`rich message button URL '${String(url)}' is invalid: Wrong HTTP URL`);
+  }
+  const webApp = value["web_app"];
+  if (webApp !== undefined && !(isRecord(webApp) && isHttpUrl(webApp["url"], ["https:"]))) throw badRequest("BUTTON_URL_INVALID");
+  return { ...value, text } as object as RichMessageButton;
+}
+
+/** A RichText inside something at nesting `level`; each formatting object is one level deeper. */
+function richText(value: unknown, level: number, path: string, tally: RichTally): RichText {
+  if (typeof value === "string") {
+    tally.chars += codePoints(value);
+    return value;
+  }
+  if (Array.isArray(value)) return value.map((part: unknown, index) => richText(part, level, `${path}[${index}]`, tally));
+  if (!isRecord(value) || typeof value["type"] !== "string") {
+    throw richError(path, "must be a String, an Array of RichText or a RichText object with a type");
+  }
+  const inner = level + 1;
+  if (inner > RICH_LIMITS.depth) throw badRequest("RICH_MESSAGE_TOO_DEEP");
+  const type = value["type"];
+  const text = (): RichText => richText(richRequired(value, "text", path), inner, `${path}.text`, tally);
+  const field = RICH_TEXT_WITH_FIELD.get(type);
+  if (RICH_TEXT_STYLES.has(type)) {
+    text();
+  } else if (field !== undefined) {
+    text();
+    // An anchor link with an empty name leads back to the top of the message.
+    richString(value, field, path, { nonEmpty: type !== "anchor_link" });
+  } else {
+    switch (type) {
+      case "url":
+        text();
+        if (!isHttpUrl(value["url"])) throw richError(`${path}.url`, "must be an HTTP or HTTPS URL");
+        break;
+      case "date_time": {
+        text();
+        if (!Number.isSafeInteger(value["unix_time"])) throw richError(`${path}.unix_time`, "must be an Integer");
+        const format = value["date_time_format"];
+        if (typeof format !== "string" || !/^(?:r|w?[dD]?[tT]?)$/.test(format)) {
+          throw richError(`${path}.date_time_format`, "must be a date-time format such as \"r\", \"wDT\" or \"d\"");
+        }
+        break;
+      }
+      case "text_mention": {
+        text();
+        const user = value["user"];
+        if (!isRecord(user) || !Number.isSafeInteger(user["id"])) throw richError(`${path}.user`, "must be a User with an id");
+        break;
+      }
+      case "custom_emoji":
+        richString(value, "custom_emoji_id", path);
+        tally.chars += codePoints(richString(value, "alternative_text", path)!);
+        break;
+      case "mathematical_expression":
+        tally.chars += codePoints(richString(value, "expression", path)!);
+        break;
+      case "anchor":
+        richString(value, "name", path);
+        break;
+      case "button":
+        richButton(richRequired(value, "button", path), inner, `${path}.button`, tally);
+        break;
+      default:
+        throw richError(`${path}.type`, `${JSON.stringify(type)} is not a supported RichText type`);
+    }
+  }
+  return value as object as RichText;
+}
+
+/** The plain text of rich blocks: top-level blocks separated by blank lines, nested ones by line breaks. */
+function richPlainText(blocks: readonly RichBlock[], separator = "\n\n"): string {
+  return blocks
+    .map(blockPlainText)
+    .filter((text) => text !== "")
+    .join(separator);
+}
+
+function blockPlainText(block: RichBlock): string {
+  const lines = (...parts: (string | undefined)[]): string => parts.filter((part) => part !== undefined && part !== "").join("\n");
+  const caption = (c: RichBlockCaption | undefined): string =>
+    c ? lines(plainRichText(c.text), c.credit === undefined ? undefined : plainRichText(c.credit)) : "";
+  const credit = (c: RichText | undefined): string | undefined => (c === undefined ? undefined : plainRichText(c));
+  switch (block.type) {
+    case "paragraph":
+    case "heading":
+    case "pre":
+    case "footer":
+    case "thinking":
+      return plainRichText(block.text);
+    case "pullquote":
+    case "expandable_blockquote":
+      return lines(plainRichText(block.text), credit(block.credit));
+    case "divider":
+    case "anchor":
+      return "";
+    case "mathematical_expression":
+      return block.expression;
+    case "list":
+      return block.items.map((item) => `${item.label} ${richPlainText(item.blocks, "\n")}`).join("\n");
+    case "blockquote":
+      return lines(richPlainText(block.blocks, "\n"), credit(block.credit));
+    case "collage":
+    case "slideshow":
+      return lines(richPlainText(block.blocks, "\n"), caption(block.caption));
+    case "table": {
+      const rows = block.cells.map((row) => row.map((cell) => (cell.text === undefined ? "" : plainRichText(cell.text))).join("\t"));
+      return lines(rows.join("\n"), credit(block.caption));
+    }
+    case "details":
+      return lines(plainRichText(block.summary), richPlainText(block.blocks, "\n"));
+    case "buttons":
+      return block.buttons.map((button) => plainRichText(button.text)).join(" ");
+    default:
+      // Maps and media: their captions.
+      return caption(block.caption);
+  }
+}
+
+function plainRichText(text: RichText): string {
+  if (typeof text === "string") return text;
+  if (Array.isArray(text)) return text.map(plainRichText).join("");
+  switch (text.type) {
+    case "custom_emoji":
+      return text.alternative_text;
+    case "mathematical_expression":
+      return text.expression;
+    case "anchor":
+      return "";
+    case "button":
+      return plainRichText(text.button.text);
+    default:
+      return plainRichText(text.text);
   }
 }
 

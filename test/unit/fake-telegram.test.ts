@@ -1,6 +1,7 @@
 import { test, describe, beforeEach, after } from "node:test";
 import assert from "node:assert/strict";
 import { Api, Bot, GrammyError, InputFile } from "grammy";
+import type { InlineQueryResult, InputRichMessage } from "grammy/types";
 import { startFakeTelegram } from "../support/fake-telegram.js";
 import type { FakeTelegram } from "../support/fake-telegram.js";
 
@@ -319,5 +320,265 @@ describe("fake Telegram with grammY's Api", () => {
     while (!other.calls.some((c) => c.method === "getUpdates")) await new Promise((r) => setTimeout(r, 5));
     await other.close();
     assert.deepEqual(await poll, []);
+  });
+});
+
+/** A rich message of `blocks`, unchecked (the double is to judge them). */
+function richMessage(blocks: unknown[]): InputRichMessage {
+  return { blocks } as unknown as InputRichMessage;
+}
+
+function paragraph(text: unknown): unknown {
+  return { type: "paragraph", text };
+}
+
+function article(id: string, text: string, extra: Record<string, unknown> = {}): InlineQueryResult {
+  return {
+    type: "article",
+    id,
+    title: `Story ${id}`,
+    input_message_content: { message_text: text, parse_mode: "HTML" },
+    ...extra,
+  } as InlineQueryResult;
+}
+
+describe("fake Telegram: rich messages, inline mode and callback answers", () => {
+  test("sendRichMessage stores the blocks, records their plain text and takes a send slot", async () => {
+    const input = richMessage([
+      { type: "heading", size: 2, text: "Big news" },
+      paragraph(["Read ", { type: "bold", text: { type: "italic", text: "this" } }, " at ", { type: "url", text: "the site", url: "https://e.org/a" }]),
+      { type: "photo", photo: { type: "photo", media: "https://e.org/p.jpg" }, caption: { text: "A photo", credit: "AP" } },
+      { type: "divider" },
+      { type: "blockquote", blocks: [paragraph("Quoted")], credit: "Someone" },
+      { type: "footer", text: "via Newswire" },
+    ]);
+    const markup = { inline_keyboard: [[{ text: "More", callback_data: "more:1" }]] };
+    const message = await api.sendRichMessage(7, input, { reply_markup: markup });
+    assert.equal(message.message_id, 1);
+    const blocks = message.rich_message.blocks;
+    assert.deepEqual(blocks.map((b) => b.type), ["heading", "paragraph", "photo", "divider", "blockquote", "footer"]);
+    const photo = blocks[2];
+    assert.ok(photo?.type === "photo" && typeof photo.photo[0]?.file_id === "string", "a photo block comes back as PhotoSize[]");
+    assert.deepEqual(message.reply_markup, markup);
+
+    const [sent] = await fake.waitFor((m) => m.text.includes("Read this at the site"));
+    assert.equal(sent?.method, "sendRichMessage");
+    assert.equal(sent?.text, "Big news\n\nRead this at the site\n\nA photo\nAP\n\nQuoted\nSomeone\n\nvia Newswire");
+    assert.deepEqual(sent?.rich, input);
+    assert.deepEqual(fake.message(7, 1)?.rich_message, message.rich_message);
+
+    const flood = await rejection(api.sendRichMessage(7, richMessage([paragraph("again")])));
+    assert.equal(flood.error_code, 429);
+    fake.blockChat(8);
+    assert.equal((await rejection(api.sendRichMessage(8, richMessage([paragraph("hi")])))).error_code, 403);
+  });
+
+  test("sendRichMessage takes the rich message as a JSON string in a form, like other parameters", async () => {
+    const form = new URLSearchParams({ chat_id: "7", rich_message: JSON.stringify({ blocks: [paragraph("form")] }) });
+    const response = await fetch(`${fake.apiRoot}/bot${fake.token}/sendRichMessage`, { method: "POST", body: form });
+    const body = (await response.json()) as { ok: boolean; result: { rich_message: { blocks: unknown[] } } };
+    assert.equal(body.ok, true);
+    assert.deepEqual(body.result.rich_message.blocks, [paragraph("form")]);
+    assert.equal(fake.sent[0]?.text, "form");
+  });
+
+  test("lists get labels; nested blocks give line-separated plain text", async () => {
+    const message = await api.sendRichMessage(
+      7,
+      richMessage([
+        { type: "list", items: [{ blocks: [paragraph("one")] }, { blocks: [paragraph("two")] }] },
+        { type: "list", items: [{ type: "i", blocks: [paragraph("first")] }, { type: "i", blocks: [paragraph("second")] }] },
+      ]),
+    );
+    const [bullets, roman] = message.rich_message.blocks;
+    assert.ok(bullets?.type === "list" && roman?.type === "list");
+    assert.deepEqual(bullets.items.map((i) => i.label), ["•", "•"]);
+    assert.deepEqual(roman.items.map((i) => i.label), ["i.", "ii."]);
+    assert.equal(fake.sent[0]?.text, "• one\n• two\n\ni. first\nii. second");
+  });
+
+  test("sendRichMessage refuses what Telegram refuses, with a 400 that says why", async () => {
+    const refused = async (rich: unknown): Promise<string> =>
+      (await rejection(api.sendRichMessage(7, rich as InputRichMessage))).description;
+    assert.match(await refused({ blocks: [paragraph("x")], html: "<p>x</p>" }), /^Bad Request: RICH_MESSAGE_INVALID/);
+    assert.match(await refused({}), /^Bad Request: RICH_MESSAGE_INVALID/);
+    assert.match(await refused({ html: "<p>x</p>" }), /not supported by the fake Telegram/);
+    assert.equal(
+      await refused(richMessage([{ type: "marquee", text: "x" }])),
+      `Bad Request: can't parse rich message: blocks[0].type "marquee" is not a supported block type`,
+    );
+    assert.match(await refused(richMessage([{ type: "heading", text: "x" }])), /blocks\[0\]\.size must be an Integer from 1 to 6/);
+    assert.match(await refused(richMessage([{ type: "heading", size: 7, text: "x" }])), /size must be an Integer from 1 to 6/);
+    assert.match(await refused(richMessage([paragraph({ type: "blink", text: "x" })])), /blocks\[0\]\.text\.type "blink" is not a supported RichText type/);
+    assert.match(await refused(richMessage([paragraph({ type: "url", text: "x", url: "javascript:alert(1)" })])), /url must be an HTTP or HTTPS URL/);
+    assert.match(await refused(richMessage([paragraph(42)])), /blocks\[0\]\.text must be a String/);
+    const photo = (media: string): unknown => ({ type: "photo", photo: { type: "photo", media } });
+    assert.match(await refused(richMessage([photo("ftp://e.org/p.jpg"), paragraph("x")])), /photo\.media must be an HTTP or HTTPS URL/);
+    assert.match(await refused(richMessage([{ type: "thinking", text: "hm" }])), /only in sendRichMessageDraft/);
+    assert.equal(await refused(richMessage([{ type: "divider" }])), "Bad Request: message text is empty");
+    assert.equal(await refused(richMessage([paragraph("  ")])), "Bad Request: message text is empty");
+    assert.equal(await refused(richMessage([])), "Bad Request: message text is empty");
+    assert.equal(
+      (await rejection(api.raw.sendRichMessage({ chat_id: 7 } as never))).description,
+      "Bad Request: rich_message is empty",
+    );
+    assert.equal(fake.sent.length, 0);
+    // A photo with no text is a message.
+    await api.sendRichMessage(7, richMessage([photo("https://e.org/p.jpg")]));
+  });
+
+  test("rich message limits: 32,768 characters, 500 blocks, 16 levels, 50 media", async () => {
+    const refused = async (blocks: unknown[]): Promise<string> =>
+      (await rejection(api.sendRichMessage(7, richMessage(blocks)))).description;
+    const send = async (blocks: unknown[]): Promise<void> => {
+      now += 1000;
+      await api.sendRichMessage(7, richMessage(blocks));
+    };
+    // Characters are code points, counted over all text, captions included.
+    await send([paragraph("😀".repeat(32_000)), paragraph("x".repeat(760)), { type: "footer", text: "12345678" }]);
+    assert.equal(await refused([paragraph("😀".repeat(32_000)), paragraph("x".repeat(769))]), "Bad Request: RICH_MESSAGE_TOO_LONG");
+    const photo = { type: "photo", photo: { type: "photo", media: "https://e.org/p.jpg" }, caption: { text: "y".repeat(8) } };
+    assert.equal(await refused([paragraph("x".repeat(32_761)), photo]), "Bad Request: RICH_MESSAGE_TOO_LONG");
+
+    const paragraphs = (n: number): unknown[] => Array.from({ length: n }, (_, i) => paragraph(`p${i}`));
+    await send(paragraphs(500));
+    assert.equal(await refused(paragraphs(501)), "Bad Request: RICH_MESSAGE_TOO_MANY_BLOCKS");
+    // Nested blocks and list items count too.
+    const list = { type: "list", items: paragraphs(250).map((p) => ({ blocks: [p] })) };
+    assert.equal(await refused([list]), "Bad Request: RICH_MESSAGE_TOO_MANY_BLOCKS");
+
+    const quoted = (levels: number): unknown => (levels === 0 ? paragraph("deep") : { type: "blockquote", blocks: [quoted(levels - 1)] });
+    await send([quoted(15)]);
+    assert.equal(await refused([quoted(16)]), "Bad Request: RICH_MESSAGE_TOO_DEEP");
+    const bold = (levels: number): unknown => (levels === 0 ? "deep" : { type: "bold", text: bold(levels - 1) });
+    await send([paragraph(bold(15))]);
+    assert.equal(await refused([paragraph(bold(16))]), "Bad Request: RICH_MESSAGE_TOO_DEEP");
+
+    await send(Array.from({ length: 50 }, () => photo));
+    assert.equal(await refused(Array.from({ length: 51 }, () => photo)), "Bad Request: RICH_MESSAGE_TOO_MANY_MEDIA");
+  });
+
+  test("an inline query is answered once; a chosen result is the user's message via the bot", async () => {
+    const update = fake.sendInlineQuery("ukraine", { id: 55, first_name: "Ann" });
+    const query = update.inline_query;
+    assert.ok(query);
+    assert.deepEqual([query.query, query.offset, query.chat_type, query.from.id, query.from.first_name], ["ukraine", "", "sender", 55, "Ann"]);
+    assert.notEqual(fake.sendInlineQuery("other").inline_query?.id, query.id, "query ids are unique");
+
+    const waiting = fake.waitForInlineAnswer(query.id);
+    const markup = { inline_keyboard: [[{ text: "Open", url: "https://e.org/a" }]] };
+    const results = [
+      article("a1", "<b>Headline</b> and more", { reply_markup: markup, url: "https://e.org/a", thumbnail_url: "https://e.org/t.jpg" }),
+      { type: "photo", id: "p1", photo_url: "https://e.org/p.jpg", thumbnail_url: "https://e.org/t.jpg", caption: "pic" } as InlineQueryResult,
+    ];
+    assert.equal(await api.answerInlineQuery(query.id, results, { cache_time: 0, is_personal: true, next_offset: "20" }), true);
+    const answer = await waiting;
+    assert.deepEqual(
+      [answer.query, answer.from.id, answer.cacheTime, answer.isPersonal, answer.nextOffset, answer.results.length],
+      ["ukraine", 55, 0, true, "20", 2],
+    );
+    assert.equal(fake.inlineAnswers.length, 1);
+    assert.match((await rejection(api.answerInlineQuery(query.id, results))).description, /query is too old/);
+
+    const chosen = fake.chooseInlineResult(query.id, "a1", -100321);
+    assert.equal(chosen.text, "Headline and more");
+    assert.deepEqual(chosen.entities, [{ type: "bold", offset: 0, length: 8 }]);
+    assert.equal(chosen.from?.id, 55);
+    assert.equal(chosen.via_bot?.id, fake.bot.id);
+    assert.deepEqual(chosen.reply_markup, markup);
+    assert.deepEqual(fake.message(-100321, chosen.message_id), chosen);
+    assert.equal(fake.sent.length, 0, "a chosen result is no send of the bot");
+    assert.equal(fake.chooseInlineResult(query.id, "p1", 7).caption, "pic");
+    assert.throws(() => fake.chooseInlineResult(query.id, "zz", 7), /has no result "zz"; it has \["a1","p1"\]/);
+    const unanswered = fake.sendInlineQuery("x").inline_query?.id ?? "";
+    assert.throws(() => fake.chooseInlineResult(unanswered, "a1", 7), /was not answered/);
+    // The bot cannot edit the user's message by chat and id.
+    const edit = await rejection(api.editMessageText(-100321, chosen.message_id, "changed"));
+    assert.equal(edit.description, "Bad Request: message can't be edited");
+  });
+
+  test("answerInlineQuery: unknown and late queries are refused", async () => {
+    const unknown = await rejection(api.answerInlineQuery("nope", [article("a", "x")]));
+    assert.equal(unknown.description, "Bad Request: query is too old and response timeout expired or query ID is invalid");
+    const onTime = fake.sendInlineQuery("q").inline_query?.id ?? "";
+    const late = fake.sendInlineQuery("q").inline_query?.id ?? "";
+    now += 10_000;
+    await api.answerInlineQuery(onTime, [article("a", "x")]);
+    now += 1;
+    assert.match((await rejection(api.answerInlineQuery(late, [article("a", "x")]))).description, /query is too old/);
+    assert.deepEqual(fake.inlineAnswers.map((a) => a.queryId), [onTime]);
+  });
+
+  test("answerInlineQuery checks results, options and the button; a refused answer leaves the query open", async () => {
+    const id = fake.sendInlineQuery("q").inline_query?.id ?? "";
+    const refused = async (results: unknown[], other: Record<string, unknown> = {}): Promise<string> =>
+      (await rejection(api.answerInlineQuery(id, results as InlineQueryResult[], other))).description;
+    const many = Array.from({ length: 51 }, (_, i) => article(`r${i}`, "x"));
+    assert.equal(await refused(many), "Bad Request: RESULTS_TOO_MUCH");
+    assert.equal(await refused([article("same", "x"), article("same", "y")]), "Bad Request: RESULT_ID_DUPLICATE");
+    assert.equal(await refused([article("é".repeat(33), "x")]), "Bad Request: RESULT_ID_INVALID");
+    assert.equal(await refused([article("", "x")]), "Bad Request: RESULT_ID_INVALID");
+    assert.equal(await refused([{ type: "article", title: "t" }]), `Bad Request: can't parse inline query result: Can't find field "id"`);
+    assert.match(await refused([{ type: "article", id: "a", input_message_content: { message_text: "x" } }]), /Can't find field "title"/);
+    assert.match(await refused([{ type: "article", id: "a", title: "t" }]), /Can't find field "input_message_content"/);
+    assert.match(await refused([{ type: "sticker", id: "a" }]), /unsupported type "sticker"/);
+    assert.match(await refused([article("a", "<p>x</p>")]), /^Bad Request: can't parse entities: Unsupported start tag "p"/);
+    assert.equal(await refused([article("a", "x".repeat(4097))]), "Bad Request: MESSAGE_TOO_LONG");
+    assert.equal(await refused([article("a", "  ")]), "Bad Request: MESSAGE_EMPTY");
+    assert.match(await refused([article("a", "x", { thumbnail_url: "ftp://e.org/t.jpg" })]), /"thumbnail_url" must be an HTTP or HTTPS URL/);
+    assert.match(await refused([{ type: "photo", id: "p", photo_url: "https://e.org/p.jpg" }]), /Can't find field "thumbnail_url"/);
+    const longData = { inline_keyboard: [[{ text: "x", callback_data: "d".repeat(65) }]] };
+    assert.equal(await refused([article("a", "x", { reply_markup: longData })]), "Bad Request: BUTTON_DATA_INVALID");
+    assert.match(await refused([article("a", "x")], { cache_time: -1 }), /cache_time must be non-negative/);
+    assert.equal(await refused([article("a", "x")], { next_offset: "o".repeat(65) }), "Bad Request: NEXT_OFFSET_INVALID");
+    assert.equal(await refused([article("a", "x")], { button: { text: "Set up", start_parameter: "bad param" } }), "Bad Request: START_PARAM_INVALID");
+    assert.match(await refused([article("a", "x")], { button: { text: "Set up" } }), /exactly one of start_parameter and web_app/);
+    assert.equal(await refused([article("a", "x")], { button: { text: "App", web_app: { url: "http://e.org" } } }), "Bad Request: BUTTON_URL_INVALID");
+    assert.equal(fake.inlineAnswers.length, 0);
+
+    const button = { text: "Set up topics", start_parameter: "inline-setup_1" };
+    await api.answerInlineQuery(id, [article("a", "x")], { next_offset: "o".repeat(64), button });
+    assert.deepEqual(fake.inlineAnswers[0]?.button, button);
+    assert.equal(fake.inlineAnswers[0]?.cacheTime, 300, "Telegram's default cache time");
+    assert.equal(fake.inlineAnswers[0]?.isPersonal, false);
+  });
+
+  test("a grammY Bot answers an inline query; waitForInlineAnswer explains a timeout", async () => {
+    const bot = new Bot(fake.token, { client: { apiRoot: fake.apiRoot }, botInfo: fake.bot });
+    bot.on("inline_query", (ctx) => ctx.answerInlineQuery([article("1", `<i>${ctx.inlineQuery.query}</i>`)], { cache_time: 10 }));
+    const running = bot.start();
+    const id = fake.sendInlineQuery("world").inline_query?.id ?? "";
+    const answer = await fake.waitForInlineAnswer(id);
+    assert.equal(answer.cacheTime, 10);
+    assert.equal(fake.chooseInlineResult(id, "1", 42).text, "world");
+    await bot.stop();
+    await running;
+    await assert.rejects(fake.waitForInlineAnswer("missing", 20), /no answer to inline query missing within 20 ms; answered: \[".+"\]/);
+  });
+
+  test("answerCallbackQuery takes a url only to the bot with a start parameter", async () => {
+    const menu = await api.sendMessage(7, "Topics", { reply_markup: { inline_keyboard: [[{ text: "World", callback_data: "w" }]] } });
+    const id = fake.pressButton(7, menu.message_id, "w").callback_query?.id ?? "";
+    for (const url of [
+      "https://e.org/",
+      "https://t.me/other_bot?start=abc",
+      "https://t.me/newswire_test_bot",
+      "https://t.me/newswire_test_bot?start=bad%20param",
+      "tg://resolve?domain=newswire_test_bot&start=abc",
+    ]) {
+      assert.equal((await rejection(api.answerCallbackQuery(id, { url }))).description, "Bad Request: URL_INVALID", url);
+    }
+    assert.equal((await rejection(api.answerCallbackQuery(id, { text: "x".repeat(201) }))).description, "Bad Request: MESSAGE_TOO_LONG");
+    const url = "https://t.me/newswire_test_bot?start=setup_world";
+    assert.equal(await api.answerCallbackQuery(id, { url, show_alert: true, text: "Opening…" }), true, "refused answers left the query open");
+    assert.match((await rejection(api.answerCallbackQuery(id))).description, /query is too old/);
+  });
+
+  test("callback data is limited to 64 bytes of UTF-8, not 64 characters", async () => {
+    const keyboard = (data: string) => ({ reply_markup: { inline_keyboard: [[{ text: "x", callback_data: data }]] } });
+    await api.sendMessage(7, "menu", keyboard("ж".repeat(32)));
+    now += 1000;
+    const error = await rejection(api.sendMessage(7, "menu", keyboard("ж".repeat(33))));
+    assert.equal(error.description, "Bad Request: BUTTON_DATA_INVALID");
   });
 });
