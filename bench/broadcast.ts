@@ -52,6 +52,7 @@ import { TelegramBudget } from "../src/delivery/budget.js";
 import { SUBSCRIBER_VERSION } from "../src/delivery/subscribers.js";
 import type { Item } from "../src/items/item.js";
 import { openState, type State } from "../src/state.js";
+import { DEFAULT_ARCHIVE_DAYS } from "../src/items/archive.js";
 import { closeNamespaces, openNamespaces, sqliteOf, type Namespace } from "../src/store/keyv.js";
 import type { Postgres } from "../src/store/postgres.js";
 import { benchStore } from "./store.js";
@@ -372,7 +373,7 @@ async function main(): Promise<void> {
   const telegram = await RemoteTelegram.start();
   // One store and one state for every run, as main.ts opens them: opening them is not what is measured here.
   const store = await openNamespaces(where.url);
-  const state = await openState(store, [], pino({ level: "silent" }));
+  const state = await openState(store, [], DEFAULT_ARCHIVE_DAYS * 86_400_000, pino({ level: "silent" }));
   const chosen = scenarios
     .filter(({ name }) => !filter || name.includes(filter))
     .map((scenario) => ({

@@ -110,7 +110,7 @@ for (const name of names) {
   const html = readFileSync(new URL(`${name}/source.html`, PAGES), "utf8");
   const expected = readFileSync(new URL(`${name}/expected.txt`, PAGES), "utf8");
   const link = `${origin}/${encodeURIComponent(name)}/`;
-  const item = await buildItem(feedEntry(html, link), [name], feed, "pages", deps, Date.now());
+  const { item } = await buildItem(feedEntry(html, link), [name], feed, "pages", deps, Date.now());
   scores.push(score(name, item.summary, expected));
 }
 server.close();

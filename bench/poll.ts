@@ -37,6 +37,7 @@ import { cycleOf } from "../src/poller/poll-schedule.js";
 import { Poller } from "../src/poller/poller.js";
 import { PostgresPollSchedule } from "../src/poller/postgres-poll-schedule.js";
 import { openState } from "../src/state.js";
+import { DEFAULT_ARCHIVE_DAYS } from "../src/items/archive.js";
 import { PostgresStoryItems } from "../src/stories/postgres-story-items.js";
 import { Stories } from "../src/stories/stories.js";
 import { KeyvStoryItems } from "../src/stories/story-items.js";
@@ -133,7 +134,7 @@ async function bench(concurrency: number): Promise<void> {
     fulltext: false,
   }));
   const logger = pino({ level: "silent" });
-  const state = await openState(store, feeds, logger);
+  const state = await openState(store, feeds, DEFAULT_ARCHIVE_DAYS * 86_400_000, logger);
   const { database, epoch } = state;
   const keptMs = 4 * 24 * 60 * 60_000;
   const stories =

@@ -25,6 +25,7 @@ import { pino } from "pino";
 import { feedUrlKey, type FeedDefinition } from "../src/config/catalog.js";
 import { SqliteSubscribers } from "../src/delivery/sqlite-subscribers.js";
 import { FeedStates, type FeedState } from "../src/feeds/feed-state.js";
+import { DEFAULT_ARCHIVE_DAYS } from "../src/items/archive.js";
 import { openState } from "../src/state.js";
 import { closeNamespaces, openNamespaces, postgresOf, serialize, sqliteOf } from "../src/store/keyv.js";
 import { migrate } from "../src/store/postgres.js";
@@ -62,7 +63,7 @@ async function measure(mode: Mode, url: string, feedCount: number): Promise<Meas
     const states = await FeedStates.open(store.feeds, feeds);
     count = feeds.filter((feed) => states.nextPollAt(feed.id) !== undefined).length;
   } else if (mode === "start") {
-    const state = await openState(store, feeds, pino({ level: "silent" }));
+    const state = await openState(store, feeds, DEFAULT_ARCHIVE_DAYS * 86_400_000, pino({ level: "silent" }));
     count = await state.subscribers.count();
   }
   const ms = performance.now() - started;

@@ -176,7 +176,12 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
   const broadcastApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   const alertApi = new Api(settings.botToken, { apiRoot: settings.apiRoot });
   alertApi.config.use(budgetTransformer(budget, "alert"));
-  const { database, seen, recent, feedStates, subscribers, memory, outbox, held, epoch, found } = await openState(store, catalog.feeds, logger);
+  const { database, seen, recent, archive, feedStates, subscribers, memory, outbox, held, epoch, found } = await openState(
+    store,
+    catalog.feeds,
+    settings.archiveMs,
+    logger,
+  );
   if (found === "empty") {
     logger.warn(
       "the store is empty: a first start, or the store lost its data while newswire was stopped (a Redis without persistence restarted?), in which case every subscription is gone. Each feed's first poll is a baseline: nothing old is sent",
@@ -205,6 +210,7 @@ async function start(settings: Settings, logger: Logger, stopSelf: () => void): 
       subscribers,
       held,
       recent,
+      archive,
       feedStates,
       outbox,
       sender,

@@ -174,7 +174,7 @@ export async function runPreview(args: readonly string[], env: Record<string, st
         `(summaries: ${summaries}; full text: ${fulltext ? "yes" : "no"}; config: ${existsSync(configFile.path) ? configFile.path : "none"})\n\n`,
     );
     for (const [index, { entry }] of latest.entries()) {
-      const item = await buildItem(entry, identityKeys(entry, feed.id), { ...feed, fulltext }, source, deps, Date.now());
+      const { item } = await buildItem(entry, identityKeys(entry, feed.id), { ...feed, fulltext }, source, deps, Date.now());
       out.stdout.write(`${formatItem(item, renderItem(item, { locale: options.locale }), index + 1, latest.length)}\n`);
     }
     return 0;

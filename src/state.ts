@@ -1,8 +1,8 @@
 /**
  * The state newswire starts on, opened from the store's namespaces: on PostgreSQL (instances
  * sharing it) the schema migrated and its tables queried, nothing of the audience read whole;
- * on SQLite (one instance) the subscriptions queried from a table of their own and the recent
- * items held in memory; on Redis (one instance) both held in memory. Then the store's epoch:
+ * on SQLite (one instance) the subscriptions and the archive queried from tables of their own;
+ * on Redis (one instance) the subscriptions and the recent items held in memory, and no archive. Then the store's epoch:
  * whether it is the store newswire ran on before, or an empty one.
  */
 import type Keyv from "keyv";
@@ -17,9 +17,11 @@ import { SqliteSubscribers } from "./delivery/sqlite-subscribers.js";
 import { Subscribers, type SubscriberStore } from "./delivery/subscribers.js";
 import { FeedStates } from "./feeds/feed-state.js";
 import { PostgresItemClaims } from "./items/postgres-item-claims.js";
-import { PostgresRecent } from "./items/postgres-recent.js";
+import type { Archive } from "./items/archive.js";
+import { PostgresArchive } from "./items/postgres-archive.js";
 import { RecentItems } from "./items/recent.js";
-import type { RecentStore } from "./items/recent-store.js";
+import { RECENT_LIMIT, type RecentStore } from "./items/recent-store.js";
+import { SqliteArchive } from "./items/sqlite-archive.js";
 import { SeenItems } from "./items/seen.js";
 import { StoreEpoch, type EpochStart } from "./store/epoch.js";
 import { postgresOf, sqliteOf, type Namespace, type Sqlite } from "./store/keyv.js";
@@ -29,7 +31,10 @@ export interface State {
   /** The shared database, when the store is PostgreSQL. */
   database: Postgres | undefined;
   seen: SeenItems;
+  /** The newest items for `/latest`: the archive on SQLite and PostgreSQL, a list on Redis. */
   recent: RecentStore;
+  /** Every item kept, searchable (SQLite and PostgreSQL; none on Redis). */
+  archive: Archive | undefined;
   feedStates: FeedStates;
   subscribers: SubscriberStore;
   /** The subscribers this instance holds in memory (Redis): a store that lost its data gets them back. */
@@ -61,7 +66,30 @@ async function sqliteSubscribers(file: Sqlite, logger: Logger): Promise<SqliteSu
   return subscribers;
 }
 
-export async function openState(store: Record<Namespace, Keyv>, feeds: readonly FeedDefinition[], logger: Logger): Promise<State> {
+/** The archive on PostgreSQL, with the recent items newswire kept before it moved in. */
+async function sharedArchive(database: Postgres, retentionMs: number, logger: Logger): Promise<PostgresArchive> {
+  const archive = new PostgresArchive(database, retentionMs);
+  const moved = await archive.takeOver();
+  if (moved > 0) logger.info({ items: moved }, "recent items moved into the archive, newswire_archive");
+  return archive;
+}
+
+/**
+ * The archive in the SQLite file. Started on a store that has none yet, it takes in the recent
+ * items that Keyv's namespaces kept before it (they stay there, to expire).
+ */
+async function sqliteArchive(file: Sqlite, store: Record<Namespace, Keyv>, retentionMs: number, logger: Logger): Promise<SqliteArchive> {
+  const archive = await SqliteArchive.open(file, retentionMs);
+  if (!(await archive.isEmpty())) return archive;
+  const recent = await RecentItems.open(store.items, store.recent);
+  const items = await recent.latest(RECENT_LIMIT);
+  await archive.add(items.map((item) => ({ item })));
+  if (items.length > 0) logger.info({ items: items.length }, "recent items moved into the archive, newswire_archive");
+  return archive;
+}
+
+/** `retentionMs`: how long the archive keeps an item (`ARCHIVE_DAYS`). */
+export async function openState(store: Record<Namespace, Keyv>, feeds: readonly FeedDefinition[], retentionMs: number, logger: Logger): Promise<State> {
   const database = postgresOf(store);
   const file = sqliteOf(store);
   if (database) await migrate(database.pool, logger.child({ part: "store" }));
@@ -70,7 +98,11 @@ export async function openState(store: Record<Namespace, Keyv>, feeds: readonly 
   // instance that accepted one died before that was recorded.
   const rememberJobs = (jobs: readonly Job[]) => seen.remember(jobs.flatMap((job) => job.identityKeys));
   const [recent, feedStates, subscribers, outbox, held] = await Promise.all([
-    database ? new PostgresRecent(database) : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
+    database
+      ? sharedArchive(database, retentionMs, logger)
+      : file
+        ? sqliteArchive(file, store, retentionMs, logger)
+        : RecentItems.open(store.items, store.recent, (error) => logger.error({ err: error }, "recent-items index not saved")),
     FeedStates.open(store.feeds, feeds),
     database ? new PostgresSubscribers(database) : file ? sqliteSubscribers(file, logger) : Subscribers.open(store.subscribers),
     database ? sharedOutbox(database, store.outbox, rememberJobs, logger) : Outbox.open(store.outbox, rememberJobs),
@@ -78,5 +110,6 @@ export async function openState(store: Record<Namespace, Keyv>, feeds: readonly 
   ]);
   const hasData = (await subscribers.count()) > 0 || !(await outbox.isEmpty()) || !(await recent.isEmpty()) || feedStates.anyBaselined;
   const { epoch, start: found } = await StoreEpoch.open(store.meta, hasData);
-  return { database, seen, recent, feedStates, subscribers, memory: subscribers instanceof Subscribers ? subscribers : undefined, outbox, held, epoch, found };
+  const archive = recent instanceof SqliteArchive || recent instanceof PostgresArchive ? recent : undefined;
+  return { database, seen, recent, archive, feedStates, subscribers, memory: subscribers instanceof Subscribers ? subscribers : undefined, outbox, held, epoch, found };
 }

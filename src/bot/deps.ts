@@ -11,6 +11,7 @@ import type { Sender } from "../delivery/sender.js";
 import type { SubscriberStore } from "../delivery/subscribers.js";
 import type { FeedStates } from "../feeds/feed-state.js";
 import type { Outage } from "../health/outage.js";
+import type { Archive } from "../items/archive.js";
 import type { RecentStore } from "../items/recent-store.js";
 import type { TopicDefinition } from "../topics/topics.js";
 
@@ -24,6 +25,8 @@ export interface BotDeps {
   /** Items held for chats' digests: a changed schedule makes them due at its new time. */
   held: HeldItemStore;
   recent: RecentStore;
+  /** The archive behind `/search`, inline mode and "Read here"; undefined on Redis, which keeps none. */
+  archive: Archive | undefined;
   feedStates: FeedStates;
   outbox: Outbox;
   sender: Sender;

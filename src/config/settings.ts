@@ -6,6 +6,7 @@ import { existsSync } from "node:fs";
 import { loadEnvFile } from "node:process";
 import { validate as isValidCron } from "node-cron";
 import { z } from "zod";
+import { DEFAULT_ARCHIVE_DAYS } from "../items/archive.js";
 import type { EmbeddingsOptions } from "../stories/embeddings.js";
 import type { LlmSummarizerOptions } from "../summaries/llm.js";
 import { ConfigError } from "./errors.js";
@@ -233,6 +234,7 @@ const schema = z.object({
   SEND_CONCURRENCY: positiveInt(undefined),
   FEED_FAILURE_ALERT: positiveInt(5),
   MAX_NEW_ITEMS_PER_POLL: positiveInt(20),
+  ARCHIVE_DAYS: positiveInt(DEFAULT_ARCHIVE_DAYS),
   ...feedReadingFields,
   ...storyFields,
   ...httpFields,
@@ -267,6 +269,8 @@ export interface Settings {
   feedFailureAlert: number;
   /** New items of one feed taken in per poll (the newest); the rest are marked seen unsent. */
   maxNewItemsPerPoll: number;
+  /** How long the archive keeps an item after it is taken in (`ARCHIVE_DAYS`), for /search, /latest and "Read here". */
+  archiveMs: number;
   /** The LLM summariser, when `SUMMARIZER_URL` and `SUMMARIZER_MODEL` are set; extractive summaries otherwise. */
   summarizer?: LlmSummarizerOptions;
   /**
@@ -317,6 +321,7 @@ export function parseSettings(env: Record<string, string | undefined>): Settings
     ...(value.SEND_CONCURRENCY !== undefined ? { sendConcurrency: value.SEND_CONCURRENCY } : {}),
     feedFailureAlert: value.FEED_FAILURE_ALERT,
     maxNewItemsPerPoll: value.MAX_NEW_ITEMS_PER_POLL,
+    archiveMs: value.ARCHIVE_DAYS * 24 * 3_600_000,
     ...(stories ? { stories } : {}),
     ...(value.PORT !== undefined ? { port: value.PORT } : {}),
     ...(value.WEBHOOK_URL !== undefined && value.WEBHOOK_SECRET !== undefined

@@ -59,4 +59,6 @@ export interface Item {
    * the first. Absent when story clustering is off (and in items stored before it existed).
    */
   storyId?: string;
+  /** The archive keeps its article page's text: its message has a "Read here" button. */
+  readable?: boolean;
 }

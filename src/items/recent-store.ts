@@ -1,14 +1,17 @@
 /**
- * The port of recent items for `/latest` and the poller, and the retention both sides keep:
- * recent.ts (an index in memory over Keyv, for SQLite and Redis, one instance) and
- * postgres-recent.ts (one table every instance on the database shares).
+ * The port of recent items for `/latest` and the poller: the archive (archive.ts) on SQLite and
+ * PostgreSQL, and recent.ts on Redis, an index in memory over Keyv that keeps the newest
+ * RECENT_LIMIT for RECENT_TTL_MS.
  */
+import type { ArchiveEntry } from "./archive.js";
 import type { Item } from "./item.js";
 
 /** Recent items, newest (by publication time) first. */
 export interface RecentStore {
   /** Stores items newly taken in; a key is held once, however often (or by however many instances) it is added. */
-  add(items: readonly Item[]): Promise<void>;
+  add(entries: readonly ArchiveEntry[]): Promise<void>;
+  /** Whether the articles added are kept, for "Read here" (the archive); the items alone when not. */
+  readonly keepsArticles: boolean;
   /** The `count` newest items, of one topic when given (`all` or none: every item), newest first. */
   latest(count: number, topic?: string): Promise<Item[]>;
   /** Whether no item is held: part of telling a first start from a store that lost its data. */

@@ -1,5 +1,6 @@
 /**
- * Recent items, newest first, for `/latest`: the items themselves live once in the `items`
+ * Recent items, newest first, for `/latest` on Redis (SQLite and PostgreSQL keep the archive,
+ * archive.ts): the items themselves live once in the `items`
  * namespace; a small index (key, topics, time) is kept in memory and persisted at most twice a
  * second (coalesced), so busy polls cost one index write between them, not one each. A crash
  * forgets at most the last half second of the index, never an item or a delivery.
@@ -7,6 +8,7 @@
 import type Keyv from "keyv";
 import { ALL_TOPIC } from "../topics/topics.js";
 import { coalesce, type CoalescedWrite } from "../store/coalesce.js";
+import type { ArchiveEntry } from "./archive.js";
 import type { Item } from "./item.js";
 import { RECENT_LIMIT, RECENT_TTL_MS, type RecentStore } from "./recent-store.js";
 
@@ -39,9 +41,13 @@ export class RecentItems implements RecentStore {
     return new RecentItems(items, recent, (await recent.get<RecentEntry[]>(INDEX_KEY)) ?? [], onPersistError);
   }
 
-  /** Stores items and puts them in the index by publication time. */
-  async add(items: readonly Item[]): Promise<void> {
-    if (items.length === 0) return;
+  readonly keepsArticles = false;
+
+  /** Stores the items (not their articles) and puts them in the index by publication time. */
+  async add(entries: readonly ArchiveEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    // A key twice in one batch is held once, as its first.
+    const items = [...new Map(entries.map(({ item }) => [item.key, item] as const).reverse()).values()];
     await this.items.setMany(items.map((item) => ({ key: item.key, value: item, ttl: RECENT_TTL_MS })));
     const added = new Set(items.map((item) => item.key));
     this.index = [

@@ -13,6 +13,7 @@ import { FetchError, fetchResource, USER_AGENT } from "../feeds/fetch.js";
 import type { FeedState, FeedStates } from "../feeds/feed-state.js";
 import { parseFeed } from "../feeds/parse.js";
 import { identityKeys } from "../items/identity.js";
+import { ARTICLE_CHARS, type ArchiveEntry, type ArticleText } from "../items/archive.js";
 import type { FeedEntry, Item } from "../items/item.js";
 import type { RecentStore } from "../items/recent-store.js";
 import { SEEN_REFRESH_MS, type SeenItems } from "../items/seen.js";
@@ -149,10 +150,12 @@ function entryText(entry: FeedEntry, footer?: ReadonlySet<string>): string {
 }
 
 
-/** What an item is summarised from: its text, and the article page's lead image when it was read. */
+/** What an item is summarised from: its text, and the article page's when it was read. */
 interface ArticleContent {
   text: string;
   image?: string;
+  /** The page's text as the archive keeps it for "Read here", when the page's text was chosen. */
+  article?: ArticleText;
 }
 
 /**
@@ -180,9 +183,9 @@ async function articleContent(
     if (page.status !== "ok") return { text: feedText };
     const article = await extractPage(decodeText(page.bytes, page.contentType), page.url, signal);
     const pageText = stripBoilerplate(article.text.slice(0, MAX_ITEM_CHARS), deps.footer);
-    return chooseText({ title: entry.title, feedText, pageText }) === "page"
-      ? { text: pageText, ...(article.image ? { image: article.image } : {}) }
-      : { text: feedText };
+    if (chooseText({ title: entry.title, feedText, pageText }) !== "page") return { text: feedText };
+    const image = article.image ? { image: article.image } : {};
+    return { text: pageText, ...image, article: { text: pageText.slice(0, ARTICLE_CHARS), headings: article.headings, ...image } };
   } catch (error) {
     if (signal?.aborted) throw error;
     deps.logger.warn({ feed: feed.id, link: entry.link, err: (error as Error).message }, "full text unavailable; using the feed's text");
@@ -190,13 +193,21 @@ async function articleContent(
   }
 }
 
-/** What building an item needs beyond the entry; `footer` is its feed's (`feedFooter`). */
-export type ItemDeps = Pick<PollDeps, "topics" | "fetch" | "addressPolicy" | "logger"> & { summarizer: Summarizer; footer?: ReadonlySet<string> };
+/**
+ * What building an item needs beyond the entry; `footer` is its feed's (`feedFooter`);
+ * `keepsArticles`: the page's text is kept (`RecentStore.keepsArticles`).
+ */
+export type ItemDeps = Pick<PollDeps, "topics" | "fetch" | "addressPolicy" | "logger"> & {
+  summarizer: Summarizer;
+  footer?: ReadonlySet<string>;
+  keepsArticles?: boolean;
+};
 
 /**
  * The Item newswire stores for a new entry: its content (the article page's for a `fulltext` feed),
- * summary and topics, computed once, here. The feed's own image wins; a full-text page's og:image
- * stands in where the feed has none.
+ * summary and topics, computed once, here, and the page's text for the archive when it was read
+ * (`keepsArticles`: the item is then `readable`). The feed's own image wins; a full-text page's
+ * og:image stands in where the feed has none.
  */
 export async function buildItem(
   entry: FeedEntry,
@@ -206,10 +217,11 @@ export async function buildItem(
   deps: ItemDeps,
   now: number,
   signal?: AbortSignal,
-): Promise<Item> {
-  const { text, image } = await articleContent(entry, feed, deps, signal);
+): Promise<ArchiveEntry> {
+  const { text, image, article } = await articleContent(entry, feed, deps, signal);
   const title = entry.title || text.slice(0, 120);
-  return {
+  const kept = deps.keepsArticles ? article : undefined;
+  const item: Item = {
     key: keys[0]!,
     feedId: feed.id,
     source,
@@ -221,7 +233,9 @@ export async function buildItem(
     image: entry.image ?? image,
     publishedAt: entry.published?.getTime() ?? now,
     seenAt: now,
+    ...(kept ? { readable: true } : {}),
   };
+  return kept ? { item, article: kept } : { item };
 }
 
 /**
@@ -272,6 +286,8 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
     // A first poll pushes nothing, so its whole back catalogue is recorded for /latest uncapped.
     const skipped = baseline ? 0 : await skipFlood(feed, candidates, claim.isNew, deps, now);
     const accepted: AcceptedItem[] = [];
+    // The articles of the accepted items, by position, for the archive (not carried to delivery).
+    const articles: (ArticleText | undefined)[] = [];
     // Keys of items that could not be built: remembered as seen, so no poll or restart meets them again.
     const failed: string[] = [];
     // The baseline is only shown by /latest: the feed's text and extractive summaries suffice, no
@@ -281,8 +297,10 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
     const footer = fresh.length > 0 ? feedFooter(parsed.entries.map((entry) => entry.html ?? "")) : undefined;
     for (const { entry, keys } of fresh) {
       try {
-        const item = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, { ...deps, summarizer, footer }, now, signal);
+        const itemDeps = { ...deps, summarizer, footer, keepsArticles: deps.recent.keepsArticles };
+        const { item, article } = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, itemDeps, now, signal);
         accepted.push({ item, identityKeys: keys });
+        articles.push(article);
       } catch (error) {
         if (signal?.aborted) throw error;
         // One item's fault (a bug, a step over its budget) must not hold back the rest of the feed.
@@ -296,7 +314,7 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
       const assigned = await deps.stories.assign(accepted.map(({ item }) => item), now, signal);
       assigned.forEach((item, position) => (accepted[position]!.item = item));
     }
-    await deps.recent.add(accepted.map(({ item }) => item));
+    await deps.recent.add(accepted.map(({ item }, position) => (articles[position] ? { item, article: articles[position] } : { item })));
     const queued = baseline || rebaselined() ? 0 : await deps.dispatcher.accept(accepted, now);
     await deps.seen.remember([...accepted.flatMap(({ identityKeys: keys }) => keys), ...failed], now);
 

@@ -18,6 +18,8 @@ export interface ExtractedArticle {
   title?: string;
   /** The article's paragraphs, separated by blank lines; "" when the page has none. */
   text: string;
+  /** The paragraphs of `text` that are the article's headings (h1–h6), in order. */
+  headings: string[];
   /** Absolute URL of the lead image: og:image / twitter:image, else the article's first image. */
   image?: string;
   /** The language the page declares (`<html lang>`), as written there. */
@@ -36,16 +38,25 @@ export function extractArticle(html: string, url: string): ExtractedArticle {
   const metaImage = metaImageUrl(document, base);
 
   const article = readArticle(document);
-  const text = article === undefined ? "" : stripBoilerplate(nodeToText(pruneChrome(article.content)));
+  const content = article && pruneChrome(article.content);
+  const text = content === undefined ? "" : stripBoilerplate(nodeToText(content));
   const image = metaImage ?? firstImage(article?.content, base);
+  const prose = proseLength(text) > 0;
   // The fallback parses the page afresh: Readability has taken nodes out of `document`.
   const result: ExtractedArticle = {
-    text: proseLength(text) > 0 ? text : stripBoilerplate(densestParagraphRun(pruneChrome(parseDocument(html).body))),
+    text: prose ? text : stripBoilerplate(densestParagraphRun(pruneChrome(parseDocument(html).body))),
+    headings: prose && content ? headingsOf(content, text) : [],
   };
   if (article?.title) result.title = normaliseSpaces(article.title);
   if (image !== undefined) result.image = image;
   if (article?.lang) result.lang = article.lang;
   return result;
+}
+
+/** The texts of `root`'s h1–h6 that are paragraphs of `text` (a heading dropped as furniture is not). */
+function headingsOf(root: DomElement, text: string): string[] {
+  const paragraphs = new Set(text.split("\n\n"));
+  return [...root.querySelectorAll("h1, h2, h3, h4, h5, h6")].map(nodeToText).filter((heading) => paragraphs.has(heading));
 }
 
 interface ReadArticle {

@@ -22,9 +22,9 @@ export function words(text: string): string[] {
   return (text.match(WORD) ?? []).map(fold);
 }
 
-/** A word the way `words` compares it: lower case, "ё" as "е". */
+/** A word the way `words` compares it: composed (NFC), lower case, "ё" as "е". */
 export function fold(word: string): string {
-  return word.toLowerCase().replaceAll("ё", "е");
+  return word.normalize("NFC").toLowerCase().replaceAll("ё", "е");
 }
 
 // As WORD, plus acronyms written with dots (U.S., E.U., С.Ш.А.) as one word, and a hyphen that

@@ -195,7 +195,7 @@ describe("bot: /latest", () => {
       makeItem({ title: "Newer story", topics: ["all", "science"], publishedAt: Date.UTC(2024, 4, 3) }),
       makeItem({ title: "Newest story", topics: ["all", "china"], publishedAt: Date.UTC(2024, 4, 4), link: "javascript:alert(1)" }),
     ];
-    await context.deps.recent.add(items);
+    await context.deps.recent.add(items.map((item) => ({ item })));
     return context;
   }
 
@@ -226,11 +226,13 @@ describe("bot: /latest", () => {
   test("a story several feeds reported is listed once, as its first report, with every source; N counts stories", async () => {
     const { say, deps } = await withItems();
     const first = makeItem({ title: "Volcano erupts", source: "TASS", publishedAt: Date.UTC(2024, 4, 5) });
-    await deps.recent.add([
-      { ...first, storyId: first.key },
-      makeItem({ title: "Ash column rises", source: "RIA", publishedAt: Date.UTC(2024, 4, 6), storyId: first.key }),
-      makeItem({ title: "Villagers warned of ash", source: "Lenta", publishedAt: Date.UTC(2024, 4, 7), storyId: first.key }),
-    ]);
+    await deps.recent.add(
+      [
+        { ...first, storyId: first.key },
+        makeItem({ title: "Ash column rises", source: "RIA", publishedAt: Date.UTC(2024, 4, 6), storyId: first.key }),
+        makeItem({ title: "Villagers warned of ash", source: "Lenta", publishedAt: Date.UTC(2024, 4, 7), storyId: first.key }),
+      ].map((item) => ({ item })),
+    );
     const [reply] = await say("/latest 2");
     assert.match(reply!, /^The 2 newest:/);
     assert.match(reply!, /1\. <b><a href="[^"]+">Volcano erupts<\/a><\/b>\n<i>TASS, RIA, Lenta<\/i>/);

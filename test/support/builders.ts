@@ -15,6 +15,7 @@ import { openNamespaces, sqliteOf, type Namespace } from "../../src/store/keyv.j
 import type { BotDeps } from "../../src/bot/deps.js";
 import { Subscribers, type SubscriberStore } from "../../src/delivery/subscribers.js";
 import { SqliteSubscribers } from "../../src/delivery/sqlite-subscribers.js";
+import type { Archive } from "../../src/items/archive.js";
 import { RecentItems } from "../../src/items/recent.js";
 import { FeedStates } from "../../src/feeds/feed-state.js";
 import { Outbox, type Job, type Target } from "../../src/delivery/outbox.js";
@@ -328,6 +329,8 @@ export interface DepsOptions {
   telegram?: ScriptedTelegram;
   limits?: PacingLimits;
   store?: BotDeps["store"];
+  /** The archive, which is then the recent items too (as on SQLite and PostgreSQL); none (Redis) when absent. */
+  archive?: Archive;
 }
 
 /** The bot's dependencies over in-memory (or given) namespaces and a scripted Telegram. */
@@ -346,7 +349,8 @@ export async function buildDeps(options: DepsOptions = {}): Promise<BotDeps & { 
     feeds,
     subscribers,
     held: await KeyvHeldItems.open(namespaces.held),
-    recent: await RecentItems.open(namespaces.items, namespaces.recent),
+    recent: options.archive ?? (await RecentItems.open(namespaces.items, namespaces.recent)),
+    archive: options.archive,
     feedStates: await FeedStates.open(namespaces.feeds, feeds),
     outbox,
     sender: new Sender({ api: telegram.api(), outbox, subscribers, logger: silentLogger, budget }),

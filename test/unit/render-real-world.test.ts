@@ -116,7 +116,7 @@ describe("rendering every item of the real-world feed corpus", () => {
       const source = feed.title || file;
       for (const [index, entry] of feed.entries.entries()) {
         const where = `${file} item ${index}`;
-        const item = await buildItem(
+        const { item } = await buildItem(
           entry,
           identityKeys(entry, definition.id),
           definition,

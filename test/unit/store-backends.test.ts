@@ -53,7 +53,7 @@ for (const { name, url } of backends) {
         await outbox.enqueue([job]);
         await outbox.complete({ job, index: 1 });
         const recent = await RecentItems.open(store.items, store.recent);
-        await recent.add([item]);
+        await recent.add([{ item }]);
         await recent.flush();
       });
 

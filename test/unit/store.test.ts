@@ -69,8 +69,8 @@ describe("state in a SQLite store, across reopening", () => {
     const old = makeItem({ title: "old", topics: ["all", "china"], publishedAt: 1_000 });
     const middle = makeItem({ title: "middle", topics: ["all", "science"], publishedAt: 2_000 });
     const newest = makeItem({ title: "newest", topics: ["all", "china"], publishedAt: 3_000 });
-    await recent.add([middle]);
-    await recent.add([newest, old]);
+    await recent.add([{ item: middle }]);
+    await recent.add([{ item: newest }, { item: old }]);
     await recent.add([]);
 
     const titles = async (source: RecentItems, count: number, topic?: string) => (await source.latest(count, topic)).map((item) => item.title);
@@ -82,7 +82,7 @@ describe("state in a SQLite store, across reopening", () => {
     assert.equal(recent.size, 3);
 
     // Adding an item again (a feed re-dated it) moves it instead of listing it twice.
-    await recent.add([{ ...old, publishedAt: 4_000 }]);
+    await recent.add([{ item: { ...old, publishedAt: 4_000 } }]);
     await recent.flush();
     assert.deepEqual(await titles(recent, 5), ["old", "newest", "middle"]);
     assert.equal(recent.size, 3);
@@ -98,7 +98,7 @@ describe("state in a SQLite store, across reopening", () => {
     await namespaces.recent.clear();
     const recent = await RecentItems.open(namespaces.items, namespaces.recent);
     const items = Array.from({ length: 20 }, (_, index) => makeItem({ publishedAt: 10_000 + index }));
-    await Promise.all(items.map((item) => recent.add([item])));
+    await Promise.all(items.map((item) => recent.add([{ item }])));
     // Persisted on its own half a second later (no flush): what a restart after a quiet moment finds.
     await new Promise((resolve) => setTimeout(resolve, 800));
     const again = await store.open();

@@ -67,7 +67,7 @@ describe("Stories", () => {
     const before = await open();
     const assigned = await before.assign([tass()], NOW);
     // A baseline item (no story) is not a story to join.
-    await recent.add([...assigned, { ...ria(), key: "l:baseline", feedId: "other" }]);
+    await recent.add([...assigned, { ...ria(), key: "l:baseline", feedId: "other" }].map((item) => ({ item })));
     const after = await open();
     assert.equal(after.size, 1);
     const [joined] = await after.assign([ria()], NOW);

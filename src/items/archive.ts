@@ -1,0 +1,105 @@
+/**
+ * The archive: every accepted item, kept for ARCHIVE_DAYS with the clean article text where the
+ * page was read, searchable by its words in any form (items/search-words.ts), ranked by relevance
+ * and recency. It is the recent-items port too: `/latest` reads the newest of it. Two stores
+ * implement it: sqlite-archive.ts (FTS5, the embedded default) and postgres-archive.ts (tsvector
+ * and GIN, shared by the instances). On Redis there is none: recent.ts keeps the newest items.
+ */
+import { createHash } from "node:crypto";
+import type { Item } from "./item.js";
+import type { RecentStore } from "./recent-store.js";
+import { searchWords, type SearchTerms } from "./search-words.js";
+
+/** The article page's main text, as the item was summarised from it: what "Read here" shows. */
+export interface ArticleText {
+  /** Paragraphs separated by blank lines. */
+  text: string;
+  /** The paragraphs that are the page's headings (h1–h6), as written in `text`. */
+  headings: string[];
+  /** The lead image (og:image or the article's first), absolute. */
+  image?: string;
+}
+
+/** An item as it is archived: the item, and its article's text when the page was read. */
+export interface ArchiveEntry {
+  item: Item;
+  article?: ArticleText;
+}
+
+/** One page of search results. */
+export interface SearchRequest {
+  terms: SearchTerms;
+  /** Only items of this topic (`all` or absent: every item). */
+  topic?: string;
+  /** Results skipped (the pages before). */
+  offset: number;
+  limit: number;
+}
+
+/** The port of the archive: the recent items, search over everything kept, and articles by ref. */
+export interface Archive extends RecentStore {
+  /** Matches of every term, best first (relevance, weighed down by age). */
+  search(request: SearchRequest): Promise<Item[]>;
+  /** The item with this {@link itemRef}, with its article when it has one, while it is kept. */
+  article(ref: string): Promise<{ item: Item; article?: ArticleText } | undefined>;
+  /** Deletes what is past its time; returns how many items went. */
+  sweep(): Promise<number>;
+}
+
+/** How long an item is kept, by default: a year of news to search. */
+export const DEFAULT_ARCHIVE_DAYS = 365;
+
+/** Most characters of an article kept: what one rich message holds (32,768) and a little more, to tell it was cut. */
+export const ARTICLE_CHARS = 33_000;
+
+/**
+ * The format of an archived row (the item JSON and the article JSON): raised when either changes
+ * incompatibly, so rows written by older instances can be told apart.
+ */
+export const ARCHIVE_VERSION = 1;
+
+/** How often an instance deletes what is past its time (at its first add, then at most this often). */
+export const SWEEP_EVERY_MS = 60 * 60_000;
+
+/**
+ * A short reference to an item, for callback data (64 bytes at most) and inline result ids:
+ * 96 bits of its key's SHA-256, base64url.
+ */
+export function itemRef(key: string): string {
+  return createHash("sha256").update(key).digest("base64url").slice(0, 16);
+}
+
+/** The age at which an item's relevance counts half: a month. */
+export const RECENCY_HALF_MS = 30 * 24 * 60 * 60_000;
+
+/** An entry as a row to insert (the stores' insert statements read these fields from JSON). */
+export interface ArchiveRow {
+  key: string;
+  ref: string;
+  at: number;
+  item: Item;
+  article?: ArticleText;
+  /** The title's search terms, space-separated: they weigh more than the body's. */
+  titleWords: string;
+  /** The search terms of the source, summary and article text. */
+  bodyWords: string;
+}
+
+/** The row of an entry: its item as kept (no text of the article in it) and the words it is found by. */
+export function archiveRow({ item, article }: ArchiveEntry): ArchiveRow {
+  const body = [item.source, item.summary, article?.text ?? ""].join("\n");
+  return {
+    key: item.key,
+    ref: itemRef(item.key),
+    at: item.publishedAt,
+    item,
+    ...(article ? { article } : {}),
+    titleWords: searchWords(item.title).join(" "),
+    bodyWords: searchWords(body).join(" "),
+  };
+}
+
+/** Whether an instance that last swept at `sweptAt` sweeps now (a clock set back sweeps too). */
+export function sweepDue(sweptAt: number | undefined, now: number): boolean {
+  return sweptAt === undefined || now - sweptAt >= SWEEP_EVERY_MS || now < sweptAt;
+}
