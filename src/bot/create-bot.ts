@@ -6,13 +6,16 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { CommandGroup } from "@grammyjs/commands";
 import { sequentialize } from "@grammyjs/runner";
-import { Bot, GrammyError, HttpError, type Transformer } from "grammy";
+import { Bot, HttpError, type Transformer } from "grammy";
 import type { UserFromGetMe } from "grammy/types";
 import { SlotExpired, type Permit, type Priority, type SlotChat, type TelegramBudget } from "../delivery/budget.js";
 import type { BotContext, BotContextExtras } from "./context.js";
+import { undeliverable } from "./undeliverable.js";
 import type { BotDeps } from "./deps.js";
 import { channelsFeature } from "./features/channels.js";
 import { latestFeature } from "./features/latest.js";
+import { readHereFeature } from "./features/read-here.js";
+import { searchFeature } from "./features/search.js";
 import { scheduleFeature } from "./features/schedule.js";
 import { membershipFeature } from "./features/membership.js";
 import { startFeature } from "./features/start.js";
@@ -112,15 +115,6 @@ export function budgetTransformer(budget: TelegramBudget, priority: Exclude<Prio
   };
 }
 
-/**
- * Whether Telegram could not take a message now (flood limits, outage, network, a chat that
- * blocked the bot): an error reply would fail the same way, and the command's own work is done.
- */
-export function undeliverable(error: unknown): boolean {
-  if (error instanceof SlotExpired || error instanceof HttpError) return true;
-  return error instanceof GrammyError && (error.error_code === 429 || error.error_code === 403 || error.error_code >= 500);
-}
-
 /** Builds the bot. Nothing is sent until it is started. */
 export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContext> {
   const bot = new Bot<BotContext>(transport.token, {
@@ -174,10 +168,13 @@ export function createBot(transport: BotTransport, deps: BotDeps): Bot<BotContex
     ctx.t = messages(ctx.locale);
     await next();
   });
+  // Before /start: a deep link's `/start read_<ref>` is an article to send, not a greeting.
+  features.use(readHereFeature(deps));
   features.use(startFeature(deps));
   features.use(subscriptionsFeature(deps));
   features.use(topicsKeyboardFeature(deps));
   features.use(latestFeature(deps));
+  features.use(searchFeature(deps));
   features.use(scheduleFeature(deps));
   features.use(statusFeature(deps));
   features.use(channelsFeature(deps));
@@ -195,10 +192,10 @@ type CommandName = keyof Messages["commands"];
 
 /** Which commands each kind of chat member sees in the menu. */
 const MENU: { scope: "all_private_chats" | "all_group_chats" | "all_chat_administrators" | "bot_admins"; commands: CommandName[] }[] = [
-  { scope: "all_private_chats", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "digest", "timezone", "quiet", "channel", "channels"] },
-  { scope: "all_group_chats", commands: ["help", "topics", "subscriptions", "latest"] },
-  { scope: "all_chat_administrators", commands: ["help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "digest", "timezone", "quiet"] },
-  { scope: "bot_admins", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "digest", "timezone", "quiet", "channel", "channels", "status"] },
+  { scope: "all_private_chats", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "search", "digest", "timezone", "quiet", "channel", "channels"] },
+  { scope: "all_group_chats", commands: ["help", "topics", "subscriptions", "latest", "search"] },
+  { scope: "all_chat_administrators", commands: ["help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "search", "digest", "timezone", "quiet"] },
+  { scope: "bot_admins", commands: ["start", "help", "topics", "subscribe", "unsubscribe", "subscriptions", "latest", "search", "digest", "timezone", "quiet", "channel", "channels", "status"] },
 ];
 
 /**

@@ -3,8 +3,10 @@
  * parse mode. Everything that came from a feed is escaped, so the message is valid whatever the
  * feed contained; lengths are bounded so it is never over Telegram's limits.
  */
-import type { InlineKeyboardMarkup, LinkPreviewOptions } from "grammy/types";
+import type { InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions } from "grammy/types";
+import { itemRef } from "../items/archive.js";
 import type { Item } from "../items/item.js";
+import { encodeCallback } from "./callback-data.js";
 import { messages, type Locale } from "../i18n/i18n.js";
 import { ALL_TOPIC } from "../topics/topics.js";
 import { clip } from "../text/clip.js";
@@ -21,7 +23,7 @@ export interface RenderedMessage {
   text: string;
   parseMode?: "HTML";
   linkPreview: LinkPreviewOptions;
-  /** A share button, on channel posts. */
+  /** "Read here" (an item whose article is kept) and, on channel posts, a share button. */
   replyMarkup?: InlineKeyboardMarkup;
 }
 
@@ -38,10 +40,13 @@ export interface OtherSource {
   link?: string;
 }
 
-function shareButton(link: string | undefined, locale: Locale): InlineKeyboardMarkup | undefined {
-  if (!link) return undefined;
-  const url = `https://t.me/share/url?url=${encodeURIComponent(link)}`;
-  return { inline_keyboard: [[{ text: messages(locale).share, url }]] };
+/** The buttons under an item: "Read here" when its article is kept, "Share" on a channel post with a link. */
+function itemButtons(item: Item, link: string | undefined, locale: Locale, share: boolean): InlineKeyboardMarkup | undefined {
+  const words = messages(locale);
+  const row: InlineKeyboardButton[] = [];
+  if (item.readable) row.push({ text: words.readHere, callback_data: encodeCallback({ kind: "read", ref: itemRef(item.key) }) });
+  if (share && link) row.push({ text: words.share, url: `https://t.me/share/url?url=${encodeURIComponent(link)}` });
+  return row.length > 0 ? { inline_keyboard: [row] } : undefined;
 }
 
 /** The link when it is a well-formed http(s) URL — `javascript:` and friends never become links. */
@@ -103,7 +108,7 @@ export function renderItem(item: Item, { locale, share = false }: RenderOptions,
   const text = [`<b>${title}</b>`, summary, [sourceLine, otherSourcesLine(others, locale, true), tags].filter(Boolean).join("\n")]
     .filter((part) => part.length > 0)
     .join("\n\n");
-  const replyMarkup = share ? shareButton(link, locale) : undefined;
+  const replyMarkup = itemButtons(item, link, locale, share);
   return { text, parseMode: "HTML", linkPreview: linkPreviewFor(item, link), ...(replyMarkup ? { replyMarkup } : {}) };
 }
 
@@ -122,7 +127,7 @@ export function renderPlain(item: Item, { locale, share = false }: RenderOptions
   ]
     .filter((part) => part.length > 0)
     .join("\n\n");
-  const replyMarkup = share ? shareButton(link, locale) : undefined;
+  const replyMarkup = itemButtons(item, link, locale, share);
   return { text: clip(text, MESSAGE_LIMIT), linkPreview: { is_disabled: true }, ...(replyMarkup ? { replyMarkup } : {}) };
 }
 

@@ -10,12 +10,22 @@ import type { Item } from "./item.js";
 import type { RecentStore } from "./recent-store.js";
 import { searchWords, type SearchTerms } from "./search-words.js";
 
+/**
+ * A heading of an article. The text holds prose only (a summary is made of sentences), so a
+ * heading is kept apart with where it stands: `before` is the beginning of the paragraph it comes
+ * before (the text is filtered again after extraction, so a position would drift).
+ */
+export interface ArticleHeading {
+  text: string;
+  before: string;
+}
+
 /** The article page's main text, as the item was summarised from it: what "Read here" shows. */
 export interface ArticleText {
   /** Paragraphs separated by blank lines. */
   text: string;
-  /** The paragraphs that are the page's headings (h1–h6), as written in `text`. */
-  headings: string[];
+  /** The page's headings, each before its paragraph of `text`. */
+  headings: ArticleHeading[];
   /** The lead image (og:image or the article's first), absolute. */
   image?: string;
 }

@@ -11,6 +11,7 @@ import { nodeToText, normaliseSpaces, parseDocument, pruneChrome } from "./html-
 import type { DomDocument, DomElement } from "./html-text.js";
 import { proseLength, stripBoilerplate } from "./furniture.js";
 import { httpUrl } from "../text/url.js";
+import type { ArticleHeading } from "../items/archive.js";
 
 /** What an article page yields. */
 export interface ExtractedArticle {
@@ -18,8 +19,8 @@ export interface ExtractedArticle {
   title?: string;
   /** The article's paragraphs, separated by blank lines; "" when the page has none. */
   text: string;
-  /** The paragraphs of `text` that are the article's headings (h1–h6), in order. */
-  headings: string[];
+  /** The article's headings (h1–h6) with the paragraph of `text` each comes before, in order. */
+  headings: ArticleHeading[];
   /** Absolute URL of the lead image: og:image / twitter:image, else the article's first image. */
   image?: string;
   /** The language the page declares (`<html lang>`), as written there. */
@@ -53,10 +54,29 @@ export function extractArticle(html: string, url: string): ExtractedArticle {
   return result;
 }
 
-/** The texts of `root`'s h1–h6 that are paragraphs of `text` (a heading dropped as furniture is not). */
-function headingsOf(root: DomElement, text: string): string[] {
-  const paragraphs = new Set(text.split("\n\n"));
-  return [...root.querySelectorAll("h1, h2, h3, h4, h5, h6")].map(nodeToText).filter((heading) => paragraphs.has(heading));
+/** How much of the paragraph after a heading identifies it in the text. */
+const HEADING_ANCHOR_CHARS = 60;
+
+/**
+ * `root`'s h1–h6, each with the beginning of the paragraph of `text` that follows it on the page
+ * (the first paragraph of its next element with text, from the heading before it on). A heading
+ * whose next paragraph is not in `text` (dropped as furniture, or it ends the article) is left out.
+ */
+function headingsOf(root: DomElement, text: string): ArticleHeading[] {
+  const paragraphs = text.split("\n\n");
+  const headings: ArticleHeading[] = [];
+  let from = 0;
+  for (const element of root.querySelectorAll("h1, h2, h3, h4, h5, h6")) {
+    const heading = nodeToText(element);
+    let next = element.nextElementSibling;
+    while (next !== null && nodeToText(next) === "") next = next.nextElementSibling;
+    const anchor = next === null ? "" : nodeToText(next).split("\n\n", 1)[0]!.slice(0, HEADING_ANCHOR_CHARS);
+    const before = anchor === "" ? -1 : paragraphs.findIndex((paragraph, index) => index >= from && paragraph.startsWith(anchor));
+    if (heading === "" || before === -1) continue;
+    headings.push({ text: heading, before: anchor });
+    from = before;
+  }
+  return headings;
 }
 
 interface ReadArticle {

@@ -56,6 +56,7 @@ export interface DomNode {
 export interface DomElement extends DomNode {
   readonly localName: string;
   readonly parentElement: DomElement | null;
+  readonly nextElementSibling: DomElement | null;
   readonly children: Iterable<DomElement>;
   getAttribute(name: string): string | null;
   hasAttribute(name: string): boolean;

@@ -115,6 +115,30 @@ describe("extractArticle on awkward pages", () => {
   });
 });
 
+describe("extractArticle: the article's headings", () => {
+  const paragraph = (topic: string) => `The council spent the evening on ${topic}, and members asked for figures before any vote on the matter next week.`;
+  const page = `<html><body><article><h1>Harbor plan</h1><p>${paragraph("the harbor")}</p>
+    <h2>What the council wants</h2><div><p>${paragraph("the budget")}</p><p>${paragraph("the schools")}</p></div>
+    <h3>Read more</h3><p>Subscribe</p><h2>What comes next</h2><p>${paragraph("the vote")}</p><h2>Ending with no text after it</h2></article></body></html>`;
+  const article = extractArticle(page, "https://site.example/harbor");
+
+  test("each kept with the beginning of the paragraph it comes before, in page order", () => {
+    assert.deepEqual(
+      article.headings.map(({ text, before }) => [text, article.text.split("\n\n").findIndex((kept) => kept.startsWith(before))]),
+      [
+        ["Harbor plan", 0],
+        ["What the council wants", 1],
+        ["What comes next", 3],
+      ],
+    );
+  });
+
+  test("the text itself holds the prose only, as summaries need", () => {
+    assert.equal(article.text.split("\n\n").length, 4);
+    assert.doesNotMatch(article.text, /What the council wants|Subscribe/);
+  });
+});
+
 describe("stripBoilerplate", () => {
   test("a blurb without a full stop survives when there is no prose at all", () => {
     assert.equal(stripBoilerplate("Officials say talks will resume next week"), "Officials say talks will resume next week");

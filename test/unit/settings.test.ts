@@ -180,6 +180,15 @@ describe("story settings", () => {
   });
 });
 
+describe("archive settings", () => {
+  test("ARCHIVE_DAYS: a year by default, in days; not a positive whole number names the setting", () => {
+    assert.equal(parse({}).archiveMs, 365 * 24 * 3_600_000);
+    assert.equal(parse({ ARCHIVE_DAYS: "30" }).archiveMs, 30 * 24 * 3_600_000);
+    assertRejected({ ARCHIVE_DAYS: "0" }, "ARCHIVE_DAYS");
+    assertRejected({ ARCHIVE_DAYS: "a year" }, "ARCHIVE_DAYS", /positive whole number/);
+  });
+});
+
 describe("LLM summariser settings", () => {
   test("absent: extractive summaries", () => {
     assert.equal(parse({}).summarizer, undefined);

@@ -20,7 +20,7 @@ const MAX_COUNT = 20;
 const ITEMS_PER_STORY = 4;
 
 /** One story of the list: its first report, and the sources that have it (first report first). */
-interface ListedStory {
+export interface ListedStory {
   item: Item;
   sources: string[];
 }
@@ -62,8 +62,8 @@ function parseLatestArgs(args: readonly string[], known: readonly string[]): { c
   return { count: count ?? DEFAULT_COUNT, topic: topic ?? ALL_TOPIC };
 }
 
-/** One list entry: linked title, sources and date. */
-function entry({ item, sources }: ListedStory, position: number): string {
+/** One list entry: linked title, sources and date (also /search's). */
+export function listEntry({ item, sources }: ListedStory, position: number): string {
   const title = escapeHtml(clip(item.title || item.source, 200));
   const link = safeUrl(item.link);
   const headline = link ? `<a href="${escapeHtml(link)}">${title}</a>` : title;
@@ -85,7 +85,7 @@ export function latestFeature(deps: BotDeps): Composer<BotContext> {
       await ctx.reply(ctx.t.latestNone);
       return;
     }
-    const messages = packMessages(escapeHtml(ctx.t.latestHeader(stories.length)), stories.map((story, index) => entry(story, index + 1)));
+    const messages = packMessages(escapeHtml(ctx.t.latestHeader(stories.length)), stories.map((story, index) => listEntry(story, index + 1)));
     for (const text of messages) {
       await ctx.reply(text, { parse_mode: "HTML", link_preview_options: { is_disabled: true } });
     }

@@ -22,7 +22,8 @@ export function startFeature(deps: BotDeps): Composer<BotContext> {
   });
 
   feature.command("help", async (ctx) => {
-    await ctx.reply(ctx.t.help.join("\n"));
+    // Inline mode is used by the bot's name, which only the running bot knows.
+    await ctx.reply(ctx.t.help.join("\n").replaceAll("@BOTNAME", `@${ctx.me.username}`));
   });
 
   return feature;
