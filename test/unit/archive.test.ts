@@ -217,7 +217,7 @@ describe("RecentItems keeps the newest RECENT_LIMIT for RECENT_TTL_MS", () => {
 
 const article = (text: string, image?: string): ArticleText => ({
   text,
-  headings: text.split("\n\n").slice(0, 1),
+  headings: [{ text: "A heading", before: text.slice(0, 20) }],
   ...(image ? { image } : {}),
 });
 
@@ -312,8 +312,8 @@ for (const side of archiveSides) {
       archive = await side.open(retention);
       const read = makeItem({ title: "Read", readable: true, image: "https://example.org/i.jpg" });
       const unread = makeItem({ title: "Unread" });
-      const text = "Heading of the page\n\nThe first paragraph, \"quoted\".\n\nСанкции и пошлины: второй абзац.";
-      const page: ArticleText = { text, headings: ["Heading of the page"], image: "https://example.org/lead.jpg" };
+      const text = "The first paragraph, \"quoted\".\n\nСанкции и пошлины: второй абзац.";
+      const page: ArticleText = { text, headings: [{ text: "Heading of the page", before: "Санкции и пошлины" }], image: "https://example.org/lead.jpg" };
       const noImage: ArticleText = { text: "Just one paragraph.", headings: [] };
       const plain = makeItem({ title: "Plain article" });
       await archive.add([{ item: read, article: page }, { item: unread }, { item: plain, article: noImage }]);
