@@ -66,25 +66,29 @@ async function sqliteSubscribers(file: Sqlite, logger: Logger): Promise<SqliteSu
   return subscribers;
 }
 
+const sweepFailed = (logger: Logger) => (error: unknown) => logger.warn({ err: error }, "items past ARCHIVE_DAYS not deleted; tried again within the hour");
+
 /** The archive on PostgreSQL, with the recent items newswire kept before it moved in. */
 async function sharedArchive(database: Postgres, retentionMs: number, logger: Logger): Promise<PostgresArchive> {
-  const archive = new PostgresArchive(database, retentionMs);
+  const archive = new PostgresArchive(database, retentionMs, Date.now, sweepFailed(logger));
   const moved = await archive.takeOver();
   if (moved > 0) logger.info({ items: moved }, "recent items moved into the archive, newswire_archive");
   return archive;
 }
 
 /**
- * The archive in the SQLite file. Started on a store that has none yet, it takes in the recent
- * items that Keyv's namespaces kept before it (they stay there, to expire).
+ * The archive in the SQLite file, with the recent items that Keyv's namespaces kept before it
+ * moved in (the items stay there, to expire).
  */
 async function sqliteArchive(file: Sqlite, store: Record<Namespace, Keyv>, retentionMs: number, logger: Logger): Promise<SqliteArchive> {
-  const archive = await SqliteArchive.open(file, retentionMs);
-  if (!(await archive.isEmpty())) return archive;
+  const archive = await SqliteArchive.open(file, retentionMs, Date.now, sweepFailed(logger));
   const recent = await RecentItems.open(store.items, store.recent);
+  if (recent.size === 0) return archive;
   const items = await recent.latest(RECENT_LIMIT);
   await archive.add(items.map((item) => ({ item })));
-  if (items.length > 0) logger.info({ items: items.length }, "recent items moved into the archive, newswire_archive");
+  // Moved: its index goes, so a later start does not bring them back (the items expire by themselves).
+  await recent.clear();
+  logger.info({ items: items.length }, "recent items moved into the archive, newswire_archive");
   return archive;
 }
 

@@ -11,7 +11,7 @@ import type { Sender } from "../delivery/sender.js";
 import type { SubscriberStore } from "../delivery/subscribers.js";
 import type { FeedStates } from "../feeds/feed-state.js";
 import type { Outage } from "../health/outage.js";
-import type { Archive } from "../items/archive.js";
+import type { ArchiveReader } from "../items/archive.js";
 import type { RecentStore } from "../items/recent-store.js";
 import type { TopicDefinition } from "../topics/topics.js";
 
@@ -26,7 +26,7 @@ export interface BotDeps {
   held: HeldItemStore;
   recent: RecentStore;
   /** The archive behind `/search`, inline mode and "Read here"; undefined on Redis, which keeps none. */
-  archive: Archive | undefined;
+  archive: ArchiveReader | undefined;
   feedStates: FeedStates;
   outbox: Outbox;
   sender: Sender;

@@ -25,7 +25,8 @@ export const RATE_LIMITS = {
   read: { limit: 10, windowMs: 60_000 },
 } as const satisfies Record<string, RateLimit>;
 
-const userKey = (ctx: BotContext) => ctx.from?.id.toString();
+/** Who is counted: the user, or the chat for a channel's post (which names no user). */
+const userKey = (ctx: BotContext) => (ctx.from ?? ctx.chat)?.id.toString();
 
 /**
  * The middleware for one limit: requests past it are not passed on; `exceeded` answers a button
@@ -50,3 +51,7 @@ export function perUser({ limit: allowed, windowMs }: RateLimit, exceeded: (ctx:
     },
   }) as MiddlewareFn<BotContext>;
 }
+
+/** "Too many requests", as a button's answer or a reply. */
+export const tooManyRequests = (ctx: BotContext): Promise<unknown> =>
+  ctx.callbackQuery ? ctx.answerCallbackQuery({ text: ctx.t.tooManyRequests }) : ctx.reply(ctx.t.tooManyRequests);

@@ -50,15 +50,19 @@ export function richArticle(item: Item, article: ArticleText, locale: Locale, wi
   if (image) blocks.push({ type: "photo", photo: { type: "photo", media: image } });
 
   let used = blocks.reduce((sum, block) => sum + ("text" in block ? length(textOf(block.text)) : 0), 0) + length(textOf(footer.text));
-  // Headings in page order, each placed before the first paragraph (from the last one placed) that begins as it says.
+  // Headings in page order, each placed before the first paragraph (after the last one placed) that begins as it says.
   const headings = [...article.headings];
   // The page's own headline is the first heading already.
   const paragraphs = article.text.split("\n\n").filter((paragraph, index) => paragraph.trim() !== "" && !(index === 0 && paragraph === item.title.trim()));
   let cut = false;
   for (const paragraph of paragraphs) {
     const text = clip(paragraph, PARAGRAPH_LIMIT);
-    const before: string[] = [];
-    while (headings.length > 0 && paragraph.startsWith(headings[0]!.before)) before.push(clip(headings.shift()!.text, TITLE_LIMIT));
+    // The first remaining heading placed here, and those after it placed here too; any before it
+    // lost their paragraph (the text was filtered again after extraction) and are dropped.
+    const at = headings.findIndex((heading) => paragraph.startsWith(heading.before));
+    let placed = at === -1 ? 0 : at + 1;
+    while (placed < headings.length && paragraph.startsWith(headings[placed]!.before)) placed++;
+    const before = at === -1 ? [] : headings.splice(0, placed).slice(at).map((heading) => clip(heading.text, TITLE_LIMIT));
     const adds = [...before, text];
     const adding = adds.reduce((sum, part) => sum + length(part), 0);
     // The blocks still to come: the "rest" line and the footer.

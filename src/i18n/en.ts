@@ -13,7 +13,7 @@ export const en = {
     "/unsubscribe TOPIC…: the reverse; /unsubscribe all ends every subscription",
     "/subscriptions: this chat's topics and settings",
     "/latest [N] [TOPIC]: the N newest articles (5 by default, 20 at most)",
-    "/search WORDS [#TOPIC]: find articles of the past year, in any word form; in any chat, type @BOTNAME WORDS",
+    "/search WORDS [#TOPIC]: find articles in the archive, in any word form; in any chat, type @BOTNAME WORDS",
     "/digest off|hourly|daily HH:MM|weekly [HH:MM]: items collected and sent together (weekly: Mondays)",
     "/timezone ZONE: this chat's time zone for digests and quiet hours, e.g. Europe/Moscow",
     "/quiet HH:MM-HH:MM [hold|silent] or /quiet off: quiet hours (hold: one digest when they end; silent: sent without a sound)",

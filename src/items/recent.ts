@@ -77,6 +77,12 @@ export class RecentItems implements RecentStore {
     return items.filter((item): item is Item => item !== undefined);
   }
 
+  /** Forgets every item (they were moved elsewhere; each expires from the `items` namespace by itself). */
+  async clear(): Promise<void> {
+    this.index = [];
+    await this.flush();
+  }
+
   async isEmpty(): Promise<boolean> {
     return this.index.length === 0;
   }

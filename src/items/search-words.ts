@@ -10,7 +10,7 @@
  * tsquery's syntax, whatever the user typed.
  */
 import { eng, rus } from "stopword";
-import { stem, words } from "../text/words.js";
+import { fold, stem, words } from "../text/words.js";
 
 const STOP_WORDS = new Set([...eng, ...rus].map((word) => word.toLowerCase().replaceAll("ё", "е")));
 const CYRILLIC = /\p{Script=Cyrillic}/u;
@@ -21,12 +21,16 @@ const APOSTROPHES = /['’]/gu;
 /** The most words of a query that are searched for: the rest of a long paste is ignored. */
 export const MAX_QUERY_WORDS = 8;
 
+/** The term of a written word (lower case, as `words` gives it), stop word or not. */
+function termOf(word: string): string {
+  const stemmed = stem(word.replace(APOSTROPHE_S, "").replace(APOSTROPHES, ""));
+  return CYRILLIC.test(stemmed) && stemmed.length > 3 && SOFT_END.test(stemmed) ? stemmed.slice(0, -1) : stemmed;
+}
+
 /** One written word (lower case, as `words` gives it) as a search term, or undefined for a stop word. */
 export function searchTerm(word: string): string | undefined {
   const bare = word.replace(APOSTROPHE_S, "").replace(APOSTROPHES, "");
-  if (bare.length < 2 || STOP_WORDS.has(bare)) return undefined;
-  const stemmed = stem(bare);
-  return CYRILLIC.test(stemmed) && stemmed.length > 3 && SOFT_END.test(stemmed) ? stemmed.slice(0, -1) : stemmed;
+  return bare.length < 2 || STOP_WORDS.has(bare) ? undefined : termOf(bare);
 }
 
 /** The search terms of a text, in order, repeats kept (they weigh in the ranking). */
@@ -39,24 +43,77 @@ export function searchWords(text: string): string[] {
   return terms;
 }
 
-/** What a query asks for: every term, the last one also as the start of a longer word when `prefix`. */
+/**
+ * Russian case endings of nouns (and of names, which Snowball cuts unevenly: Лавров → лавр but
+ * Лаврова → лавров; Казахстан → казахста but Казахстаном → казахстан).
+ */
+const CASE_ENDINGS = ["а", "у", "ом", "е", "ы", "ов", "ам", "ами", "ах", "и", "ой", "ей", "ю", "ем", "я"];
+/** The most terms one query word is looked for as. */
+const MAX_FORMS = 6;
+
+/**
+ * The terms a query word matches: its own, and for a Russian word those of its case forms (its
+ * stem alone, and the word and its stem with each case ending), so a form Snowball stems apart
+ * from the one typed is still found. Terms that no text has cost a lookup and match nothing.
+ */
+export function queryForms(written: string): string[] {
+  const word = fold(written);
+  const own = searchTerm(word);
+  if (own === undefined) return [];
+  if (!CYRILLIC.test(word)) return [own];
+  // The stem alone too: the nominative of an inflected query (Лаврова → лавров → Лавров).
+  const base = stem(word);
+  const forms = new Set([own, termOf(base)]);
+  for (const ending of CASE_ENDINGS) {
+    for (const form of [word + ending, base + ending]) {
+      if (forms.size < MAX_FORMS) forms.add(termOf(form));
+    }
+  }
+  return [...forms];
+}
+
+/** What a query asks for: each of its words in one of its forms, the last perhaps still being typed. */
 export interface SearchTerms {
-  terms: string[];
-  /** The last term is the beginning of a word still being typed (inline queries). */
+  /** Per word, the terms of its forms (the word's own first). */
+  words: string[][];
+  /** The last word is the beginning of a word still being typed (inline queries): its term is matched as a prefix. */
   prefix: boolean;
 }
 
-/** A query's terms: distinct, at most MAX_QUERY_WORDS; none for a query of stop words only. */
+/** Shorter beginnings of a word are not matched as prefixes: they begin too many words to mean one. */
+const MIN_PREFIX = 3;
+
+/**
+ * A query's words: distinct, at most MAX_QUERY_WORDS; none for a query of stop words only. With
+ * `prefix`, a last word of MIN_PREFIX letters or more is taken as the beginning of a longer one,
+ * a stop word too ("the" may be "theatre" half typed).
+ */
 export function queryTerms(query: string, { prefix = false }: { prefix?: boolean } = {}): SearchTerms {
-  return { terms: [...new Set(searchWords(query))].slice(0, MAX_QUERY_WORDS), prefix };
+  const written = words(query);
+  const last = written.at(-1);
+  const partial = prefix && last !== undefined && last.replace(APOSTROPHES, "").length >= MIN_PREFIX ? termOf(last) : undefined;
+  const groups = new Map<string, string[]>();
+  for (const word of partial === undefined ? written : written.slice(0, -1)) {
+    const forms = queryForms(word);
+    if (forms.length > 0 && !groups.has(forms[0]!)) groups.set(forms[0]!, forms);
+  }
+  const whole = [...groups.values()].slice(0, partial === undefined ? MAX_QUERY_WORDS : MAX_QUERY_WORDS - 1);
+  return partial === undefined ? { words: whole, prefix: false } : { words: [...whole, [partial]], prefix: true };
 }
 
-/** The terms as an FTS5 query: every term must occur (`"a" "b"`, the last `"c"*` as a prefix). */
-export function ftsQuery({ terms, prefix }: SearchTerms): string {
-  return terms.map((term, index) => `"${term}"${prefix && index === terms.length - 1 ? "*" : ""}`).join(" ");
+/**
+ * An FTS5 query: every word must occur in one of its forms (`"a" AND ("b" OR "c")`, the last
+ * `"d"*` as a prefix; FTS5 takes no implicit AND after a parenthesis).
+ */
+export function ftsQuery({ words: groups, prefix }: SearchTerms): string {
+  return groups
+    .map((forms, index) => (prefix && index === groups.length - 1 ? `"${forms[0]}"*` : forms.length === 1 ? `"${forms[0]}"` : `(${forms.map((form) => `"${form}"`).join(" OR ")})`))
+    .join(" AND ");
 }
 
-/** The terms as a tsquery: every term must occur (`'a' & 'b'`, the last `'c':*` as a prefix). */
-export function tsQuery({ terms, prefix }: SearchTerms): string {
-  return terms.map((term, index) => `'${term}'${prefix && index === terms.length - 1 ? ":*" : ""}`).join(" & ");
+/** A tsquery: every word must occur in one of its forms (`'a' & ('b' | 'c')`, the last `'d':*` as a prefix). */
+export function tsQuery({ words: groups, prefix }: SearchTerms): string {
+  return groups
+    .map((forms, index) => (prefix && index === groups.length - 1 ? `'${forms[0]}':*` : forms.length === 1 ? `'${forms[0]}'` : `(${forms.map((form) => `'${form}'`).join(" | ")})`))
+    .join(" & ");
 }

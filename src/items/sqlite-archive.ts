@@ -1,15 +1,18 @@
 /**
- * The archive in the SQLite file, beside Keyv's tables: a row per item, its search terms in a
- * contentless FTS5 table (ranked with bm25, title terms weighing more), and a row per topic of
- * each item for `/latest TOPIC` and topic searches. Triggers keep the two side tables, so an add
- * or a delete is one statement, whole or not at all. The terms reach the FTS table through two
- * columns of the row, emptied once indexed: the index is all that needs them.
+ * The archive in the SQLite file, beside Keyv's tables: a row per item, its search terms and
+ * topics in a contentless FTS5 table (ranked with bm25, title terms weighing more), and a row per
+ * topic of each item for `/latest TOPIC`. Triggers keep the two side tables, so an add or a delete
+ * is one statement, whole or not at all. The terms reach the FTS table through two columns of the
+ * row, emptied once indexed: the index is all that needs them.
+ * A search ranks the newest CANDIDATES matches (by when they were taken in), found in the FTS
+ * index alone (archive.ts says why).
  */
 import type { Sqlite } from "../store/keyv.js";
 import { ALL_TOPIC } from "../topics/topics.js";
 import {
   ARCHIVE_VERSION,
   archiveRow,
+  CANDIDATES,
   RECENCY_HALF_MS,
   sweepDue,
   type Archive,
@@ -26,16 +29,18 @@ const TOPICS = "newswire_archive_topics";
 
 const SCHEMA = [
   `CREATE TABLE IF NOT EXISTS ${TABLE} (
-     id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, ref TEXT NOT NULL UNIQUE, at INTEGER NOT NULL, expires_at INTEGER NOT NULL,
+     id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, ref TEXT NOT NULL UNIQUE, at INTEGER NOT NULL, stored_at INTEGER NOT NULL,
      item TEXT NOT NULL, article TEXT, version INTEGER NOT NULL, title_words TEXT, body_words TEXT
    )`,
   `CREATE INDEX IF NOT EXISTS ${TABLE}_at ON ${TABLE} (at)`,
-  `CREATE INDEX IF NOT EXISTS ${TABLE}_expires_at ON ${TABLE} (expires_at)`,
-  // Terms are already folded and stemmed (search-words.ts): the tokenizer only splits them.
-  `CREATE VIRTUAL TABLE IF NOT EXISTS ${WORDS} USING fts5(title, body, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0')`,
+  `CREATE INDEX IF NOT EXISTS ${TABLE}_stored_at ON ${TABLE} (stored_at)`,
+  // Terms are already folded and stemmed (search-words.ts): the tokenizer only splits them. Topic
+  // ids ([a-z0-9_-]+) are one token each; no term holds "-" or "_".
+  `CREATE VIRTUAL TABLE IF NOT EXISTS ${WORDS} USING fts5(title, body, topics, content='', contentless_delete=1, tokenize='unicode61 remove_diacritics 0 tokenchars ''-_''')`,
   `CREATE TABLE IF NOT EXISTS ${TOPICS} (topic TEXT NOT NULL, at INTEGER NOT NULL, id INTEGER NOT NULL, PRIMARY KEY (topic, at, id)) WITHOUT ROWID`,
   `CREATE TRIGGER IF NOT EXISTS ${TABLE}_inserted AFTER INSERT ON ${TABLE} BEGIN
-     INSERT INTO ${WORDS} (rowid, title, body) VALUES (new.id, new.title_words, new.body_words);
+     INSERT INTO ${WORDS} (rowid, title, body, topics)
+       VALUES (new.id, new.title_words, new.body_words, (SELECT group_concat(value, ' ') FROM json_each(new.item, '$.topics')));
      INSERT OR IGNORE INTO ${TOPICS} (topic, at, id) SELECT value, new.at, new.id FROM json_each(new.item, '$.topics');
      UPDATE ${TABLE} SET title_words = NULL, body_words = NULL WHERE id = new.id;
    END`,
@@ -47,37 +52,40 @@ const SCHEMA = [
 
 /** The rows of a batch (?1, JSON of ArchiveRows); a key (or ref) already kept stays as it is. */
 const INSERT = `
-INSERT OR IGNORE INTO ${TABLE} (key, ref, at, expires_at, item, article, version, title_words, body_words)
+INSERT OR IGNORE INTO ${TABLE} (key, ref, at, stored_at, item, article, version, title_words, body_words)
 SELECT value ->> 'key', value ->> 'ref', value ->> 'at', ?3, json(value -> 'item'), value -> 'article', ?2, value ->> 'titleWords', value ->> 'bodyWords'
 FROM json_each(?1)`;
 
-const LATEST = `SELECT item FROM ${TABLE} WHERE expires_at > ?1 ORDER BY at DESC, id DESC LIMIT ?2`;
+const LATEST = `SELECT item FROM ${TABLE} WHERE stored_at > ?1 ORDER BY at DESC, id DESC LIMIT ?2`;
 
 const LATEST_OF_TOPIC = `
 SELECT a.item FROM ${TOPICS} AS t JOIN ${TABLE} AS a ON a.id = t.id
-WHERE t.topic = ?3 AND a.expires_at > ?1 ORDER BY t.at DESC, t.id DESC LIMIT ?2`;
+WHERE t.topic = ?3 AND a.stored_at > ?1 ORDER BY t.at DESC, t.id DESC LIMIT ?2`;
 
 /**
- * bm25 is negative, better the lower: divided by 1 + the age in RECENCY_HALF_MS, an older match
- * moves towards 0, so a month-old match needs twice the relevance of today's to rank with it.
+ * The newest ?6 matches of ?1 (an FTS5 query) with their relevance, then their rows still kept (stored after ?7). bm25 is
+ * negative, better the lower: divided by 1 + the age in RECENCY_HALF_MS (?3), an older match moves
+ * towards 0, so a month-old match needs twice the relevance of today's to rank with it.
  */
-const RANK = `bm25(${WORDS}, 3.0, 1.0) / (1.0 + max(0, ?2 - a.at) / ?3)`;
-
 const SEARCH = `
-SELECT a.item FROM ${WORDS} JOIN ${TABLE} AS a ON a.id = ${WORDS}.rowid
-WHERE ${WORDS} MATCH ?1 AND a.expires_at > ?2
-ORDER BY ${RANK}, a.at DESC, a.id DESC LIMIT ?4 OFFSET ?5`;
+WITH candidates AS (
+  SELECT rowid AS id, bm25(${WORDS}, 3.0, 1.0, 0.0) AS relevance FROM ${WORDS} WHERE ${WORDS} MATCH ?1 ORDER BY rowid DESC LIMIT ?6
+)
+SELECT a.item FROM candidates AS c JOIN ${TABLE} AS a ON a.id = c.id
+WHERE a.stored_at > ?7
+ORDER BY c.relevance / (1.0 + max(0, ?2 - a.at) / ?3), a.at DESC, a.id DESC LIMIT ?4 OFFSET ?5`;
 
-const SEARCH_OF_TOPIC = `
-SELECT a.item FROM ${WORDS} JOIN ${TABLE} AS a ON a.id = ${WORDS}.rowid
-WHERE ${WORDS} MATCH ?1 AND a.expires_at > ?2 AND a.id IN (SELECT id FROM ${TOPICS} WHERE topic = ?6)
-ORDER BY ${RANK}, a.at DESC, a.id DESC LIMIT ?4 OFFSET ?5`;
+/** The FTS5 query of a request: its words in the title and body, and its topic's token. */
+function match({ terms, topic = ALL_TOPIC }: SearchRequest): string {
+  const words = `{title body} : (${ftsQuery(terms)})`;
+  return topic === ALL_TOPIC ? words : `${words} AND topics : "${topic.replaceAll('"', '""')}"`;
+}
 
-const ARTICLE = `SELECT item, article FROM ${TABLE} WHERE ref = ?1 AND expires_at > ?2`;
+const ARTICLE = `SELECT item, article FROM ${TABLE} WHERE ref = ?1 AND stored_at > ?2`;
 
 /** Rows per delete: short write transactions, so the poller's writes never wait long. */
 const SWEEP_BATCH = 5_000;
-const SWEEP = `DELETE FROM ${TABLE} WHERE id IN (SELECT id FROM ${TABLE} WHERE expires_at <= ?1 LIMIT ${SWEEP_BATCH}) RETURNING id`;
+const SWEEP = `DELETE FROM ${TABLE} WHERE id IN (SELECT id FROM ${TABLE} WHERE stored_at <= ?1 LIMIT ${SWEEP_BATCH}) RETURNING id`;
 
 const ANY = `SELECT EXISTS (SELECT 1 FROM ${TABLE}) AS held`;
 
@@ -88,54 +96,64 @@ export class SqliteArchive implements Archive {
   readonly keepsArticles = true;
   private sweptAt: number | undefined;
 
+  /** The sweep under way, which `flush` waits for. */
+  private sweeping: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private readonly file: Sqlite,
     private readonly retentionMs: number,
     private readonly now: () => number,
+    private readonly onSweepError: (error: unknown) => void,
   ) {}
 
-  /** Creates the tables where they are missing. `retentionMs`: how long an item is kept after it is stored. */
-  static async open(file: Sqlite, retentionMs: number, now: () => number = Date.now): Promise<SqliteArchive> {
+  /**
+   * Creates the tables where they are missing. `retentionMs`: how long an item is kept after it is
+   * stored (counted when it is read, so a changed ARCHIVE_DAYS applies to what is kept already);
+   * `onSweepError` hears of a deletion of what is past its time that failed (it runs behind the adds).
+   */
+  static async open(file: Sqlite, retentionMs: number, now: () => number = Date.now, onSweepError: (error: unknown) => void = console.error): Promise<SqliteArchive> {
     for (const statement of SCHEMA) await file.query(statement);
-    return new SqliteArchive(file, retentionMs, now);
+    return new SqliteArchive(file, retentionMs, now, onSweepError);
   }
 
   async add(entries: readonly ArchiveEntry[]): Promise<void> {
     if (entries.length === 0) return;
     const now = this.now();
-    await this.file.query(INSERT, [JSON.stringify(entries.map(archiveRow)), ARCHIVE_VERSION, now + this.retentionMs]);
-    if (sweepDue(this.sweptAt, now)) await this.sweep();
+    await this.file.query(INSERT, [JSON.stringify(entries.map(archiveRow)), ARCHIVE_VERSION, now]);
+    // Not awaited: a slow or failing delete must not hold up the poll and its deliveries.
+    if (sweepDue(this.sweptAt, now)) this.sweeping = this.sweep().catch(this.onSweepError);
   }
 
   async latest(count: number, topic = ALL_TOPIC): Promise<Item[]> {
     const rows = topic === ALL_TOPIC
-      ? await this.file.query<{ item: string }>(LATEST, [this.now(), count])
-      : await this.file.query<{ item: string }>(LATEST_OF_TOPIC, [this.now(), count, topic]);
+      ? await this.file.query<{ item: string }>(LATEST, [this.since(), count])
+      : await this.file.query<{ item: string }>(LATEST_OF_TOPIC, [this.since(), count, topic]);
     return parseItems(rows);
   }
 
-  async search({ terms, topic = ALL_TOPIC, offset, limit }: SearchRequest): Promise<Item[]> {
-    if (terms.terms.length === 0) return [];
-    const values = [ftsQuery(terms), this.now(), RECENCY_HALF_MS, limit, offset];
-    const rows = topic === ALL_TOPIC
-      ? await this.file.query<{ item: string }>(SEARCH, values)
-      : await this.file.query<{ item: string }>(SEARCH_OF_TOPIC, [...values, topic]);
-    return parseItems(rows);
+  async search(request: SearchRequest): Promise<Item[]> {
+    if (request.terms.words.length === 0) return [];
+    return parseItems(await this.file.query<{ item: string }>(SEARCH, [match(request), this.now(), RECENCY_HALF_MS, request.limit, request.offset, CANDIDATES, this.since()]));
   }
 
   async article(ref: string): Promise<{ item: Item; article?: ArticleText } | undefined> {
-    const [row] = await this.file.query<{ item: string; article: string | null }>(ARTICLE, [ref, this.now()]);
+    const [row] = await this.file.query<{ item: string; article: string | null }>(ARTICLE, [ref, this.since()]);
     if (!row) return undefined;
     const item = JSON.parse(row.item) as Item;
     return row.article === null ? { item } : { item, article: JSON.parse(row.article) as ArticleText };
   }
 
+  /** Stored before this, an item is no longer kept. */
+  private since(): number {
+    return this.now() - this.retentionMs;
+  }
+
   async sweep(): Promise<number> {
-    const now = this.now();
-    this.sweptAt = now;
+    this.sweptAt = this.now();
+    const since = this.since();
     let deleted = 0;
     for (let batch = SWEEP_BATCH; batch === SWEEP_BATCH; deleted += batch) {
-      batch = (await this.file.query(SWEEP, [now])).length;
+      batch = (await this.file.query(SWEEP, [since])).length;
     }
     return deleted;
   }
@@ -145,6 +163,8 @@ export class SqliteArchive implements Archive {
     return !row?.held;
   }
 
-  /** Every add is written when it resolves: nothing waits. */
-  async flush(): Promise<void> {}
+  /** Every add is written when it resolves; waits for a sweep under way (at a clean stop). */
+  async flush(): Promise<void> {
+    await this.sweeping;
+  }
 }

@@ -389,7 +389,7 @@ describe("bot: Read here", () => {
       readable: true,
       publishedAt: Date.UTC(2025, 2, 4, 10, 15),
     });
-    await context.deps.archive!.add([archiveIt === "article" ? { item, article } : { item }]);
+    await context.deps.recent.add([archiveIt === "article" ? { item, article } : { item }]);
     return { ...context, item, ref: itemRef(item.key) };
   }
 
@@ -455,7 +455,7 @@ describe("bot: Read here", () => {
     assert.equal((await handle(pressUpdate("read:AAAAAAAAAAAAAAAA")))[0]!.params.show_alert, true);
 
     const bare = makeItem({ title: "Summary only", readable: true, publishedAt: NOW });
-    await deps.archive!.add([{ item: bare }]);
+    await deps.recent.add([{ item: bare }]);
     const requests = await handle(pressUpdate(`read:${itemRef(bare.key)}`));
     assert.deepEqual(requests.map((request) => [request.method, request.params.text, request.params.show_alert]), [["answerCallbackQuery", en.readNoText, true]]);
   });
@@ -472,7 +472,7 @@ describe("bot: Read here", () => {
   test("a refusal without an image is not retried", async () => {
     const { handle, telegram, deps } = await withArticle();
     const item = makeItem({ title: "No image", readable: true, publishedAt: NOW });
-    await deps.archive!.add([{ item, article: { text: "Only text.", headings: [] } }]);
+    await deps.recent.add([{ item, article: { text: "Only text.", headings: [] } }]);
     telegram.once((request) => request.method === "sendRichMessage", answers.badRequest("Bad Request: RICH_MESSAGE_INVALID"));
     const requests = await handle(pressUpdate(`read:${itemRef(item.key)}`));
     assert.equal(only(requests, "sendRichMessage").length, 1);
@@ -482,7 +482,7 @@ describe("bot: Read here", () => {
   test("a send that fails after the press was answered is told in the chat, not by a second answer", async () => {
     const { handle, telegram, deps } = await withArticle();
     const item = makeItem({ title: "No image", readable: true, publishedAt: NOW });
-    await deps.archive!.add([{ item, article: { text: "Only text.", headings: [] } }]);
+    await deps.recent.add([{ item, article: { text: "Only text.", headings: [] } }]);
     telegram.once((request) => request.method === "sendRichMessage", answers.badRequest("Bad Request: RICH_MESSAGE_INVALID"));
     const requests = await handle(pressUpdate(`read:${itemRef(item.key)}`));
     assert.equal(only(requests, "answerCallbackQuery").length, 1, "one answer per callback");
@@ -496,7 +496,7 @@ describe("bot: Read here", () => {
     const text = paragraphs.join("\n\n");
     assert.ok(text.length >= 40_000, `${text.length}`);
     const item = makeItem({ title: "A very long read", readable: true, link: "https://example.org/long", publishedAt: NOW });
-    await deps.archive!.add([{ item, article: { text, headings: [] } }]);
+    await deps.recent.add([{ item, article: { text, headings: [] } }]);
     const sends = only(await handle(pressUpdate(`read:${itemRef(item.key)}`)), "sendRichMessage");
     assert.equal(sends.length, 1);
     const blocks = blocksOf(sends[0]);
@@ -518,7 +518,7 @@ describe("bot: Read here", () => {
     const count = 1_000;
     const text = Array.from({ length: count }, (_, index) => `Point ${index}.`).join("\n\n");
     const headings = Array.from({ length: count }, (_, index) => [{ text: `Part ${index}`, before: `Point ${index}.` }, { text: `Section ${index}`, before: `Point ${index}.` }]).flat();
-    await deps.archive!.add([{ item, article: { text, headings } }]);
+    await deps.recent.add([{ item, article: { text, headings } }]);
     const requests = await handle(pressUpdate(`read:${itemRef(item.key)}`));
     const [send] = only(requests, "sendRichMessage");
     assert.ok(send, requests.map((request) => request.method).join());
@@ -530,7 +530,7 @@ describe("bot: Read here", () => {
   test("an article of 2,000 short paragraphs stays within 500 blocks", async () => {
     const { handle, deps } = await withArticle();
     const item = makeItem({ title: "Many points", readable: true, publishedAt: NOW });
-    await deps.archive!.add([{ item, article: { text: Array.from({ length: 2_000 }, (_, index) => `Point ${index}.`).join("\n\n"), headings: [] } }]);
+    await deps.recent.add([{ item, article: { text: Array.from({ length: 2_000 }, (_, index) => `Point ${index}.`).join("\n\n"), headings: [] } }]);
     const [send] = only(await handle(pressUpdate(`read:${itemRef(item.key)}`)), "sendRichMessage");
     const blocks = blocksOf(send);
     assert.ok(blocks.length <= RICH_BLOCK_LIMIT, `${blocks.length} blocks`);
@@ -544,7 +544,7 @@ describe("bot: Read here", () => {
     t.mock.timers.enable({ apis: ["setInterval"] });
     const { handle, deps } = await setup(archive);
     const item = makeItem({ title: "Reactor", readable: true, publishedAt: NOW });
-    await deps.archive!.add([{ item, article: { text: "Text.", headings: [] } }]);
+    await deps.recent.add([{ item, article: { text: "Text.", headings: [] } }]);
     const ref = itemRef(item.key);
     for (let index = 0; index < RATE_LIMITS.read.limit; index++) assert.equal(only(await handle(pressUpdate(`read:${ref}`)), "sendRichMessage").length, 1);
     for (let index = 0; index < 2; index++) {

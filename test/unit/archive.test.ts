@@ -287,21 +287,25 @@ for (const side of archiveSides) {
       assert.equal(await archive.isEmpty(), true);
     });
 
-    test("add() sweeps at its first call, then at most once every SWEEP_EVERY_MS", { skip }, async () => {
+    test("add() sweeps at its first call, then at most once every SWEEP_EVERY_MS, behind the add (flush waits for it)", { skip }, async () => {
       const retention = 10 * 60_000;
       archive = await side.open(retention);
-      await archive.add(entries(makeItem(), makeItem()));
+      const addAndSettle = async (into: Archive, added: ArchiveEntry[]) => {
+        await into.add(added);
+        await into.flush();
+      };
+      await addAndSettle(archive, entries(makeItem(), makeItem()));
       mock.timers.setTime(START + retention);
-      await archive.add(entries(makeItem()));
+      await addAndSettle(archive, entries(makeItem()));
       assert.equal(await side.rows(), 3, "the first add swept, at START; this one does not");
       mock.timers.setTime(START + SWEEP_EVERY_MS / 2);
-      await archive.add(entries(makeItem()));
+      await addAndSettle(archive, entries(makeItem()));
       assert.equal(await side.rows(), 4, "within SWEEP_EVERY_MS an add deletes nothing");
       mock.timers.setTime(START + SWEEP_EVERY_MS);
-      await archive.add(entries(makeItem()));
+      await addAndSettle(archive, entries(makeItem()));
       assert.equal(await side.rows(), 1, "SWEEP_EVERY_MS after the last sweep, an add sweeps (and keeps its own items)");
       mock.timers.setTime(START + SWEEP_EVERY_MS + retention + 1);
-      await archive.add(entries(makeItem()));
+      await addAndSettle(archive, entries(makeItem()));
       assert.equal(await side.rows(), 2);
       assert.equal(await archive.sweep(), 1, "sweep() at any time, and counts what went");
       assert.equal(await side.rows(), 1);

@@ -5,9 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { ftsQuery, MAX_QUERY_WORDS, queryTerms, searchTerm, searchWords, tsQuery } from "../../src/items/search-words.js";
+import { ftsQuery, MAX_QUERY_WORDS, queryForms, queryTerms, searchTerm, searchWords, tsQuery } from "../../src/items/search-words.js";
 
-const terms = (query: string) => queryTerms(query).terms;
+/** The primary term of each query word (its own form; queryForms gives the rest). */
+const terms = (query: string) => queryTerms(query).words.map((forms) => forms[0]!);
 const TERM = /^[\p{L}\p{M}\p{N}]+$/u;
 
 describe("search words", () => {
@@ -37,7 +38,7 @@ describe("search words", () => {
     assert.deepEqual(terms("the sanctions of the EU"), [...terms("sanctions"), ...terms("EU")]);
     assert.deepEqual(terms("санкции и пошлины в ЕС"), [...terms("санкции"), ...terms("пошлины"), ...terms("ЕС")]);
     for (const query of ["", "   ", "the of and", "и в на", "это что", "a", "я", "a OR b", "-x", "') OR 1=1 --", "&|!:*", "🔥🇷🇺"]) {
-      assert.deepEqual(queryTerms(query), { terms: [], prefix: false }, JSON.stringify(query));
+      assert.deepEqual(queryTerms(query), { words: [], prefix: false }, JSON.stringify(query));
     }
     assert.equal(searchTerm("the"), undefined);
     assert.equal(searchTerm("x"), undefined);
@@ -49,7 +50,7 @@ describe("search words", () => {
     const many = Array.from({ length: MAX_QUERY_WORDS + 5 }, (_, index) => `word${index}`);
     assert.deepEqual(terms(many.join(" ")), many.slice(0, MAX_QUERY_WORDS));
     assert.equal(terms("x".repeat(10_000) + " " + "y ".repeat(5_000)).length, 1);
-    assert.deepEqual(queryTerms("санкц", { prefix: true }), { terms: ["санкц"], prefix: true });
+    assert.deepEqual(queryTerms("санкц", { prefix: true }), { words: [["санкц"]], prefix: true });
   });
 
   test("an item's words keep their repeats, in order", () => {
@@ -65,23 +66,41 @@ describe("search words", () => {
       "हिन्दी العربية 中文 日本語 한국어 ελληνικά",
     ];
     for (const text of hostile) {
-      for (const term of [...searchWords(text), ...terms(text)]) assert.match(term, TERM, `${JSON.stringify(text)} gave ${JSON.stringify(term)}`);
+      for (const term of [...searchWords(text), ...queryTerms(text).words.flat(), ...queryTerms(text, { prefix: true }).words.flat()]) assert.match(term, TERM, `${JSON.stringify(text)} gave ${JSON.stringify(term)}`);
     }
   });
 
-  test("ftsQuery: every term as a phrase, the last one a prefix when asked", () => {
-    assert.equal(ftsQuery({ terms: ["кит", "пошлин"], prefix: false }), '"кит" "пошлин"');
-    assert.equal(ftsQuery({ terms: ["кит", "пошлин"], prefix: true }), '"кит" "пошлин"*');
-    assert.equal(ftsQuery({ terms: ["санкц"], prefix: true }), '"санкц"*');
-    assert.equal(ftsQuery({ terms: [], prefix: true }), "");
-    assert.equal(ftsQuery(queryTerms("title:foo OR NEAR(")), '"titl" "foo" "near"');
+  test("ftsQuery: every word in one of its forms, joined by AND, the last one a prefix when asked", () => {
+    assert.equal(ftsQuery({ words: [["кит"], ["пошлин"]], prefix: false }), '"кит" AND "пошлин"');
+    assert.equal(ftsQuery({ words: [["кит", "кита"], ["пошлин"]], prefix: true }), '("кит" OR "кита") AND "пошлин"*');
+    assert.equal(ftsQuery({ words: [["санкц"]], prefix: true }), '"санкц"*');
+    assert.equal(ftsQuery({ words: [], prefix: true }), "");
+    assert.equal(ftsQuery(queryTerms("title:foo OR NEAR(")), '"titl" AND "foo" AND "near"');
   });
 
-  test("tsQuery: every term quoted and joined by &, the last one a prefix when asked", () => {
-    assert.equal(tsQuery({ terms: ["кит", "пошлин"], prefix: false }), "'кит' & 'пошлин'");
-    assert.equal(tsQuery({ terms: ["кит", "пошлин"], prefix: true }), "'кит' & 'пошлин':*");
-    assert.equal(tsQuery({ terms: ["санкц"], prefix: false }), "'санкц'");
-    assert.equal(tsQuery({ terms: [], prefix: false }), "");
+  test("tsQuery: every word in one of its forms, joined by &, the last one a prefix when asked", () => {
+    assert.equal(tsQuery({ words: [["кит"], ["пошлин"]], prefix: false }), "'кит' & 'пошлин'");
+    assert.equal(tsQuery({ words: [["кит", "кита"], ["пошлин"]], prefix: true }), "('кит' | 'кита') & 'пошлин':*");
+    assert.equal(tsQuery({ words: [["санкц"]], prefix: false }), "'санкц'");
+    assert.equal(tsQuery({ words: [], prefix: false }), "");
     assert.equal(tsQuery(queryTerms("') OR 1=1 -- china")), "'china'");
+  });
+
+  test("a Russian query word is looked for in its case forms too, where Snowball stems them apart", () => {
+    const finds = (query: string, text: string) => queryForms(query).some((form) => searchWords(text).includes(form));
+    const pairs: [string, string][] = [
+      ["Казахстан", "с Казахстаном"], ["Казахстаном", "Казахстан"], ["Казахстана", "Казахстан"],
+      ["Лавров", "заявил Лаврову"], ["Лаврова", "Лавров"], ["Китая", "Китай"], ["Китай", "из Китая"], ["пошлины", "пошлинами"],
+    ];
+    for (const [query, text] of pairs) assert.ok(finds(query, text), `${query} finds ${text}: ${queryForms(query).join(", ")} in ${searchWords(text).join(", ")}`);
+    assert.deepEqual(queryForms("sanctions"), terms("sanctions"), "an English word is one form");
+    assert.ok(queryForms("Казахстаном").length <= 6);
+  });
+
+  test("inline: the last word is a prefix from 3 letters on, a stop word too; shorter it is a word", () => {
+    assert.deepEqual(queryTerms("пошлины кита", { prefix: true }), { words: [queryForms("пошлины"), ["кит"]], prefix: true });
+    assert.deepEqual(queryTerms("sanctions the", { prefix: true }), { words: [queryForms("sanctions"), ["the"]], prefix: true });
+    assert.deepEqual(queryTerms("sanctions up", { prefix: true }), { words: [queryForms("sanctions")], prefix: false });
+    assert.deepEqual(queryTerms("sanctions on", { prefix: true }), { words: [queryForms("sanctions")], prefix: false });
   });
 });

@@ -8,42 +8,15 @@ import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { commandArgs } from "../chat.js";
 import { topicIds, validTopics } from "./subscriptions.js";
-import { packMessages, safeUrl } from "../../delivery/render.js";
+import { listEntry, listStories } from "../listing.js";
+import { packMessages } from "../../delivery/render.js";
 import { escapeHtml } from "../../text/html.js";
-import { clip } from "../../text/clip.js";
-import type { Item } from "../../items/item.js";
 import { ALL_TOPIC } from "../../topics/topics.js";
 
 const DEFAULT_COUNT = 5;
 const MAX_COUNT = 20;
 /** Items read per story asked for: a busy story's sources take several of the newest items. */
 const ITEMS_PER_STORY = 4;
-
-/** One story of the list: its first report, and the sources that have it (first report first). */
-export interface ListedStory {
-  item: Item;
-  sources: string[];
-}
-
-/**
- * The items (newest first) as stories, newest first by their first report (the one shown, with
- * its date): those of one story together.
- */
-export function listStories(items: readonly Item[]): ListedStory[] {
-  const byStory = new Map<string, Item[]>();
-  for (const item of items) {
-    const id = item.storyId ?? item.key;
-    const members = byStory.get(id);
-    if (members) members.push(item);
-    else byStory.set(id, [item]);
-  }
-  return [...byStory.values()]
-    .map((members) => {
-      const oldestFirst = [...members].reverse();
-      return { item: oldestFirst[0]!, sources: [...new Set(oldestFirst.map((member) => member.source))] };
-    })
-    .sort((a, b) => b.item.publishedAt - a.item.publishedAt);
-}
 
 /** What `/latest`'s words ask for, or undefined when they don't parse. */
 function parseLatestArgs(args: readonly string[], known: readonly string[]): { count: number; topic: string } | undefined {
@@ -60,15 +33,6 @@ function parseLatestArgs(args: readonly string[], known: readonly string[]): { c
     }
   }
   return { count: count ?? DEFAULT_COUNT, topic: topic ?? ALL_TOPIC };
-}
-
-/** One list entry: linked title, sources and date (also /search's). */
-export function listEntry({ item, sources }: ListedStory, position: number): string {
-  const title = escapeHtml(clip(item.title || item.source, 200));
-  const link = safeUrl(item.link);
-  const headline = link ? `<a href="${escapeHtml(link)}">${title}</a>` : title;
-  const date = new Date(item.publishedAt).toISOString().slice(0, 16).replace("T", " ");
-  return `${position}. <b>${headline}</b>\n<i>${escapeHtml(clip(sources.join(", "), 200))}</i> · ${date} UTC`;
 }
 
 /** The `/latest` command. */

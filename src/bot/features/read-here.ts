@@ -10,7 +10,7 @@ import { Composer, GrammyError } from "grammy";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
 import { undeliverable } from "../undeliverable.js";
-import { perUser, RATE_LIMITS } from "../rate-limits.js";
+import { perUser, RATE_LIMITS, tooManyRequests } from "../rate-limits.js";
 import { decodeCallback, readStartParameter, refOfStartParameter } from "../../delivery/callback-data.js";
 import { richArticle } from "../../delivery/rich-article.js";
 import type { ArticleText } from "../../items/archive.js";
@@ -39,17 +39,24 @@ async function sendArticle(ctx: BotContext, chatId: number, { item, article }: {
 /** The "Read here" button and its deep link. */
 export function readHereFeature(deps: BotDeps): Composer<BotContext> {
   const feature = new Composer<BotContext>();
-  const reads = perUser(RATE_LIMITS.read, (ctx) => (ctx.callbackQuery ? ctx.answerCallbackQuery({ text: ctx.t.tooManyRequests }) : ctx.reply(ctx.t.tooManyRequests)));
+  const reads = perUser(RATE_LIMITS.read, tooManyRequests);
   const why = (ctx: BotContext, missing: "gone" | "no-text") => (missing === "gone" ? ctx.t.readGone : ctx.t.readNoText);
+
+  // Outside the private chat the answer only opens it (the deep link below sends, and is counted).
+  feature.callbackQuery(/^read:/).filter(
+    (ctx) => ctx.chat?.type !== "private",
+    async (ctx) => {
+      const data = decodeCallback(ctx.callbackQuery.data);
+      await ctx.answerCallbackQuery(
+        data?.kind === "read" ? { url: `https://t.me/${ctx.me.username}?start=${readStartParameter(data.ref)}` } : { text: ctx.t.readGone },
+      );
+    },
+  );
 
   feature.callbackQuery(/^read:/, reads, async (ctx) => {
     const data = decodeCallback(ctx.callbackQuery.data);
-    if (data?.kind !== "read") {
+    if (data?.kind !== "read" || !ctx.chat) {
       await ctx.answerCallbackQuery({ text: ctx.t.readGone });
-      return;
-    }
-    if (ctx.chat?.type !== "private") {
-      await ctx.answerCallbackQuery({ url: `https://t.me/${ctx.me.username}?start=${readStartParameter(data.ref)}` });
       return;
     }
     const found = await findArticle(deps, data.ref);

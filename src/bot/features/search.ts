@@ -7,40 +7,41 @@
  * The query a page button turns is read back from the reply's own first line, so a page needs no
  * state kept anywhere and any instance can serve it.
  */
-import { Composer, InlineKeyboard } from "grammy";
+import { Composer, GrammyError, InlineKeyboard } from "grammy";
 import type { InlineQueryResultArticle } from "grammy/types";
 import type { BotContext } from "../context.js";
 import type { BotDeps } from "../deps.js";
-import { perUser, RATE_LIMITS } from "../rate-limits.js";
-import { listEntry } from "./latest.js";
+import { perUser, RATE_LIMITS, tooManyRequests } from "../rate-limits.js";
+import { listEntry } from "../listing.js";
 import { decodeCallback, encodeCallback, MAX_SEARCH_PAGE } from "../../delivery/callback-data.js";
 import { renderItem, safeUrl } from "../../delivery/render.js";
-import { itemRef } from "../../items/archive.js";
+import { itemRef, type ArchiveReader } from "../../items/archive.js";
 import type { Item } from "../../items/item.js";
 import { queryTerms } from "../../items/search-words.js";
+import type { Locale, Messages } from "../../i18n/i18n.js";
 import { clip } from "../../text/clip.js";
 import { escapeHtml } from "../../text/html.js";
 import { ALL_TOPIC } from "../../topics/topics.js";
 
 /** Results per `/search` page. */
-const PAGE_SIZE = 5;
+export const PAGE_SIZE = 5;
 /** The longest query taken: longer is a paste, not a search (Telegram caps inline queries at 256). */
 export const MAX_QUERY_CHARS = 200;
 /** Inline results per answer (Telegram takes 50 at most), and how deep inline paging goes. */
-const INLINE_PAGE = 20;
+export const INLINE_PAGE = 20;
 const INLINE_DEPTH = 100;
 /** Seconds Telegram may serve an inline answer from its cache: the archive changes every poll. */
 export const INLINE_CACHE_SECONDS = 30;
 
 /** A query: its words and, when one is named with `#`, a topic. */
-interface SearchQuery {
+export interface SearchQuery {
   /** The query as shown back ("sanctions #china"): what a page button searches again. */
   shown: string;
   words: string;
   topic: string;
 }
 
-type Parsed = { query: SearchQuery } | { problem: "empty" | "too-long" | { unknownTopic: string } };
+export type Parsed = { query: SearchQuery } | { problem: "empty" | "too-long" | { unknownTopic: string } };
 
 /** What a query text asks for; `#all` is every topic. */
 export function parseQuery(text: string, topics: readonly string[]): Parsed {
@@ -69,9 +70,9 @@ function shownQuery(text: string | undefined): string | undefined {
   return start >= 0 && end > start ? line.slice(start + 1, end) : undefined;
 }
 
-/** A `/search` page: its text and buttons, or undefined when the page is empty. */
-async function searchPage(deps: BotDeps, ctx: BotContext, query: SearchQuery, page: number): Promise<{ text: string; keyboard: InlineKeyboard } | undefined> {
-  const found = await deps.archive!.search({
+/** A `/search` page in the words `t`: its text and buttons, or undefined when the page is empty. */
+export async function searchPage(archive: ArchiveReader, t: Messages, query: SearchQuery, page: number): Promise<{ text: string; keyboard: InlineKeyboard } | undefined> {
+  const found = await archive.search({
     terms: queryTerms(query.words),
     topic: query.topic,
     offset: page * PAGE_SIZE,
@@ -80,21 +81,21 @@ async function searchPage(deps: BotDeps, ctx: BotContext, query: SearchQuery, pa
   const items = found.slice(0, PAGE_SIZE);
   if (items.length === 0) return undefined;
   const first = page * PAGE_SIZE + 1;
-  const header = escapeHtml(ctx.t.searchHeader(query.shown, first, first + items.length - 1));
+  const header = escapeHtml(t.searchHeader(query.shown, first, first + items.length - 1));
   const text = [header, ...items.map((item, index) => listEntry({ item, sources: [item.source] }, first + index))].join("\n\n");
   const keyboard = new InlineKeyboard();
   items.forEach((item, index) => item.readable && keyboard.text(`📖 ${first + index}`, encodeCallback({ kind: "read", ref: itemRef(item.key) })));
   keyboard.row();
-  if (page > 0) keyboard.text(ctx.t.searchPrevious, encodeCallback({ kind: "search", page: page - 1 }));
-  if (found.length > PAGE_SIZE && page < MAX_SEARCH_PAGE) keyboard.text(ctx.t.searchNext, encodeCallback({ kind: "search", page: page + 1 }));
+  if (page > 0) keyboard.text(t.searchPrevious, encodeCallback({ kind: "search", page: page - 1 }));
+  if (found.length > PAGE_SIZE && page < MAX_SEARCH_PAGE) keyboard.text(t.searchNext, encodeCallback({ kind: "search", page: page + 1 }));
   return { text, keyboard };
 }
 
 const MESSAGE_OPTIONS = { parse_mode: "HTML", link_preview_options: { is_disabled: true } } as const;
 
 /** An item as an inline result: choosing it posts the item's message, as a subscriber gets it. */
-function inlineResult(item: Item, ctx: BotContext): InlineQueryResultArticle {
-  const message = renderItem(item, { locale: ctx.locale });
+export function inlineResult(item: Item, locale: Locale): InlineQueryResultArticle {
+  const message = renderItem(item, { locale });
   const thumbnail = safeUrl(item.image);
   const link = safeUrl(item.link);
   return {
@@ -109,8 +110,8 @@ function inlineResult(item: Item, ctx: BotContext): InlineQueryResultArticle {
   };
 }
 
-/** The inline answer: the latest items for an empty query, else the matches, a page at a time. */
-async function inlineItems(deps: BotDeps, parsed: Parsed, offset: number): Promise<Item[]> {
+/** The inline answer's items: the latest for an empty query, else the matches, a page at a time. */
+export async function inlineItems(deps: Pick<BotDeps, "recent" | "archive">, parsed: Parsed, offset: number): Promise<Item[]> {
   if ("problem" in parsed) {
     return parsed.problem === "empty" ? (await deps.recent.latest(Math.min(offset + INLINE_PAGE, INLINE_DEPTH))).slice(offset) : [];
   }
@@ -124,7 +125,7 @@ async function inlineItems(deps: BotDeps, parsed: Parsed, offset: number): Promi
 export function searchFeature(deps: BotDeps): Composer<BotContext> {
   const feature = new Composer<BotContext>();
   const topics = deps.topics.map((topic) => topic.id);
-  const searches = perUser(RATE_LIMITS.search, (ctx) => (ctx.callbackQuery ? ctx.answerCallbackQuery({ text: ctx.t.tooManyRequests }) : ctx.reply(ctx.t.tooManyRequests)));
+  const searches = perUser(RATE_LIMITS.search, tooManyRequests);
 
   feature.command("search", searches, async (ctx) => {
     if (!deps.archive) {
@@ -142,7 +143,7 @@ export function searchFeature(deps: BotDeps): Composer<BotContext> {
       await ctx.reply(reply);
       return;
     }
-    const page = await searchPage(deps, ctx, parsed.query, 0);
+    const page = await searchPage(deps.archive, ctx.t, parsed.query, 0);
     if (!page) {
       await ctx.reply(escapeHtml(ctx.t.searchNone(parsed.query.shown)), MESSAGE_OPTIONS);
       return;
@@ -158,13 +159,16 @@ export function searchFeature(deps: BotDeps): Composer<BotContext> {
       await ctx.answerCallbackQuery({ text: ctx.t.searchStale });
       return;
     }
-    const page = await searchPage(deps, ctx, parsed.query, data.page);
+    const page = await searchPage(deps.archive, ctx.t, parsed.query, data.page);
     if (!page) {
       await ctx.answerCallbackQuery({ text: ctx.t.searchStale });
       return;
     }
     await ctx.answerCallbackQuery();
-    await ctx.editMessageText(page.text, { ...MESSAGE_OPTIONS, reply_markup: page.keyboard });
+    await ctx.editMessageText(page.text, { ...MESSAGE_OPTIONS, reply_markup: page.keyboard }).catch((error: unknown) => {
+      // A second press of the same button: the page is already shown.
+      if (!(error instanceof GrammyError && error.description.includes("message is not modified"))) throw error;
+    });
   });
 
   const inlineQueries = perUser(RATE_LIMITS.inline, (ctx) =>
@@ -178,9 +182,11 @@ export function searchFeature(deps: BotDeps): Composer<BotContext> {
     const more = items.length === INLINE_PAGE && offset + INLINE_PAGE < INLINE_DEPTH;
     const searchOff = !deps.archive && !("problem" in parsed) && parsed.query.words !== "";
     await ctx.answerInlineQuery(
-      items.map((item) => inlineResult(item, ctx)),
+      items.map((item) => inlineResult(item, ctx.locale)),
       {
+        // Personal: the results are worded in the asker's language.
         cache_time: INLINE_CACHE_SECONDS,
+        is_personal: true,
         next_offset: more ? String(offset + INLINE_PAGE) : "",
         ...(searchOff ? { button: { text: ctx.t.inlineUnavailable, start_parameter: "search" } } : {}),
       },
