@@ -121,7 +121,38 @@ export function archiveRow({ item, article }: ArchiveEntry): ArchiveRow {
   };
 }
 
-/** Whether an instance that last swept at `sweptAt` sweeps now (a clock set back sweeps too). */
-export function sweepDue(sweptAt: number | undefined, now: number): boolean {
-  return sweptAt === undefined || now - sweptAt >= SWEEP_EVERY_MS || now < sweptAt;
+/**
+ * How long an archive keeps its items, and its sweeps: the part both stores share. An item is kept
+ * `retentionMs` from when it was stored, counted when it is read (a changed ARCHIVE_DAYS applies to
+ * what is kept already); a sweep deletes what is past it, at the first add and then at most every
+ * SWEEP_EVERY_MS, behind the adds: a slow or failing delete must not hold up a poll and its deliveries.
+ */
+export class Keeping {
+  private sweptAt: number | undefined;
+  private sweeping: Promise<unknown> = Promise.resolve();
+
+  /** `onSweepError` hears of a sweep that failed (it is tried again SWEEP_EVERY_MS later). */
+  constructor(
+    private readonly retentionMs: number,
+    readonly now: () => number,
+    private readonly onSweepError: (error: unknown) => void,
+  ) {}
+
+  /** Stored before this, an item is no longer kept. */
+  since(): number {
+    return this.now() - this.retentionMs;
+  }
+
+  /** After an add: starts `sweep` when one is due (a clock set back makes one due too). */
+  added(sweep: () => Promise<unknown>): void {
+    const now = this.now();
+    if (this.sweptAt !== undefined && now - this.sweptAt < SWEEP_EVERY_MS && now >= this.sweptAt) return;
+    this.sweptAt = now;
+    this.sweeping = sweep().catch(this.onSweepError);
+  }
+
+  /** Resolves once the sweep under way (if any) is over. */
+  settled(): Promise<unknown> {
+    return this.sweeping;
+  }
 }

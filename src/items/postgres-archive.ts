@@ -11,7 +11,7 @@ import {
   archiveRow,
   CANDIDATES,
   RECENCY_HALF_MS,
-  sweepDue,
+  Keeping,
   type Archive,
   type ArchiveEntry,
   type ArticleText,
@@ -81,52 +81,45 @@ const LEGACY_MOVED = "DELETE FROM newswire_recent_items WHERE key = ANY($1::text
 /** The archive in the table `newswire_archive`, shared by the instances. */
 export class PostgresArchive implements Archive {
   readonly keepsArticles = true;
-  private sweptAt: number | undefined;
+  private readonly keeping: Keeping;
 
-  /**
-   * `retentionMs`: how long an item is kept after it is stored (counted when it is read, so a
-   * changed ARCHIVE_DAYS applies to what is kept already); `now` the clock it is counted on;
-   * `onSweepError` hears of a deletion of what is past its time that failed (it runs behind the adds).
-   */
+  /** `retentionMs`, `now`, `onSweepError`: how long an item is kept, on which clock, and who hears of a failed sweep ({@link Keeping}). */
   constructor(
     private readonly database: Postgres,
-    private readonly retentionMs: number,
-    private readonly now: () => number = Date.now,
-    private readonly onSweepError: (error: unknown) => void = console.error,
-  ) {}
-
-  /** The sweep under way, which `flush` waits for. */
-  private sweeping: Promise<unknown> = Promise.resolve();
+    retentionMs: number,
+    now: () => number = Date.now,
+    onSweepError: (error: unknown) => void = console.error,
+  ) {
+    this.keeping = new Keeping(retentionMs, now, onSweepError);
+  }
 
   /** Moves in the rows of newswire_recent_items (newswire before the archive); returns how many. */
   async takeOver(): Promise<number> {
-    const items = (await this.database.query<{ item: Item }>(LEGACY, [this.now()])).map((row) => row.item);
+    const items = (await this.database.query<{ item: Item }>(LEGACY, [this.keeping.now()])).map((row) => row.item);
     if (items.length === 0) return 0;
     await this.add(items.map((item) => ({ item })));
     // Those past their time go too. Rows an older instance writes meanwhile stay for the next start.
-    await this.database.query(LEGACY_MOVED, [items.map((item) => item.key), this.now()]);
+    await this.database.query(LEGACY_MOVED, [items.map((item) => item.key), this.keeping.now()]);
     return items.length;
   }
 
   async add(entries: readonly ArchiveEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const now = this.now();
-    await this.database.query(INSERT, [JSON.stringify(entries.map(archiveRow)), ARCHIVE_VERSION, now]);
-    // Not awaited: a slow or failing delete must not hold up the poll and its deliveries.
-    if (sweepDue(this.sweptAt, now)) this.sweeping = this.sweep().catch(this.onSweepError);
+    await this.database.query(INSERT, [JSON.stringify(entries.map(archiveRow)), ARCHIVE_VERSION, this.keeping.now()]);
+    this.keeping.added(() => this.sweep());
   }
 
   async latest(count: number, topic = ALL_TOPIC): Promise<Item[]> {
     const rows = topic === ALL_TOPIC
-      ? await this.database.query<{ item: Item }>(LATEST, [this.since(), count])
-      : await this.database.query<{ item: Item }>(LATEST_OF_TOPIC, [this.since(), count, topic]);
+      ? await this.database.query<{ item: Item }>(LATEST, [this.keeping.since(), count])
+      : await this.database.query<{ item: Item }>(LATEST_OF_TOPIC, [this.keeping.since(), count, topic]);
     return rows.map((row) => row.item);
   }
 
   async search({ terms, topic = ALL_TOPIC, offset, limit }: SearchRequest): Promise<Item[]> {
     if (terms.words.length === 0) return [];
-    const now = this.now();
-    const values = [tsQuery(terms), now, RECENCY_HALF_MS, limit, offset, topic === ALL_TOPIC ? null : topic, CANDIDATES, this.since()];
+    const now = this.keeping.now();
+    const values = [tsQuery(terms), now, RECENCY_HALF_MS, limit, offset, topic === ALL_TOPIC ? null : topic, CANDIDATES, this.keeping.since()];
     for (const window of WINDOWS_MS) {
       const rows = await this.database.query<{ item: Item; found: number }>(SEARCH, [...values, now - window]);
       if (rows[0] && rows[0].found >= CANDIDATES) return rows.map((row) => row.item);
@@ -136,19 +129,13 @@ export class PostgresArchive implements Archive {
   }
 
   async article(ref: string): Promise<{ item: Item; article?: ArticleText } | undefined> {
-    const [row] = await this.database.query<{ item: Item; article: ArticleText | null }>(ARTICLE, [ref, this.since()]);
+    const [row] = await this.database.query<{ item: Item; article: ArticleText | null }>(ARTICLE, [ref, this.keeping.since()]);
     if (!row) return undefined;
     return row.article === null ? { item: row.item } : { item: row.item, article: row.article };
   }
 
-  /** Stored before this, an item is no longer kept. */
-  private since(): number {
-    return this.now() - this.retentionMs;
-  }
-
   async sweep(): Promise<number> {
-    this.sweptAt = this.now();
-    const [row] = await this.database.query<{ deleted: number }>(SWEEP, [this.since()]);
+    const [row] = await this.database.query<{ deleted: number }>(SWEEP, [this.keeping.since()]);
     return row?.deleted ?? 0;
   }
 
@@ -159,6 +146,6 @@ export class PostgresArchive implements Archive {
 
   /** Every add is written when it resolves; waits for a sweep under way (at a clean stop). */
   async flush(): Promise<void> {
-    await this.sweeping;
+    await this.keeping.settled();
   }
 }

@@ -14,7 +14,7 @@ import {
   archiveRow,
   CANDIDATES,
   RECENCY_HALF_MS,
-  sweepDue,
+  Keeping,
   type Archive,
   type ArchiveEntry,
   type ArticleText,
@@ -94,63 +94,48 @@ const parseItems = (rows: readonly { item: string }[]): Item[] => rows.map((row)
 /** The archive in the tables `newswire_archive*` of the SQLite file (one instance). */
 export class SqliteArchive implements Archive {
   readonly keepsArticles = true;
-  private sweptAt: number | undefined;
-
-  /** The sweep under way, which `flush` waits for. */
-  private sweeping: Promise<unknown> = Promise.resolve();
 
   private constructor(
     private readonly file: Sqlite,
-    private readonly retentionMs: number,
-    private readonly now: () => number,
-    private readonly onSweepError: (error: unknown) => void,
+    private readonly keeping: Keeping,
   ) {}
 
   /**
-   * Creates the tables where they are missing. `retentionMs`: how long an item is kept after it is
-   * stored (counted when it is read, so a changed ARCHIVE_DAYS applies to what is kept already);
-   * `onSweepError` hears of a deletion of what is past its time that failed (it runs behind the adds).
+   * Creates the tables where they are missing. `retentionMs`, `now`, `onSweepError`: how long an
+   * item is kept, on which clock, and who hears of a failed sweep ({@link Keeping}).
    */
   static async open(file: Sqlite, retentionMs: number, now: () => number = Date.now, onSweepError: (error: unknown) => void = console.error): Promise<SqliteArchive> {
     for (const statement of SCHEMA) await file.query(statement);
-    return new SqliteArchive(file, retentionMs, now, onSweepError);
+    return new SqliteArchive(file, new Keeping(retentionMs, now, onSweepError));
   }
 
   async add(entries: readonly ArchiveEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    const now = this.now();
-    await this.file.query(INSERT, [JSON.stringify(entries.map(archiveRow)), ARCHIVE_VERSION, now]);
-    // Not awaited: a slow or failing delete must not hold up the poll and its deliveries.
-    if (sweepDue(this.sweptAt, now)) this.sweeping = this.sweep().catch(this.onSweepError);
+    await this.file.query(INSERT, [JSON.stringify(entries.map(archiveRow)), ARCHIVE_VERSION, this.keeping.now()]);
+    this.keeping.added(() => this.sweep());
   }
 
   async latest(count: number, topic = ALL_TOPIC): Promise<Item[]> {
     const rows = topic === ALL_TOPIC
-      ? await this.file.query<{ item: string }>(LATEST, [this.since(), count])
-      : await this.file.query<{ item: string }>(LATEST_OF_TOPIC, [this.since(), count, topic]);
+      ? await this.file.query<{ item: string }>(LATEST, [this.keeping.since(), count])
+      : await this.file.query<{ item: string }>(LATEST_OF_TOPIC, [this.keeping.since(), count, topic]);
     return parseItems(rows);
   }
 
   async search(request: SearchRequest): Promise<Item[]> {
     if (request.terms.words.length === 0) return [];
-    return parseItems(await this.file.query<{ item: string }>(SEARCH, [match(request), this.now(), RECENCY_HALF_MS, request.limit, request.offset, CANDIDATES, this.since()]));
+    return parseItems(await this.file.query<{ item: string }>(SEARCH, [match(request), this.keeping.now(), RECENCY_HALF_MS, request.limit, request.offset, CANDIDATES, this.keeping.since()]));
   }
 
   async article(ref: string): Promise<{ item: Item; article?: ArticleText } | undefined> {
-    const [row] = await this.file.query<{ item: string; article: string | null }>(ARTICLE, [ref, this.since()]);
+    const [row] = await this.file.query<{ item: string; article: string | null }>(ARTICLE, [ref, this.keeping.since()]);
     if (!row) return undefined;
     const item = JSON.parse(row.item) as Item;
     return row.article === null ? { item } : { item, article: JSON.parse(row.article) as ArticleText };
   }
 
-  /** Stored before this, an item is no longer kept. */
-  private since(): number {
-    return this.now() - this.retentionMs;
-  }
-
   async sweep(): Promise<number> {
-    this.sweptAt = this.now();
-    const since = this.since();
+    const since = this.keeping.since();
     let deleted = 0;
     for (let batch = SWEEP_BATCH; batch === SWEEP_BATCH; deleted += batch) {
       batch = (await this.file.query(SWEEP, [since])).length;
@@ -165,6 +150,6 @@ export class SqliteArchive implements Archive {
 
   /** Every add is written when it resolves; waits for a sweep under way (at a clean stop). */
   async flush(): Promise<void> {
-    await this.sweeping;
+    await this.keeping.settled();
   }
 }
