@@ -84,7 +84,8 @@ async function sqliteArchive(file: Sqlite, store: Record<Namespace, Keyv>, reten
   const archive = await SqliteArchive.open(file, retentionMs, Date.now, sweepFailed(logger));
   const recent = await RecentItems.open(store.items, store.recent);
   if (recent.size === 0) return archive;
-  const items = await recent.latest(RECENT_LIMIT);
+  // Oldest first: on SQLite a search's candidates are the items taken in last.
+  const items = (await recent.latest(RECENT_LIMIT)).reverse();
   await archive.add(items.map((item) => ({ item })));
   // Moved: its index goes, so a later start does not bring them back (the items expire by themselves).
   await recent.clear();

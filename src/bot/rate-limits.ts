@@ -25,8 +25,11 @@ export const RATE_LIMITS = {
   read: { limit: 10, windowMs: 60_000 },
 } as const satisfies Record<string, RateLimit>;
 
-/** Who is counted: the user, or the chat for a channel's post (which names no user). */
-const userKey = (ctx: BotContext) => (ctx.from ?? ctx.chat)?.id.toString();
+/**
+ * Who is counted: the chat a message is sent as (a channel, or a group's anonymous admins, whose
+ * `from` is one account shared by all), else the user, else the chat (a channel's post).
+ */
+const userKey = (ctx: BotContext) => (ctx.senderChat ?? ctx.from ?? ctx.chat)?.id.toString();
 
 /**
  * The middleware for one limit: requests past it are not passed on; `exceeded` answers a button

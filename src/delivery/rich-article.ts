@@ -34,6 +34,23 @@ function textOf(text: RichText): string {
 }
 
 /**
+ * The headings by the paragraph each comes before: in page order, each at the first paragraph
+ * from the previous heading's on that begins as it says. A heading with none there lost its
+ * paragraph (the text is filtered again after extraction) and is left out; the rest keep their places.
+ */
+function placeHeadings(headings: ArticleText["headings"], paragraphs: readonly string[]): Map<number, string[]> {
+  const placed = new Map<number, string[]>();
+  let from = 0;
+  for (const { text, before } of headings) {
+    const at = paragraphs.findIndex((paragraph, index) => index >= from && paragraph.startsWith(before));
+    if (at === -1) continue;
+    placed.set(at, [...(placed.get(at) ?? []), text]);
+    from = at;
+  }
+  return placed;
+}
+
+/**
  * The article's message. `withImage`: include the lead image (false when Telegram could not
  * fetch it, so the text still goes).
  */
@@ -50,19 +67,13 @@ export function richArticle(item: Item, article: ArticleText, locale: Locale, wi
   if (image) blocks.push({ type: "photo", photo: { type: "photo", media: image } });
 
   let used = blocks.reduce((sum, block) => sum + ("text" in block ? length(textOf(block.text)) : 0), 0) + length(textOf(footer.text));
-  // Headings in page order, each placed before the first paragraph (after the last one placed) that begins as it says.
-  const headings = [...article.headings];
   // The page's own headline is the first heading already.
   const paragraphs = article.text.split("\n\n").filter((paragraph, index) => paragraph.trim() !== "" && !(index === 0 && paragraph === item.title.trim()));
+  const headingsBefore = placeHeadings(article.headings, paragraphs);
   let cut = false;
-  for (const paragraph of paragraphs) {
+  for (const [index, paragraph] of paragraphs.entries()) {
     const text = clip(paragraph, PARAGRAPH_LIMIT);
-    // The first remaining heading placed here, and those after it placed here too; any before it
-    // lost their paragraph (the text was filtered again after extraction) and are dropped.
-    const at = headings.findIndex((heading) => paragraph.startsWith(heading.before));
-    let placed = at === -1 ? 0 : at + 1;
-    while (placed < headings.length && paragraph.startsWith(headings[placed]!.before)) placed++;
-    const before = at === -1 ? [] : headings.splice(0, placed).slice(at).map((heading) => clip(heading.text, TITLE_LIMIT));
+    const before = (headingsBefore.get(index) ?? []).map((heading) => clip(heading, TITLE_LIMIT));
     const adds = [...before, text];
     const adding = adds.reduce((sum, part) => sum + length(part), 0);
     // The blocks still to come: the "rest" line and the footer.

@@ -74,6 +74,9 @@ export const ARCHIVE_VERSION = 1;
 /** How often an instance deletes what is past its time (at its first add, then at most this often). */
 export const SWEEP_EVERY_MS = 60 * 60_000;
 
+/** Rows a sweep deletes per statement: short transactions, so a stop waits for one at most. */
+export const SWEEP_BATCH = 5_000;
+
 /**
  * A short reference to an item, for callback data (64 bytes at most) and inline result ids:
  * 96 bits of its key's SHA-256, base64url.
@@ -83,11 +86,10 @@ export function itemRef(key: string): string {
 }
 
 /**
- * The matches a search ranks: the newest this many. Ranking every match of a common word reads
- * each one (on 100,000 items, 70 ms on SQLite and 346 ms on PostgreSQL at the 99th percentile,
- * bench/search.ts); the newest 500 hold the best of a query that many items match unless an older
- * item is many times as relevant (a year-old one needs 13 times the relevance of today's), and
- * leave 50 pages of 5 to turn.
+ * The matches a search ranks: the newest this many, among themselves. Ranking every match of a
+ * common word reads each one (on 100,000 items, 70 ms on SQLite and 346 ms on PostgreSQL at the
+ * 99th percentile, bench/search.ts). The cost: an older match of a common word, however relevant,
+ * is not shown (its 500 newest may span days). 500 leave 50 pages of 5 to turn.
  */
 export const CANDIDATES = 500;
 
@@ -130,6 +132,7 @@ export function archiveRow({ item, article }: ArchiveEntry): ArchiveRow {
 export class Keeping {
   private sweptAt: number | undefined;
   private sweeping: Promise<unknown> = Promise.resolve();
+  private stopping = false;
 
   /** `onSweepError` hears of a sweep that failed (it is tried again SWEEP_EVERY_MS later). */
   constructor(
@@ -151,8 +154,14 @@ export class Keeping {
     this.sweeping = sweep().catch(this.onSweepError);
   }
 
-  /** Resolves once the sweep under way (if any) is over. */
-  settled(): Promise<unknown> {
+  /** Whether a sweep should end after its batch: the store is about to close. */
+  get stopped(): boolean {
+    return this.stopping;
+  }
+
+  /** At a clean stop: a sweep under way ends after its batch; resolves once it has. */
+  stop(): Promise<unknown> {
+    this.stopping = true;
     return this.sweeping;
   }
 }

@@ -11,6 +11,7 @@ import {
   archiveRow,
   CANDIDATES,
   RECENCY_HALF_MS,
+  SWEEP_BATCH,
   Keeping,
   type Archive,
   type ArchiveEntry,
@@ -50,7 +51,7 @@ const SEARCH = `
   WITH candidates AS MATERIALIZED (
     SELECT key, at, words FROM newswire_archive
     WHERE words @@ to_tsquery('simple', $1) AND at >= $9 AND stored_at > $8 AND ($6::text IS NULL OR topics @> ARRAY[$6::text])
-    ORDER BY at + 0 DESC LIMIT $7
+    ORDER BY at + 0 DESC, key LIMIT $7
   ), ranked AS (
     SELECT key, at, ts_rank('{0.333, 0.333, 0.333, 1}', words, to_tsquery('simple', $1), 1) / (1 + greatest(0, $2 - at) / $3::float8) AS score,
            count(*) OVER () AS found
@@ -64,13 +65,17 @@ const SEARCH = `
  * all: a common word's candidates are found among a month's items, not by reading each of its
  * matches over the year (PostgreSQL visits every matching row for its time: a word in a fifth of
  * 100,000 items took 190 ms, and planned as a scan that reads every row's words, 260 ms). A window
- * holding CANDIDATES matches holds the newest CANDIDATES overall, so the result is the same.
+ * holding CANDIDATES matches holds the newest CANDIDATES overall, so the result is the same. A word
+ * whose matches are mostly older than 180 days still costs the full reading at the last step.
  */
 const WINDOWS_MS = [30, 180].map((days) => days * 24 * 60 * 60_000);
 
 const ARTICLE = "SELECT item, article FROM newswire_archive WHERE ref = $1 AND stored_at > $2";
 
-const SWEEP = "WITH gone AS (DELETE FROM newswire_archive WHERE stored_at <= $1 RETURNING 1) SELECT count(*)::int AS deleted FROM gone";
+/** A batch of what is past its time ($1: stored up to then), $2 rows at most. */
+const SWEEP = `
+  WITH gone AS (DELETE FROM newswire_archive WHERE key IN (SELECT key FROM newswire_archive WHERE stored_at <= $1 LIMIT $2) RETURNING 1)
+  SELECT count(*)::int AS deleted FROM gone`;
 
 const ANY = "SELECT EXISTS (SELECT 1 FROM newswire_archive) AS held";
 
@@ -117,7 +122,7 @@ export class PostgresArchive implements Archive {
   }
 
   async search({ terms, topic = ALL_TOPIC, offset, limit }: SearchRequest): Promise<Item[]> {
-    if (terms.words.length === 0) return [];
+    if (terms.words.length === 0 || offset >= CANDIDATES) return [];
     const now = this.keeping.now();
     const values = [tsQuery(terms), now, RECENCY_HALF_MS, limit, offset, topic === ALL_TOPIC ? null : topic, CANDIDATES, this.keeping.since()];
     for (const window of WINDOWS_MS) {
@@ -135,8 +140,15 @@ export class PostgresArchive implements Archive {
   }
 
   async sweep(): Promise<number> {
-    const [row] = await this.database.query<{ deleted: number }>(SWEEP, [this.keeping.since()]);
-    return row?.deleted ?? 0;
+    const since = this.keeping.since();
+    let deleted = 0;
+    let batch: number;
+    do {
+      const [row] = await this.database.query<{ deleted: number }>(SWEEP, [since, SWEEP_BATCH]);
+      batch = row?.deleted ?? 0;
+      deleted += batch;
+    } while (batch === SWEEP_BATCH && !this.keeping.stopped);
+    return deleted;
   }
 
   async isEmpty(): Promise<boolean> {
@@ -144,8 +156,8 @@ export class PostgresArchive implements Archive {
     return !row?.held;
   }
 
-  /** Every add is written when it resolves; waits for a sweep under way (at a clean stop). */
+  /** At a clean stop: every add is written when it resolves; a sweep under way ends after its batch. */
   async flush(): Promise<void> {
-    await this.keeping.settled();
+    await this.keeping.stop();
   }
 }

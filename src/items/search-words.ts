@@ -76,7 +76,10 @@ export function queryForms(written: string): string[] {
 export interface SearchTerms {
   /** Per word, the terms of its forms (the word's own first). */
   words: string[][];
-  /** The last word is the beginning of a word still being typed (inline queries): its term is matched as a prefix. */
+  /**
+   * The last word may be the beginning of a word still being typed (inline queries): the first
+   * term of its group is matched as a prefix, its case forms (when the word is whole) as they are.
+   */
   prefix: boolean;
 }
 
@@ -91,29 +94,38 @@ const MIN_PREFIX = 3;
 export function queryTerms(query: string, { prefix = false }: { prefix?: boolean } = {}): SearchTerms {
   const written = words(query);
   const last = written.at(-1);
-  const partial = prefix && last !== undefined && last.replace(APOSTROPHES, "").length >= MIN_PREFIX ? termOf(last) : undefined;
+  const partial =
+    prefix && last !== undefined && last.replace(APOSTROPHES, "").length >= MIN_PREFIX ? [...new Set([termOf(last), ...queryForms(last)])] : undefined;
   const groups = new Map<string, string[]>();
   for (const word of partial === undefined ? written : written.slice(0, -1)) {
     const forms = queryForms(word);
     if (forms.length > 0 && !groups.has(forms[0]!)) groups.set(forms[0]!, forms);
   }
   const whole = [...groups.values()].slice(0, partial === undefined ? MAX_QUERY_WORDS : MAX_QUERY_WORDS - 1);
-  return partial === undefined ? { words: whole, prefix: false } : { words: [...whole, [partial]], prefix: true };
+  return partial === undefined ? { words: whole, prefix: false } : { words: [...whole, partial], prefix: true };
+}
+
+/** A query in one syntax: how a term is written, as a prefix, and how alternatives and words are joined. */
+interface Syntax {
+  term(term: string, prefix: boolean): string;
+  or: string;
+  and: string;
+}
+
+function written({ words: groups, prefix }: SearchTerms, syntax: Syntax): string {
+  return groups
+    .map((forms, index) => {
+      const terms = forms.map((form, position) => syntax.term(form, prefix && index === groups.length - 1 && position === 0));
+      return terms.length === 1 ? terms[0]! : `(${terms.join(syntax.or)})`;
+    })
+    .join(syntax.and);
 }
 
 /**
- * An FTS5 query: every word must occur in one of its forms (`"a" AND ("b" OR "c")`, the last
- * `"d"*` as a prefix; FTS5 takes no implicit AND after a parenthesis).
+ * An FTS5 query: every word must occur in one of its forms (`"a" AND ("b" OR "c")`, a prefix
+ * `"d"*`; FTS5 takes no implicit AND after a parenthesis).
  */
-export function ftsQuery({ words: groups, prefix }: SearchTerms): string {
-  return groups
-    .map((forms, index) => (prefix && index === groups.length - 1 ? `"${forms[0]}"*` : forms.length === 1 ? `"${forms[0]}"` : `(${forms.map((form) => `"${form}"`).join(" OR ")})`))
-    .join(" AND ");
-}
+export const ftsQuery = (terms: SearchTerms): string => written(terms, { term: (term, prefix) => `"${term}"${prefix ? "*" : ""}`, or: " OR ", and: " AND " });
 
-/** A tsquery: every word must occur in one of its forms (`'a' & ('b' | 'c')`, the last `'d':*` as a prefix). */
-export function tsQuery({ words: groups, prefix }: SearchTerms): string {
-  return groups
-    .map((forms, index) => (prefix && index === groups.length - 1 ? `'${forms[0]}':*` : forms.length === 1 ? `'${forms[0]}'` : `(${forms.map((form) => `'${form}'`).join(" | ")})`))
-    .join(" & ");
-}
+/** A tsquery: every word must occur in one of its forms (`'a' & ('b' | 'c')`, a prefix `'d':*`). */
+export const tsQuery = (terms: SearchTerms): string => written(terms, { term: (term, prefix) => `'${term}'${prefix ? ":*" : ""}`, or: " | ", and: " & " });

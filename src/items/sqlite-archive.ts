@@ -14,6 +14,7 @@ import {
   archiveRow,
   CANDIDATES,
   RECENCY_HALF_MS,
+  SWEEP_BATCH,
   Keeping,
   type Archive,
   type ArchiveEntry,
@@ -83,8 +84,6 @@ function match({ terms, topic = ALL_TOPIC }: SearchRequest): string {
 
 const ARTICLE = `SELECT item, article FROM ${TABLE} WHERE ref = ?1 AND stored_at > ?2`;
 
-/** Rows per delete: short write transactions, so the poller's writes never wait long. */
-const SWEEP_BATCH = 5_000;
 const SWEEP = `DELETE FROM ${TABLE} WHERE id IN (SELECT id FROM ${TABLE} WHERE stored_at <= ?1 LIMIT ${SWEEP_BATCH}) RETURNING id`;
 
 const ANY = `SELECT EXISTS (SELECT 1 FROM ${TABLE}) AS held`;
@@ -123,7 +122,7 @@ export class SqliteArchive implements Archive {
   }
 
   async search(request: SearchRequest): Promise<Item[]> {
-    if (request.terms.words.length === 0) return [];
+    if (request.terms.words.length === 0 || request.offset >= CANDIDATES) return [];
     return parseItems(await this.file.query<{ item: string }>(SEARCH, [match(request), this.keeping.now(), RECENCY_HALF_MS, request.limit, request.offset, CANDIDATES, this.keeping.since()]));
   }
 
@@ -137,9 +136,11 @@ export class SqliteArchive implements Archive {
   async sweep(): Promise<number> {
     const since = this.keeping.since();
     let deleted = 0;
-    for (let batch = SWEEP_BATCH; batch === SWEEP_BATCH; deleted += batch) {
+    let batch: number;
+    do {
       batch = (await this.file.query(SWEEP, [since])).length;
-    }
+      deleted += batch;
+    } while (batch === SWEEP_BATCH && !this.keeping.stopped);
     return deleted;
   }
 
@@ -148,8 +149,8 @@ export class SqliteArchive implements Archive {
     return !row?.held;
   }
 
-  /** Every add is written when it resolves; waits for a sweep under way (at a clean stop). */
+  /** At a clean stop: every add is written when it resolves; a sweep under way ends after its batch. */
   async flush(): Promise<void> {
-    await this.keeping.settled();
+    await this.keeping.stop();
   }
 }

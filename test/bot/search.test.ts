@@ -268,6 +268,7 @@ describe("bot: inline mode", () => {
     const [answer] = only(await handle(inlineUpdate("reactor")), "answerInlineQuery");
     assert.ok(answer);
     assert.equal(answer.params.cache_time, INLINE_CACHE_SECONDS);
+    assert.equal(answer.params.is_personal, true, "worded in the asker's language: cached per user");
     assert.equal(answer.params.next_offset, "20");
     const results = answer.params.results as InlineResult[];
     assert.equal(results.length, 20);

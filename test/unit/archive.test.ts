@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, beforeEach, describe, mock, test } from "node:test";
 import pg from "pg";
 import { createBot } from "../../src/bot/create-bot.js";
-import { DEFAULT_ARCHIVE_DAYS, itemRef, RECENCY_HALF_MS, SWEEP_EVERY_MS, type Archive, type ArchiveEntry, type ArticleText } from "../../src/items/archive.js";
+import { CANDIDATES, DEFAULT_ARCHIVE_DAYS, itemRef, RECENCY_HALF_MS, SWEEP_EVERY_MS, type Archive, type ArchiveEntry, type ArticleText } from "../../src/items/archive.js";
 import type { Item } from "../../src/items/item.js";
 import { PostgresArchive } from "../../src/items/postgres-archive.js";
 import { RecentItems } from "../../src/items/recent.js";
@@ -496,6 +496,25 @@ for (const side of archiveSides) {
       assert.deepEqual(await find(archive, "storm"), ["After the storm"]);
       assert.equal((await archive.latest(100)).length, total + 1);
     });
+
+    // Equal texts rank by age alone, so the pages are the newest CANDIDATES matches, newest first,
+    // wherever they were found (PostgreSQL looks a month, then half a year, then all the way back).
+    for (const [spread, ages] of [
+      ["a month holds them all", (index: number) => index * 60 * 60_000],
+      ["a month holds fewer, half a year the rest", (index: number) => (index < 300 ? index * 2 * 60 * 60_000 : 40 * DAY_MS + index * 60 * 60_000)],
+      ["half a year holds fewer: all the way back", (index: number) => (index < 200 ? index * 60 * 60_000 : 200 * DAY_MS + index * 60 * 60_000)],
+    ] as const) {
+      test(`more matches than CANDIDATES (${spread}): the newest ${CANDIDATES}, paged without a gap or a repeat`, { skip }, async () => {
+        const count = CANDIDATES + 150;
+        // Taken in oldest first, as a poll takes them: on SQLite the candidates are the last taken in.
+        const items = Array.from({ length: count }, (_, index) => makeItem({ title: `Reactor news ${index}`, summary: "The reactor restarted.", publishedAt: START - ages(index) })).reverse();
+        await archive.add(entries(...items));
+        const pages: string[] = [];
+        for (let offset = 0; offset < CANDIDATES + 10; offset += 50) pages.push(...(await find(archive, "reactor", { offset, limit: 50 })));
+        assert.deepEqual(pages, Array.from({ length: CANDIDATES }, (_, index) => `Reactor news ${index}`));
+        assert.deepEqual(await find(archive, "reactor", { offset: CANDIDATES }), []);
+      });
+    }
   });
 }
 

@@ -43,6 +43,22 @@ describe("richArticle", () => {
     assert.deepEqual(shape(richArticle(item, article, "en").blocks!), ["heading: Harbor plan", "paragraph: One.", "heading: Kept", "paragraph: Two.", "footer"]);
   });
 
+  test("a paragraph that begins like a later heading's does not take it before its own place", () => {
+    const article: ArticleText = {
+      text: "Reuters reported first.\n\nBackground paragraph.\n\nReuters again, on the timeline.",
+      headings: [{ text: "Background", before: "Background par" }, { text: "Timeline", before: "Reuters" }],
+    };
+    assert.deepEqual(shape(richArticle(item, article, "en").blocks!), [
+      "heading: Harbor plan",
+      "paragraph: Reuters reported first.",
+      "heading: Background",
+      "paragraph: Background paragraph.",
+      "heading: Timeline",
+      "paragraph: Reuters again, on the timeline.",
+      "footer",
+    ]);
+  });
+
   test("past 32,768 characters or 500 blocks: cut after the last paragraph that fits, with a link to the rest", () => {
     for (const article of [
       { text: Array.from({ length: 400 }, (_, index) => `Paragraph ${index} ${"word ".repeat(30)}`).join("\n\n"), headings: [] },
