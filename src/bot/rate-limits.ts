@@ -2,7 +2,7 @@
  * Per-user rate limits on what costs the store a query for anyone who asks: `/search` (and its
  * pages), inline queries, "Read here". grammY's ratelimiter plugin counts each user's requests in
  * a fixed window, in this instance's memory (with webhooks on several instances, each counts its
- * own). Past the limit a request is dropped without touching the store; a user is told why once
+ * own). Past the limit a request is dropped before the archive is searched; a user is told why once
  * a window, and at every press of a button (it spins until it is answered).
  */
 import { limit } from "@grammyjs/ratelimiter";
