@@ -154,9 +154,19 @@ export class Keeping {
     this.sweeping = sweep().catch(this.onSweepError);
   }
 
-  /** Whether a sweep should end after its batch: the store is about to close. */
-  get stopped(): boolean {
-    return this.stopping;
+  /**
+   * A sweep: `deleteBatch` deletes up to SWEEP_BATCH items stored before `since` and says how many
+   * went; batches follow until one is short or the store is stopping. Returns how many went.
+   */
+  async inBatches(deleteBatch: (since: number) => Promise<number>): Promise<number> {
+    const since = this.since();
+    let deleted = 0;
+    let batch: number;
+    do {
+      batch = await deleteBatch(since);
+      deleted += batch;
+    } while (batch === SWEEP_BATCH && !this.stopping);
+    return deleted;
   }
 
   /** At a clean stop: a sweep under way ends after its batch; resolves once it has. */

@@ -139,16 +139,8 @@ export class PostgresArchive implements Archive {
     return row.article === null ? { item: row.item } : { item: row.item, article: row.article };
   }
 
-  async sweep(): Promise<number> {
-    const since = this.keeping.since();
-    let deleted = 0;
-    let batch: number;
-    do {
-      const [row] = await this.database.query<{ deleted: number }>(SWEEP, [since, SWEEP_BATCH]);
-      batch = row?.deleted ?? 0;
-      deleted += batch;
-    } while (batch === SWEEP_BATCH && !this.keeping.stopped);
-    return deleted;
+  sweep(): Promise<number> {
+    return this.keeping.inBatches(async (since) => (await this.database.query<{ deleted: number }>(SWEEP, [since, SWEEP_BATCH]))[0]?.deleted ?? 0);
   }
 
   async isEmpty(): Promise<boolean> {

@@ -21,16 +21,19 @@ const APOSTROPHES = /['’]/gu;
 /** The most words of a query that are searched for: the rest of a long paste is ignored. */
 export const MAX_QUERY_WORDS = 8;
 
-/** The term of a written word (lower case, as `words` gives it), stop word or not. */
+/** A written word (lower case, as `words` gives it) without a possessive 's or apostrophes. */
+const bare = (word: string): string => word.replace(APOSTROPHE_S, "").replace(APOSTROPHES, "");
+
+/** The term of a bare word, stop word or not. */
 function termOf(word: string): string {
-  const stemmed = stem(word.replace(APOSTROPHE_S, "").replace(APOSTROPHES, ""));
+  const stemmed = stem(word);
   return CYRILLIC.test(stemmed) && stemmed.length > 3 && SOFT_END.test(stemmed) ? stemmed.slice(0, -1) : stemmed;
 }
 
 /** One written word (lower case, as `words` gives it) as a search term, or undefined for a stop word. */
 export function searchTerm(word: string): string | undefined {
-  const bare = word.replace(APOSTROPHE_S, "").replace(APOSTROPHES, "");
-  return bare.length < 2 || STOP_WORDS.has(bare) ? undefined : termOf(bare);
+  const plain = bare(word);
+  return plain.length < 2 || STOP_WORDS.has(plain) ? undefined : termOf(plain);
 }
 
 /** The search terms of a text, in order, repeats kept (they weigh in the ranking). */
@@ -57,7 +60,7 @@ const MAX_FORMS = 6;
  * from the one typed is still found. Terms that no text has cost a lookup and match nothing.
  */
 export function queryForms(written: string): string[] {
-  const word = fold(written);
+  const word = bare(fold(written));
   const own = searchTerm(word);
   if (own === undefined) return [];
   if (!CYRILLIC.test(word)) return [own];
@@ -92,12 +95,11 @@ const MIN_PREFIX = 3;
  * a stop word too ("the" may be "theatre" half typed).
  */
 export function queryTerms(query: string, { prefix = false }: { prefix?: boolean } = {}): SearchTerms {
-  const written = words(query);
-  const last = written.at(-1);
-  const partial =
-    prefix && last !== undefined && last.replace(APOSTROPHES, "").length >= MIN_PREFIX ? [...new Set([termOf(last), ...queryForms(last)])] : undefined;
+  const typed = words(query);
+  const last = typed.at(-1);
+  const partial = prefix && last !== undefined && bare(last).length >= MIN_PREFIX ? [...new Set([termOf(bare(last)), ...queryForms(last)])] : undefined;
   const groups = new Map<string, string[]>();
-  for (const word of partial === undefined ? written : written.slice(0, -1)) {
+  for (const word of partial === undefined ? typed : typed.slice(0, -1)) {
     const forms = queryForms(word);
     if (forms.length > 0 && !groups.has(forms[0]!)) groups.set(forms[0]!, forms);
   }

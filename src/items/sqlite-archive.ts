@@ -133,15 +133,8 @@ export class SqliteArchive implements Archive {
     return row.article === null ? { item } : { item, article: JSON.parse(row.article) as ArticleText };
   }
 
-  async sweep(): Promise<number> {
-    const since = this.keeping.since();
-    let deleted = 0;
-    let batch: number;
-    do {
-      batch = (await this.file.query(SWEEP, [since])).length;
-      deleted += batch;
-    } while (batch === SWEEP_BATCH && !this.keeping.stopped);
-    return deleted;
+  sweep(): Promise<number> {
+    return this.keeping.inBatches(async (since) => (await this.file.query(SWEEP, [since])).length);
   }
 
   async isEmpty(): Promise<boolean> {

@@ -295,9 +295,9 @@ export async function pollFeed(feed: FeedDefinition, deps: PollDeps, signal?: Ab
     const summarizer = baseline ? extractiveSummarizer : (deps.summarizer ?? extractiveSummarizer);
     const fresh = oldestFirst(candidates.filter((_, index) => claim.isNew[index]));
     const footer = fresh.length > 0 ? feedFooter(parsed.entries.map((entry) => entry.html ?? "")) : undefined;
+    const itemDeps = { ...deps, summarizer, footer, keepsArticles: deps.recent.keepsArticles };
     for (const { entry, keys } of fresh) {
       try {
-        const itemDeps = { ...deps, summarizer, footer, keepsArticles: deps.recent.keepsArticles };
         const { item, article } = await buildItem(entry, keys, baseline ? { ...feed, fulltext: false } : feed, source, itemDeps, now, signal);
         accepted.push({ item, identityKeys: keys });
         articles.push(article);

@@ -115,6 +115,7 @@ describe("bot: /search", () => {
     assert.ok(text.includes("<i>РИА Новости</i> · 2025-06-03 09:30 UTC"), text);
     assert.doesNotMatch(text, /Football/);
     assert.equal((replies[0]!.params.link_preview_options as { is_disabled?: boolean }).is_disabled, true);
+    assert.equal(replies[0]!.params.reply_markup, undefined, "one page of an unkept article: no keyboard, not empty rows");
   });
 
   test("of two equal matches the newer comes first", async () => {

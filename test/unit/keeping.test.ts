@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { Keeping, SWEEP_EVERY_MS } from "../../src/items/archive.js";
+import { Keeping, SWEEP_BATCH, SWEEP_EVERY_MS } from "../../src/items/archive.js";
 
 test("since: the store time before which an item is no longer kept", () => {
   let now = 1_000_000;
@@ -34,7 +34,7 @@ test("a sweep at the first add, then once SWEEP_EVERY_MS has passed, or when the
   await keeping.stop();
 });
 
-test("the add does not wait for the sweep; one that fails is reported; stop waits for it and ends the loop", async () => {
+test("the add does not wait for the sweep; one that fails is reported; stop waits for it", async () => {
   const reported: unknown[] = [];
   const keeping = new Keeping(1, () => 0, (error) => reported.push(error));
   let release!: () => void;
@@ -43,10 +43,26 @@ test("the add does not wait for the sweep; one that fails is reported; stop wait
     await slow;
     throw new Error("disk full");
   });
-  assert.equal(keeping.stopped, false);
   const stopped = keeping.stop();
-  assert.equal(keeping.stopped, true, "a loop checking between batches ends");
   release();
   await stopped;
   assert.deepEqual(reported.map((error) => (error as Error).message), ["disk full"]);
+});
+
+test("a sweep deletes in batches until one is short, and ends after its batch once stopping", async () => {
+  const keeping = new Keeping(1_000, () => 5_000, () => assert.fail("no sweep failed"));
+  const sizes = [SWEEP_BATCH, SWEEP_BATCH, 7];
+  const asked: number[] = [];
+  assert.equal(await keeping.inBatches(async (since) => (asked.push(since), sizes.shift()!)), 2 * SWEEP_BATCH + 7);
+  assert.deepEqual(asked, [4_000, 4_000, 4_000], "every batch deletes what was stored before the sweep's `since`");
+
+  let batches = 0;
+  const sweep = keeping.inBatches(async () => {
+    batches++;
+    await Promise.resolve();
+    return SWEEP_BATCH;
+  });
+  await keeping.stop();
+  assert.equal(await sweep, SWEEP_BATCH, "the batch under way when the stop came is the last");
+  assert.equal(batches, 1);
 });

@@ -71,7 +71,7 @@ function shownQuery(text: string | undefined): string | undefined {
 }
 
 /** A `/search` page in the words `t`: its text and buttons, or undefined when the page is empty. */
-export async function searchPage(archive: ArchiveReader, t: Messages, query: SearchQuery, page: number): Promise<{ text: string; keyboard: InlineKeyboard } | undefined> {
+export async function searchPage(archive: ArchiveReader, t: Messages, query: SearchQuery, page: number): Promise<{ text: string; keyboard?: InlineKeyboard } | undefined> {
   const found = await archive.search({
     terms: queryTerms(query.words),
     topic: query.topic,
@@ -83,12 +83,14 @@ export async function searchPage(archive: ArchiveReader, t: Messages, query: Sea
   const first = page * PAGE_SIZE + 1;
   const header = escapeHtml(t.searchHeader(query.shown, first, first + items.length - 1));
   const text = [header, ...items.map((item, index) => listEntry({ item, sources: [item.source] }, first + index))].join("\n\n");
-  const keyboard = new InlineKeyboard();
-  items.forEach((item, index) => item.readable && keyboard.text(`📖 ${first + index}`, encodeCallback({ kind: "read", ref: itemRef(item.key) })));
-  keyboard.row();
-  if (page > 0) keyboard.text(t.searchPrevious, encodeCallback({ kind: "search", page: page - 1 }));
-  if (found.length > PAGE_SIZE && page < MAX_SEARCH_PAGE) keyboard.text(t.searchNext, encodeCallback({ kind: "search", page: page + 1 }));
-  return { text, keyboard };
+  const reads = items.flatMap((item, index) => (item.readable ? [InlineKeyboard.text(`📖 ${first + index}`, encodeCallback({ kind: "read", ref: itemRef(item.key) }))] : []));
+  const pages = [
+    ...(page > 0 ? [InlineKeyboard.text(t.searchPrevious, encodeCallback({ kind: "search", page: page - 1 }))] : []),
+    ...(found.length > PAGE_SIZE && page < MAX_SEARCH_PAGE ? [InlineKeyboard.text(t.searchNext, encodeCallback({ kind: "search", page: page + 1 }))] : []),
+  ];
+  // Rows with buttons only; no keyboard at all for one page of unkept articles.
+  const rows = [reads, pages].filter((row) => row.length > 0);
+  return { text, ...(rows.length > 0 ? { keyboard: InlineKeyboard.from(rows) } : {}) };
 }
 
 const MESSAGE_OPTIONS = { parse_mode: "HTML", link_preview_options: { is_disabled: true } } as const;
@@ -148,7 +150,7 @@ export function searchFeature(deps: BotDeps): Composer<BotContext> {
       await ctx.reply(escapeHtml(ctx.t.searchNone(parsed.query.shown)), MESSAGE_OPTIONS);
       return;
     }
-    await ctx.reply(page.text, { ...MESSAGE_OPTIONS, reply_markup: page.keyboard });
+    await ctx.reply(page.text, { ...MESSAGE_OPTIONS, ...(page.keyboard ? { reply_markup: page.keyboard } : {}) });
   });
 
   feature.callbackQuery(/^search:/, searches, async (ctx) => {
@@ -165,7 +167,7 @@ export function searchFeature(deps: BotDeps): Composer<BotContext> {
       return;
     }
     await ctx.answerCallbackQuery();
-    await ctx.editMessageText(page.text, { ...MESSAGE_OPTIONS, reply_markup: page.keyboard }).catch((error: unknown) => {
+    await ctx.editMessageText(page.text, { ...MESSAGE_OPTIONS, ...(page.keyboard ? { reply_markup: page.keyboard } : {}) }).catch((error: unknown) => {
       // A second press of the same button: the page is already shown.
       if (!(error instanceof GrammyError && error.description.includes("message is not modified"))) throw error;
     });
